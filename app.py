@@ -1,0 +1,21 @@
+"""The Bayit+ Soporte application factory: `flask --app app …`, `gunicorn 'app:create_app()'`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from helpdesk import admin, auth, cli, errors_http, extensions, health
+from helpdesk.config import Config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app from the environment, then `overrides` (tests pass theirs here)."""
+    app = Flask(__name__)
+    app.config.from_mapping(Config.from_env().as_dict(), **(overrides or {}))
+    extensions.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(health.bp)
+    errors_http.init_app(app)
+    admin.init_admin(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""Bayit+ Soporte: the helpdesk package."""

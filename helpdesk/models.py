@@ -1,0 +1,698 @@
+"""Every table of the helpdesk: enums with their labels, columns, indexes. No workflows here."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Aware UTC now; the one clock models use for defaults."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC, refuses naive datetimes, always returns aware UTC (SQLite included)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class IntEnumType(TypeDecorator):
+    """Stores an IntEnum as its integer, returns the member."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.IntEnum]):
+        super().__init__()
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else int(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else self.enum_class(value)
+
+
+def str_enum(enum_class: type[enum.StrEnum], length: int = 20) -> Enum:
+    """A StrEnum column stored by *value* (not member name), without a native DB type."""
+    return Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Labelled:
+    """Enum mixin: `.label` is the translated name shown in the panel."""
+
+    LABELS: dict[str, Any] = {}
+
+    @property
+    def label(self) -> str:
+        return str(type(self).LABELS.get(self.value, self.value))
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Role(Labelled, enum.IntEnum):
+    AGENT = 1
+    SUPERVISOR = 2
+    ADMIN = 3
+
+
+Role.LABELS = {1: _l("Agente"), 2: _l("Supervisor"), 3: _l("Administrador")}
+
+
+class Availability(Labelled, enum.StrEnum):
+    AVAILABLE = "available"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+Availability.LABELS = {
+    "available": _l("Disponible"),
+    "away": _l("Ausente"),
+    "offline": _l("Desconectado"),
+}
+
+
+class TicketStatus(Labelled, enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+
+
+TicketStatus.LABELS = {
+    "new": _l("Nuevo"),
+    "open": _l("Abierto"),
+    "pending": _l("Pendiente"),
+    "resolved": _l("Resuelto"),
+}
+
+
+class Priority(Labelled, enum.StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+Priority.LABELS = {"urgent": _l("Urgente"), "high": _l("Alta"), "normal": _l("Normal"),
+                   "low": _l("Baja")}
+
+
+class Channel(Labelled, enum.StrEnum):
+    EMAIL = "email"
+    WEB = "web"
+    CHAT = "chat"
+    PHONE = "phone"
+    APP = "app"
+
+
+Channel.LABELS = {"email": _l("Correo"), "web": _l("Formulario web"), "chat": _l("Chat"),
+                  "phone": _l("Teléfono"), "app": _l("App")}
+
+
+class SlaState(Labelled, enum.StrEnum):
+    OK = "ok"
+    APPROACHING = "approaching"
+    BREACHED = "breached"
+
+
+SlaState.LABELS = {"ok": _l("En plazo"), "approaching": _l("Próximo a vencer"),
+                   "breached": _l("Vencido")}
+
+
+class MessageKind(Labelled, enum.StrEnum):
+    CUSTOMER = "customer"
+    REPLY = "reply"
+    NOTE = "note"
+    EVENT = "event"
+
+
+MessageKind.LABELS = {"customer": _l("Mensaje del cliente"), "reply": _l("Respuesta"),
+                      "note": _l("Nota interna"), "event": _l("Evento")}
+
+
+class Strategy(Labelled, enum.StrEnum):
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
+
+
+Strategy.LABELS = {"round_robin": _l("Rotativa (round-robin)"),
+                   "least_loaded": _l("Menor carga")}
+
+
+class IntentState(Labelled, enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+IntentState.LABELS = {"pending": _l("Pendiente"), "done": _l("Hecho"), "failed": _l("Fallido")}
+
+
+class Timestamped:
+    """created_at / updated_at, aware UTC."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# --- People and teams ---------------------------------------------------------------------------
+
+team_members = db.Table(
+    "team_members",
+    db.Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+team_supervisors = db.Table(
+    "team_supervisors",
+    db.Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+agent_skills = db.Table(
+    "agent_skills",
+    db.Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, Timestamped, db.Model):
+    """A staff member: agent, supervisor or admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(IntEnumType(Role), default=Role.AGENT)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(5), default="es")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
+    availability: Mapped[Availability] = mapped_column(
+        str_enum(Availability), default=Availability.OFFLINE
+    )
+    capacity: Mapped[int] = mapped_column(Integer, default=10)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
+    supervised_teams: Mapped[list[Team]] = relationship(
+        secondary=team_supervisors, back_populates="supervisors"
+    )
+    skills: Mapped[list[Category]] = relationship(secondary=agent_skills)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(Timestamped, db.Model):
+    """A queue of agents (Cuenta, Facturación, Técnico, Contenido…)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(254))
+    strategy: Mapped[Strategy] = mapped_column(str_enum(Strategy), default=Strategy.LEAST_LOADED)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    members: Mapped[list[User]] = relationship(secondary=team_members, back_populates="teams")
+    supervisors: Mapped[list[User]] = relationship(
+        secondary=team_supervisors, back_populates="supervised_teams"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(Timestamped, db.Model):
+    """What a ticket is about; routes to a default team."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    default_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    default_team: Mapped[Team | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- Customers ----------------------------------------------------------------------------------
+
+
+class Customer(Timestamped, db.Model):
+    """A Bayit+ subscriber and the account details shown in the ticket sidebar."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(5), default="es")
+    country: Mapped[str | None] = mapped_column(String(2))
+    plan: Mapped[str | None] = mapped_column(String(40))
+    subscription_state: Mapped[str | None] = mapped_column(String(20))
+    billing_state: Mapped[str | None] = mapped_column(String(20))
+    devices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    member_since: Mapped[date | None] = mapped_column(Date)
+
+    events: Mapped[list[AccountEvent]] = relationship(
+        back_populates="customer", order_by="AccountEvent.occurred_at.desc()"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class AccountEvent(db.Model):
+    """Something that happened on the customer's account (payment, plan change, login…)."""
+
+    __tablename__ = "account_events"
+    __table_args__ = (Index("ix_account_events_customer_time", "customer_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text)
+
+    customer: Mapped[Customer] = relationship(back_populates="events")
+
+
+# --- Reference data -----------------------------------------------------------------------------
+
+
+class BusinessCalendar(Timestamped, db.Model):
+    """Opening hours in a time zone; `hours` maps weekday 0-6 to [["09:00", "18:00"], …]."""
+
+    __tablename__ = "business_calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Madrid")
+    hours: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    holidays: Mapped[list[Holiday]] = relationship(
+        back_populates="calendar", cascade="all, delete-orphan", order_by="Holiday.day"
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Holiday(db.Model):
+    """A closed day of a business calendar."""
+
+    __tablename__ = "holidays"
+    __table_args__ = (UniqueConstraint("calendar_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("business_calendars.id", ondelete="CASCADE")
+    )
+    day: Mapped[date] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(80))
+
+    calendar: Mapped[BusinessCalendar] = relationship(back_populates="holidays")
+
+
+class SlaPolicy(Timestamped, db.Model):
+    """First-response (and optional resolution) targets for one priority."""
+
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority), unique=True)
+    first_response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id"))
+
+    calendar: Mapped[BusinessCalendar | None] = relationship()
+
+    def __str__(self) -> str:
+        return str(self.priority.label)
+
+
+class ResolutionCategory(Timestamped, db.Model):
+    """How a ticket was closed (solved, workaround, duplicate…)."""
+
+    __tablename__ = "resolution_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationReason(Timestamped, db.Model):
+    """Why a ticket is handed up (technical expertise, refund approval…)."""
+
+    __tablename__ = "escalation_reasons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResponseTemplate(Timestamped, db.Model):
+    """A canned reply with `{{ cliente.nombre }}`-style placeholders."""
+
+    __tablename__ = "response_templates"
+    __table_args__ = (UniqueConstraint("name", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    locale: Mapped[str] = mapped_column(String(5), default="es")
+    body: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    times_used: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category | None] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(Timestamped, db.Model):
+    """Ordered conditions (all optional, ANDed) → a team and an assignment strategy."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(Integer, default=100)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    priority: Mapped[Priority | None] = mapped_column(str_enum(Priority))
+    channel: Mapped[Channel | None] = mapped_column(str_enum(Channel))
+    plan: Mapped[str | None] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(2))
+    language: Mapped[str | None] = mapped_column(String(5))
+    keywords: Mapped[str | None] = mapped_column(Text)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    priority_override: Mapped[Priority | None] = mapped_column(str_enum(Priority))
+    strategy: Mapped[Strategy | None] = mapped_column(str_enum(Strategy))
+
+    category: Mapped[Category | None] = relationship()
+    team: Mapped[Team] = relationship()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Setting(db.Model):
+    """A key/value setting edited in the panel (e.g. the routing default team)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+# --- Tickets ------------------------------------------------------------------------------------
+
+
+class Ticket(Timestamped, db.Model):
+    """A customer request; its number is its id."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_due", "status", "first_response_due_at"),
+        Index("ix_tickets_team_status", "team_id", "status"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        Index("ix_tickets_customer", "customer_id"),
+        Index("ix_tickets_sla_state", "sla_state", "status"),
+        Index("ix_tickets_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[TicketStatus] = mapped_column(
+        str_enum(TicketStatus), default=TicketStatus.NEW
+    )
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority), default=Priority.NORMAL)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel), default=Channel.WEB)
+    language: Mapped[str] = mapped_column(String(5), default="es")
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_state: Mapped[SlaState] = mapped_column(str_enum(SlaState), default=SlaState.OK)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    resolution_category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resolution_categories.id")
+    )
+    closing_notes: Mapped[str | None] = mapped_column(Text)
+    customer_confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    customer: Mapped[Customer] = relationship()
+    category: Mapped[Category | None] = relationship()
+    team: Mapped[Team | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    resolution_category: Mapped[ResolutionCategory | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="ticket", order_by="Message.created_at", cascade="all, delete-orphan"
+    )
+
+    @property
+    def number(self) -> str:
+        return f"#{self.id}"
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.subject}"
+
+
+class Message(db.Model):
+    """One entry of a ticket's thread: customer message, reply, internal note or system event."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_ticket_time", "ticket_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[MessageKind] = mapped_column(str_enum(MessageKind))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    body: Mapped[str] = mapped_column(Text)
+    email_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", cascade="all, delete-orphan"
+    )
+
+
+class Attachment(db.Model):
+    """A file attached to a message, stored under instance/attachments/."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"),
+                                            index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_path: Mapped[str] = mapped_column(String(500))
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class Escalation(db.Model):
+    """A hand-up of a ticket to another team or supervisor, with context."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           index=True)
+    reason_id: Mapped[int] = mapped_column(ForeignKey("escalation_reasons.id"))
+    from_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    to_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    level: Mapped[int] = mapped_column(SmallInteger, default=1)
+    context: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    reason: Mapped[EscalationReason] = relationship()
+
+
+class SatisfactionRating(db.Model):
+    """The customer's 1–5 score for a resolved ticket."""
+
+    __tablename__ = "satisfaction_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           unique=True)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(db.Model):
+    """Who changed what, from which value to which, when and why."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                                  index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str | None] = mapped_column(String(40))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Notification(db.Model):
+    """An in-panel notice for one staff member (e.g. an SLA breach)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobIntent(db.Model):
+    """Outbox row: a job to run, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "job_intents"
+    __table_args__ = (Index("ix_job_intents_state", "state", "enqueued_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    func: Mapped[str] = mapped_column(String(200))
+    args: Mapped[list] = mapped_column(JSON, default=list)
+    queue: Mapped[str] = mapped_column(String(40), default="default")
+    state: Mapped[IntentState] = mapped_column(str_enum(IntentState), default=IntentState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Report tables (filled by the report jobs) --------------------------------------------------
+
+
+class ReportAgentDay(db.Model):
+    """Per agent and day: tickets resolved, replies sent, mean first-response time."""
+
+    __tablename__ = "report_agent_day"
+    __table_args__ = (UniqueConstraint("day", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    tickets_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    replies_sent: Mapped[int] = mapped_column(Integer, default=0)
+    avg_first_response_s: Mapped[int | None] = mapped_column(Integer)
+    avg_satisfaction: Mapped[float | None] = mapped_column(db.Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportCategoryDay(db.Model):
+    """Per category and day: tickets opened and resolved, mean resolution time, satisfaction."""
+
+    __tablename__ = "report_category_day"
+    __table_args__ = (UniqueConstraint("day", "category_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
+    tickets_created: Mapped[int] = mapped_column(Integer, default=0)
+    tickets_resolved: Mapped[int] = mapped_column(Integer, default=0)
+    avg_first_response_s: Mapped[int | None] = mapped_column(Integer)
+    avg_resolution_s: Mapped[int | None] = mapped_column(Integer)
+    avg_satisfaction: Mapped[float | None] = mapped_column(db.Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

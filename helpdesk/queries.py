@@ -1,0 +1,221 @@
+"""The read side: select builders, the agent loads assignment needs, the SLA sweep UPDATEs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Float, case, func, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from . import rules
+from .extensions import db
+from .models import (
+    Category,
+    IntentState,
+    JobIntent,
+    Priority,
+    RoutingRule,
+    SatisfactionRating,
+    Setting,
+    SlaPolicy,
+    SlaState,
+    Ticket,
+    TicketStatus,
+    User,
+    team_members,
+)
+
+OPEN_STATES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+
+def get_setting(key: str, default=None):
+    """A value of the settings table, or `default`."""
+    row = db.session.get(Setting, key)
+    return default if row is None else row.value
+
+
+def open_count(agent_id: int) -> int:
+    """How many unresolved tickets the agent holds."""
+    stmt = select(func.count()).where(
+        Ticket.assignee_id == agent_id, Ticket.status.in_(OPEN_STATES)
+    )
+    return db.session.scalar(stmt)
+
+
+def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
+    """Every active member of the team with their open-ticket count and skills."""
+    load = (
+        select(Ticket.assignee_id, func.count().label("n"))
+        .where(Ticket.status.in_(OPEN_STATES), Ticket.assignee_id.is_not(None))
+        .group_by(Ticket.assignee_id)
+        .subquery()
+    )
+    stmt = (
+        select(User, func.coalesce(load.c.n, 0))
+        .join(team_members, team_members.c.user_id == User.id)
+        .outerjoin(load, load.c.assignee_id == User.id)
+        .where(team_members.c.team_id == team_id, User.active.is_(True))
+        .order_by(User.id)
+    )
+    return [
+        rules.AgentLoad(
+            id=user.id,
+            availability=user.availability,
+            capacity=user.capacity,
+            open_tickets=count,
+            last_assigned_at=user.last_assigned_at,
+            skills=frozenset(c.id for c in user.skills),
+        )
+        for user, count in db.session.execute(stmt)
+    ]
+
+
+def routing_rule_specs() -> list[rules.RuleSpec]:
+    """The enabled routing rules in evaluation order, as plain data."""
+    stmt = (
+        select(RoutingRule)
+        .where(RoutingRule.enabled.is_(True))
+        .order_by(RoutingRule.position, RoutingRule.id)
+    )
+    return [
+        rules.RuleSpec(
+            id=r.id, name=r.name, team_id=r.team_id, category_id=r.category_id,
+            priority=r.priority, channel=r.channel, plan=r.plan, country=r.country,
+            language=r.language, keywords=rules.parse_keywords(r.keywords),
+            priority_override=r.priority_override, strategy=r.strategy,
+        )
+        for r in db.session.scalars(stmt)
+    ]
+
+
+def first_response_targets() -> dict[Priority, int]:
+    """Minutes to first response per priority: the SLA policies over the guide's defaults."""
+    targets = dict(rules.DEFAULT_FIRST_RESPONSE_MINUTES)
+    for policy in db.session.scalars(select(SlaPolicy)):
+        targets[policy.priority] = policy.first_response_minutes
+    return targets
+
+
+def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Ticket]:
+    """The tickets with these ids, locked for update where the database can."""
+    stmt = select(Ticket).where(Ticket.id.in_([int(i) for i in ids])).order_by(Ticket.id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list(db.session.scalars(stmt))
+
+
+def status_counts() -> dict[TicketStatus, int]:
+    """Tickets per status (uses the status index)."""
+    stmt = select(Ticket.status, func.count()).group_by(Ticket.status)
+    counts = dict.fromkeys(TicketStatus, 0)
+    counts.update(dict(db.session.execute(stmt).all()))
+    return counts
+
+
+def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> list[JobIntent]:
+    """Pending outbox rows not handed to Redis recently: lost or never enqueued."""
+    cutoff = now - retry_after
+    stmt = (
+        select(JobIntent)
+        .where(
+            JobIntent.state == IntentState.PENDING,
+            func.coalesce(JobIntent.enqueued_at, JobIntent.created_at) <= cutoff,
+        )
+        .order_by(JobIntent.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def update_sla_states(now: datetime, targets: dict[Priority, int], warn_share: float) -> int:
+    """Set-based: one UPDATE per (priority, state) over open tickets awaiting a first response."""
+    changed = 0
+    awaiting = (
+        Ticket.status.in_(OPEN_STATES),
+        Ticket.first_response_at.is_(None),
+        Ticket.first_response_due_at.is_not(None),
+    )
+    for priority, minutes in targets.items():
+        warn_from = now + timedelta(minutes=minutes * warn_share)
+        by_state = {
+            SlaState.BREACHED: Ticket.first_response_due_at <= now,
+            SlaState.APPROACHING: (Ticket.first_response_due_at > now)
+            & (Ticket.first_response_due_at <= warn_from),
+            SlaState.OK: Ticket.first_response_due_at > warn_from,
+        }
+        for state, condition in by_state.items():
+            stmt = (
+                update(Ticket)
+                .where(*awaiting, Ticket.priority == priority, condition,
+                       Ticket.sla_state != state)
+                .values(sla_state=state)
+                .execution_options(synchronize_session=False)
+            )
+            changed += db.session.execute(stmt).rowcount
+    return changed
+
+
+class epoch(FunctionElement):
+    """Seconds since 1970 of a timestamp column, on SQLite and PostgreSQL alike."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch)
+def _epoch_default(element, compiler, **kw):
+    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):
+    return f"(julianday({compiler.process(element.clauses, **kw)}) * 86400.0)"
+
+
+def report_first_response(since: datetime) -> list:
+    """Per priority: tickets answered since `since` and their mean first-response seconds."""
+    delay = epoch(Ticket.first_response_at) - epoch(Ticket.created_at)
+    stmt = (
+        select(Ticket.priority, func.count(), func.avg(delay))
+        .where(Ticket.created_at >= since, Ticket.first_response_at.is_not(None))
+        .group_by(Ticket.priority)
+    )
+    order = list(Priority)
+    return sorted(db.session.execute(stmt).all(), key=lambda r: order.index(r[0]))
+
+
+def report_resolution_by_category(since: datetime) -> list:
+    """Per category: tickets resolved since `since` and their mean resolution seconds."""
+    delay = epoch(Ticket.resolved_at) - epoch(Ticket.created_at)
+    stmt = (
+        select(Category.name, func.count(), func.avg(delay))
+        .join(Category, Category.id == Ticket.category_id)
+        .where(Ticket.resolved_at >= since)
+        .group_by(Category.name)
+        .order_by(Category.name)
+    )
+    return db.session.execute(stmt).all()
+
+
+def report_satisfaction(since: datetime) -> tuple[int, float | None]:
+    """How many ratings since `since` and their mean score."""
+    stmt = select(func.count(), func.avg(SatisfactionRating.score)).where(
+        SatisfactionRating.created_at >= since
+    )
+    return tuple(db.session.execute(stmt).one())
+
+
+def report_agent_productivity(since: datetime) -> list:
+    """Per active agent: tickets resolved since `since` and tickets open now."""
+    resolved = func.sum(case((Ticket.resolved_at >= since, 1), else_=0))
+    open_now = func.sum(case((Ticket.status.in_(OPEN_STATES), 1), else_=0))
+    stmt = (
+        select(User.name, func.coalesce(resolved, 0), func.coalesce(open_now, 0))
+        .outerjoin(Ticket, Ticket.assignee_id == User.id)
+        .where(User.active.is_(True))
+        .group_by(User.id, User.name)
+        .order_by(func.coalesce(resolved, 0).desc(), User.name)
+    )
+    return db.session.execute(stmt).all()

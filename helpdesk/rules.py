@@ -1,0 +1,210 @@
+"""Pure helpdesk logic: routing match, agent choice, SLA arithmetic, status transitions.
+
+Data in, data out: no session, no Flask, and the clock is always a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from .models import Availability, Priority, SlaState, Strategy, TicketStatus
+
+#: The guide's first-response targets, in minutes.
+DEFAULT_FIRST_RESPONSE_MINUTES = {
+    Priority.URGENT: 60,
+    Priority.HIGH: 4 * 60,
+    Priority.NORMAL: 24 * 60,
+    Priority.LOW: 48 * 60,
+}
+
+#: Status moves a person may make by hand (assignment and replies make their own).
+TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.RESOLVED}),
+    TicketStatus.OPEN: frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED}),
+    TicketStatus.PENDING: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED}),
+    TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN}),
+}
+
+
+def utcnow() -> datetime:
+    """Aware UTC now, for callers to pass in as the clock."""
+    return datetime.now(UTC)
+
+
+# --- Status -------------------------------------------------------------------------------------
+
+
+def can_transition(old: TicketStatus, new: TicketStatus) -> bool:
+    """Whether a ticket may move from `old` to `new`."""
+    return new in TRANSITIONS[old]
+
+
+def can_reassign(status: TicketStatus) -> bool:
+    """Resolved tickets keep their assignee; reopen first."""
+    return status is not TicketStatus.RESOLVED
+
+
+def status_after_assignment(status: TicketStatus, has_agent: bool) -> TicketStatus:
+    """A new ticket opens when someone gets it; an open one goes back to new when released."""
+    if status is TicketStatus.NEW and has_agent:
+        return TicketStatus.OPEN
+    if status is TicketStatus.OPEN and not has_agent:
+        return TicketStatus.NEW
+    return status
+
+
+# --- SLA ----------------------------------------------------------------------------------------
+
+
+def first_response_due(created: datetime, target_minutes: int) -> datetime:
+    """Deadline of the first response, counting wall-clock time."""
+    return created + timedelta(minutes=target_minutes)
+
+
+def sla_state(now: datetime, started: datetime, due: datetime,
+              warn_share: float = 0.25) -> SlaState:
+    """Classify a deadline: breached, approaching (at most warn_share of it left) or ok."""
+    if now >= due:
+        return SlaState.BREACHED
+    total = due - started
+    if total.total_seconds() <= 0 or (due - now) / total <= warn_share:
+        return SlaState.APPROACHING
+    return SlaState.OK
+
+
+# --- Routing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What routing may look at, copied out of a ticket and its customer."""
+
+    category_id: int | None
+    priority: Priority
+    channel: str
+    plan: str | None = None
+    country: str | None = None
+    language: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One routing rule as plain data; `None` conditions match anything."""
+
+    id: int
+    name: str
+    team_id: int
+    category_id: int | None = None
+    priority: Priority | None = None
+    channel: str | None = None
+    plan: str | None = None
+    country: str | None = None
+    language: str | None = None
+    keywords: tuple[str, ...] = ()
+    priority_override: Priority | None = None
+    strategy: Strategy | None = None
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    """The team chosen, by which rule (None: the default), and why earlier rules failed."""
+
+    team_id: int | None
+    rule_id: int | None
+    priority: Priority
+    strategy: Strategy | None
+    misses: tuple[tuple[int, str], ...] = field(default=())
+
+
+def parse_keywords(raw: str | None) -> tuple[str, ...]:
+    """Split a comma- or newline-separated keyword list, lower-cased, blanks dropped."""
+    if not raw:
+        return ()
+    parts = raw.replace("\n", ",").split(",")
+    return tuple(p.strip().lower() for p in parts if p.strip())
+
+
+def rule_miss(facts: TicketFacts, rule: RuleSpec) -> str | None:
+    """The first condition of `rule` that `facts` fails, by field name; None if it matches."""
+    checks = (
+        ("category", rule.category_id, facts.category_id),
+        ("priority", rule.priority, facts.priority),
+        ("channel", rule.channel, facts.channel),
+        ("plan", rule.plan, facts.plan),
+        ("country", rule.country, facts.country),
+        ("language", rule.language, facts.language),
+    )
+    for name, wanted, actual in checks:
+        if wanted is not None and wanted != actual:
+            return name
+    if rule.keywords:
+        text = facts.text.lower()
+        if not any(word in text for word in rule.keywords):
+            return "keywords"
+    return None
+
+
+def route(facts: TicketFacts, rules: Sequence[RuleSpec],
+          default_team_id: int | None) -> RoutingDecision:
+    """First matching rule wins; else the default team. Rules come ordered by position."""
+    misses = []
+    for rule in rules:
+        miss = rule_miss(facts, rule)
+        if miss is None:
+            return RoutingDecision(
+                team_id=rule.team_id,
+                rule_id=rule.id,
+                priority=rule.priority_override or facts.priority,
+                strategy=rule.strategy,
+                misses=tuple(misses),
+            )
+        misses.append((rule.id, miss))
+    return RoutingDecision(default_team_id, None, facts.priority, None, tuple(misses))
+
+
+# --- Assignment ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    """An agent as assignment sees them."""
+
+    id: int
+    availability: Availability
+    capacity: int
+    open_tickets: int
+    last_assigned_at: datetime | None = None
+    skills: frozenset[int] = frozenset()
+
+
+def has_capacity(open_tickets: int, capacity: int) -> bool:
+    """Below capacity: capacity is the maximum number of open tickets."""
+    return open_tickets < capacity
+
+
+def is_eligible(agent: AgentLoad, category_id: int | None) -> bool:
+    """Available, below capacity, and skilled in the category if the agent lists skills."""
+    return (
+        agent.availability is Availability.AVAILABLE
+        and has_capacity(agent.open_tickets, agent.capacity)
+        and (not agent.skills or category_id is None or category_id in agent.skills)
+    )
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def pick_agent(agents: Iterable[AgentLoad], strategy: Strategy,
+               category_id: int | None) -> int | None:
+    """The id of the agent who gets the next ticket, or None if nobody is eligible."""
+    eligible = [a for a in agents if is_eligible(a, category_id)]
+    if not eligible:
+        return None
+    if strategy is Strategy.ROUND_ROBIN:
+        key = lambda a: (a.last_assigned_at or _NEVER, a.id)  # noqa: E731
+    else:
+        key = lambda a: (a.open_tickets, a.last_assigned_at or _NEVER, a.id)  # noqa: E731
+    return min(eligible, key=key).id

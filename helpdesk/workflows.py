@@ -1,0 +1,351 @@
+"""Every change of state: tickets, assignment, users, the job outbox.
+
+Each function validates, mutates, writes the audit row, flushes and returns. None commits: the
+caller (a view, a job, a command) commits once, with `atomic()`. Refusals raise DomainError.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from . import queries, rules
+from .errors import CapacityExceeded, DomainError, NotFound
+from .extensions import db, get_queue
+from .models import (
+    AuditEntry,
+    Availability,
+    Category,
+    Channel,
+    Customer,
+    IntentState,
+    JobIntent,
+    Message,
+    MessageKind,
+    Priority,
+    Role,
+    Team,
+    Ticket,
+    TicketStatus,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+SUBJECT_MAX = 200
+BODY_MAX = 50_000
+PASSWORD_MIN = 8
+
+
+# --- Transactions and the outbox ----------------------------------------------------------------
+
+
+@contextmanager
+def atomic():
+    """Commit once on success; roll back everything on any error."""
+    try:
+        yield db.session
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def schedule(func: str, *args, key: str, queue: str = "default") -> JobIntent:
+    """Store a job intent in this transaction; it is enqueued after commit (or by the sweep).
+
+    `key` makes the intent unique: scheduling the same key twice returns the first intent.
+    """
+    existing = db.session.scalar(select(JobIntent).where(JobIntent.key == key))
+    if existing is not None:
+        return existing
+    intent = JobIntent(key=key, func=func, args=list(args), queue=queue)
+    db.session.add(intent)
+    db.session.flush()
+    db.session.info.setdefault("helpdesk.intents", []).append((intent.id, queue))
+    return intent
+
+
+def enqueue_intent(intent_id: int, queue: str) -> bool:
+    """Hand one intent to rq; False (and a warning) if Redis is unreachable."""
+    job_id = f"intent-{intent_id}"
+    try:
+        q = get_queue(queue)
+        try:
+            job = Job.fetch(job_id, connection=q.connection, serializer=q.serializer)
+            status = job.get_status()
+        except NoSuchJobError:
+            status = None
+        if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            return True
+        q.enqueue("helpdesk.jobs.run_intent", intent_id, job_id=job_id, failure_ttl=7 * 86400)
+        return True
+    except RedisError as exc:
+        log.warning("Redis unreachable (%s); intent %s waits for the outbox sweep",
+                    type(exc).__name__, intent_id)
+        return False
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_after_commit(session):
+    for intent_id, queue in session.info.pop("helpdesk.intents", []):
+        enqueue_intent(intent_id, queue)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session):
+    session.info.pop("helpdesk.intents", None)
+
+
+#: Outbox handlers by name: what an intent may run. Each takes plain arguments.
+INTENT_HANDLERS: dict[str, Callable] = {}
+
+
+def intent_handler(func: Callable) -> Callable:
+    """Register `func` as runnable through the outbox under its own name."""
+    INTENT_HANDLERS[func.__name__] = func
+    return func
+
+
+def run_intent(intent_id: int) -> str:
+    """Run one outbox intent exactly once: locked, skipped if already done, marked done."""
+    stmt = select(JobIntent).where(JobIntent.id == intent_id).with_for_update()
+    intent = db.session.scalar(stmt)
+    if intent is None:
+        return "missing"
+    if intent.state is not IntentState.PENDING:
+        return intent.state.value
+    handler = INTENT_HANDLERS.get(intent.func)
+    if handler is None:
+        intent.state, intent.last_error = IntentState.FAILED, f"unknown handler {intent.func!r}"
+        return "failed"
+    handler(*intent.args)
+    intent.state, intent.done_at = IntentState.DONE, rules.utcnow()
+    db.session.flush()
+    return "done"
+
+
+def sweep_outbox(now: datetime, max_attempts: int = 10) -> int:
+    """Re-enqueue pending intents that Redis lost or never got; give up after `max_attempts`."""
+    retry = timedelta(seconds=current_app.config["HELPDESK_OUTBOX_RETRY_SECONDS"])
+    handed = 0
+    for intent in queries.stale_intents(now, retry):
+        if intent.attempts >= max_attempts:
+            intent.state, intent.last_error = IntentState.FAILED, "too many attempts"
+            continue
+        intent.attempts += 1
+        intent.enqueued_at = now
+        db.session.info.setdefault("helpdesk.intents", []).append((intent.id, intent.queue))
+        handed += 1
+    db.session.flush()
+    return handed
+
+
+# --- Audit --------------------------------------------------------------------------------------
+
+
+def audit(obj, actor: User | None, action: str, *, field: str | None = None, old=None,
+          new=None, reason: str | None = None) -> AuditEntry:
+    """Write one audit row: who did what to which object, old → new, and why."""
+    entry = AuditEntry(
+        entity=obj.__tablename__,
+        entity_id=obj.id,
+        ticket_id=obj.id if isinstance(obj, Ticket) else None,
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        field=field,
+        old_value=None if old is None else str(getattr(old, "value", old)),
+        new_value=None if new is None else str(getattr(new, "value", new)),
+        reason=reason,
+    )
+    db.session.add(entry)
+    return entry
+
+
+# --- Tickets ------------------------------------------------------------------------------------
+
+
+def _clean_text(value: str | None, name: str, limit: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise DomainError(_("El campo «%(name)s» es obligatorio.", name=name))
+    if len(text) > limit:
+        raise DomainError(
+            _("El campo «%(name)s» admite como máximo %(limit)d caracteres.", name=name,
+              limit=limit)
+        )
+    return text
+
+
+def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | None,
+                  category: Category | None = None, priority: Priority = Priority.NORMAL,
+                  channel: Channel = Channel.WEB, now: datetime | None = None) -> Ticket:
+    """Open a ticket with the customer's first message; routing runs as a job after commit."""
+    now = now or rules.utcnow()
+    subject = _clean_text(subject, _("Asunto"), SUBJECT_MAX)
+    body = _clean_text(body, _("Mensaje"), BODY_MAX)
+    targets = queries.first_response_targets()
+    ticket = Ticket(
+        subject=subject, customer=customer, category=category, priority=priority,
+        channel=channel, language=customer.locale, status=TicketStatus.NEW,
+        created_at=now, updated_at=now,
+        first_response_due_at=rules.first_response_due(now, targets[priority]),
+    )
+    ticket.messages.append(
+        Message(kind=MessageKind.CUSTOMER, customer_id=customer.id, body=body, created_at=now)
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    audit(ticket, actor, "create", reason=channel.value)
+    schedule("route_ticket", ticket.id, key=f"route:{ticket.id}")
+    return ticket
+
+
+def _default_team_id() -> int | None:
+    team_id = queries.get_setting("routing.default_team_id")
+    if team_id is not None and db.session.get(Team, team_id) is not None:
+        return team_id
+    return db.session.scalar(select(Team.id).where(Team.active.is_(True)).order_by(Team.id))
+
+
+@intent_handler
+def route_ticket(ticket_id: int) -> int | None:
+    """Route a new ticket to a team and give it to an eligible agent; the assignee's id or None."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None or ticket.status is not TicketStatus.NEW or ticket.assignee_id:
+        return None  # already handled: the job is idempotent on the ticket's state
+    customer = ticket.customer
+    facts = rules.TicketFacts(
+        category_id=ticket.category_id, priority=ticket.priority, channel=ticket.channel.value,
+        plan=customer.plan, country=customer.country, language=ticket.language,
+        text=f"{ticket.subject}\n{ticket.messages[0].body if ticket.messages else ''}",
+    )
+    default_team = (ticket.category.default_team_id if ticket.category else None) or (
+        _default_team_id()
+    )
+    decision = rules.route(facts, queries.routing_rule_specs(), default_team)
+    why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
+    if decision.team_id != ticket.team_id:
+        audit(ticket, None, "route", field="team", old=ticket.team_id, new=decision.team_id,
+              reason=why)
+        ticket.team_id = decision.team_id
+    if decision.priority is not ticket.priority:
+        audit(ticket, None, "route", field="priority", old=ticket.priority,
+              new=decision.priority, reason=why)
+        ticket.priority = decision.priority
+    if ticket.team_id is None:
+        return None
+    team = db.session.get(Team, ticket.team_id)
+    strategy = decision.strategy or team.strategy
+    agent_id = rules.pick_agent(queries.team_agent_loads(team.id), strategy, ticket.category_id)
+    if agent_id is None:
+        return None
+    assign_ticket(ticket, db.session.get(User, agent_id), actor=None,
+                  reason=f"auto:{strategy.value}:{why}")
+    return agent_id
+
+
+def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str) -> None:
+    """Give the ticket to `agent` (None: back to the team pool). Flushes; the caller commits."""
+    if not rules.can_reassign(ticket.status):
+        raise DomainError(_("Un ticket resuelto no se puede reasignar."))
+    if agent is not None and agent.id != ticket.assignee_id:
+        if not rules.has_capacity(queries.open_count(agent.id), agent.capacity):
+            raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
+    audit(ticket, actor, "assign", field="assignee", old=ticket.assignee_id,
+          new=agent.id if agent else None, reason=reason)
+    ticket.assignee = agent
+    new_status = rules.status_after_assignment(ticket.status, agent is not None)
+    if new_status is not ticket.status:
+        audit(ticket, actor, "status", field="status", old=ticket.status, new=new_status,
+              reason=reason)
+        ticket.status = new_status
+    if agent is not None:
+        agent.last_assigned_at = rules.utcnow()
+    db.session.flush()
+
+
+def sweep_sla_states(now: datetime) -> int:
+    """Recompute the SLA flags of open tickets with set-based UPDATEs; how many changed."""
+    share = current_app.config["HELPDESK_SLA_WARN_SHARE"]
+    return queries.update_sla_states(now, queries.first_response_targets(), share)
+
+
+# --- People -------------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """scrypt (memory-hard), Werkzeug's default."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def create_user(email: str, name: str, password: str, *, role: Role, actor: User | None,
+                locale: str = "es", timezone: str = "Europe/Madrid") -> User:
+    """Add a staff account; refuses a duplicate e-mail or a short password."""
+    email = _clean_text(email, _("Correo electrónico"), 254).lower()
+    if "@" not in email:
+        raise DomainError(_("«%(email)s» no es una dirección de correo válida.", email=email))
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise DomainError(_("Ya existe un usuario con el correo %(email)s.", email=email))
+    if len(password or "") < PASSWORD_MIN:
+        raise DomainError(_("La contraseña debe tener al menos %(n)d caracteres.", n=PASSWORD_MIN))
+    user = User(email=email, name=name.strip() or email, role=role, locale=locale,
+                timezone=timezone, password_hash=hash_password(password),
+                availability=Availability.OFFLINE)
+    db.session.add(user)
+    db.session.flush()
+    audit(user, actor, "create", field="role", new=role.name.lower())
+    return user
+
+
+def set_locale(user: User, locale: str) -> None:
+    """Remember the user's panel language."""
+    if locale not in current_app.config["HELPDESK_LOCALES"]:
+        raise DomainError(_("Idioma no disponible: %(locale)s", locale=locale))
+    if user.locale != locale:
+        audit(user, user, "update", field="locale", old=user.locale, new=locale)
+        user.locale = locale
+        db.session.flush()
+
+
+def set_availability(user: User, availability: Availability, *, actor: User) -> None:
+    """Set an agent's availability (themselves, or a supervisor for them)."""
+    if actor.id != user.id and actor.role < Role.SUPERVISOR:
+        raise DomainError(_("Solo un supervisor puede cambiar la disponibilidad de otra persona."))
+    if user.availability is not availability:
+        audit(user, actor, "update", field="availability", old=user.availability,
+              new=availability)
+        user.availability = availability
+        db.session.flush()
+
+
+def get_ticket(ticket_id: int) -> Ticket:
+    """The ticket, or NotFound with a user-safe message."""
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(_("El ticket #%(id)s no existe.", id=ticket_id))
+    return ticket
+
+
+def update_ticket_details(ticket: Ticket, *, subject: str, category: Category | None,
+                          actor: User | None) -> None:
+    """Correct a ticket's subject or category; status, assignee and priority have own verbs."""
+    subject = _clean_text(subject, _("Asunto"), SUBJECT_MAX)
+    if subject != ticket.subject:
+        audit(ticket, actor, "update", field="subject", old=ticket.subject, new=subject)
+        ticket.subject = subject
+    if category != ticket.category:
+        audit(ticket, actor, "update", field="category", old=ticket.category, new=category)
+        ticket.category = category
+    db.session.flush()
