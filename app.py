@@ -5,13 +5,17 @@ from __future__ import annotations
 from flask import Flask
 
 from helpdesk import admin, auth, cli, errors_http, extensions, health
-from helpdesk.config import Config
+from helpdesk.config import Config, ConfigError
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app from the environment, then `overrides` (tests pass theirs here)."""
     app = Flask(__name__)
-    app.config.from_mapping(Config.from_env().as_dict(), **(overrides or {}))
+    try:
+        settings = Config.from_env().as_dict()
+    except ConfigError as exc:  # one line, no traceback: this is the operator's first contact
+        raise SystemExit(f"Error: {exc}") from None
+    app.config.from_mapping(settings, **(overrides or {}))
     extensions.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)

