@@ -33,8 +33,8 @@ class AgentView(StaffModelView):
     column_formatters = dict(ENUM_FORMATTERS)
     column_searchable_list = ("name", "email")
     column_filters = ("active", "teams")
-    form_columns = ("name", "email", "role", "active", "teams", "supervised_teams", "skills",
-                    "availability", "capacity", "locale", "timezone")
+    form_columns = ("name", "email", "password", "role", "active", "teams", "supervised_teams",
+                    "skills", "availability", "capacity", "locale", "timezone")
     form_extra_fields = {
         "password": PasswordField(_l("Contraseña"), validators=[Optional(), Length(
             min=workflows.PASSWORD_MIN, max=200)], description=_l(
