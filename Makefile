@@ -14,10 +14,13 @@ $(VENV)/.installed: requirements.txt | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
-translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -f -d translations -l $* >/dev/null
+# Our catalogues, plus Flask-Admin's Spanish one (its wheel ships a stale .mo).
+translations/%.mo: translations/%.po $(VENV)/.installed
+	$(BIN)/pybabel compile -f -i $< -o $@ >/dev/null
 
-install: $(VENV)/.installed translations/es/LC_MESSAGES/messages.mo translations/en/LC_MESSAGES/messages.mo
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/*.po))
+
+install: $(VENV)/.installed $(CATALOGS)
 
 run: install
 	PORT=$(PORT) $(BIN)/flask --app app helpdesk serve --port $(PORT)

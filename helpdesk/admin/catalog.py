@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
+from wtforms.validators import Email, InputRequired, Length, Optional
 
 from ..models import Category, Customer, EscalationReason, ResolutionCategory, ResponseTemplate
-from .base import ADMINS, ALL_STAFF, SUPERVISORS, StaffModelView
+from .base import ADMINS, ALL_STAFF, SUPERVISORS, StaffModelView, matches
 
 LABELS = {
     "name": _l("Nombre"), "code": _l("Código"), "description": _l("Descripción"),
@@ -32,7 +32,7 @@ class CategoryView(StaffModelView):
     form_columns = ("code", "name", "description", "default_team", "active")
     form_args = {
         "code": {"validators": [InputRequired(), Length(max=40),
-                                Regexp(r"^[a-z0-9_-]+$", message=_l(
+                                matches(r"^[a-z0-9_-]+$", _l(
                                     "Solo minúsculas, números, guiones y guiones bajos."))]},
         "name": {"validators": [InputRequired(), Length(max=80)]},
     }

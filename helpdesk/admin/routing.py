@@ -7,7 +7,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from .. import rules
 from ..models import Channel, Priority, RoutingRule, SlaPolicy, Strategy, Team
-from .base import ENUM_FORMATTERS, SUPERVISORS, StaffModelView, enum_field
+from .base import ENUM_FORMATTERS, SUPERVISORS, StaffModelView, enum_field, required
 
 COMMON_LABELS = {
     "name": _l("Nombre"), "description": _l("Descripción"), "active": _l("Activo"),
@@ -25,7 +25,7 @@ COMMON_LABELS = {
 
 def _keywords_are_text(form, field):
     if field.data and not rules.parse_keywords(field.data):
-        raise ValidationError(_l("Escribe palabras clave separadas por comas."))
+        raise ValidationError(str(_l("Escribe palabras clave separadas por comas.")))
 
 
 class RoutingRuleView(StaffModelView):
@@ -47,7 +47,7 @@ class RoutingRuleView(StaffModelView):
                       "strategy": enum_field(Strategy, optional=True)}
     form_args = {
         "name": {"validators": [InputRequired(), Length(max=120)]},
-        "team": {"validators": [InputRequired(message=_l("Elige el equipo de destino."))]},
+        "team": {"validators": [required(_l("Elige el equipo de destino."))]},
         "position": {"validators": [InputRequired(), NumberRange(min=0, max=100000)]},
         "keywords": {"validators": [Optional(), Length(max=2000), _keywords_are_text]},
         "country": {"validators": [Optional(), Length(min=2, max=2)]},
