@@ -119,3 +119,21 @@ def test_editing_an_agent_without_password_keeps_it(app, login_as, make_user):
         fields = set(db.session.scalars(select(AuditEntry.field).where(
             AuditEntry.entity == "users", AuditEntry.entity_id == agent)))
     assert {"name", "role", "capacity", "availability"} <= fields
+
+
+@pytest.mark.parametrize(("timezone", "shown"), [("Europe/Madrid", "13:07"),
+                                                  ("America/Mexico_City", "6:07")])
+def test_times_are_shown_in_the_viewers_time_zone(app, login_as, make_user, make_customer,
+                                                  timezone, shown):
+    from datetime import UTC, datetime
+
+    from helpdesk import workflows
+    from helpdesk.models import Customer
+
+    customer_id = make_customer()
+    with app.app_context(), workflows.atomic():
+        workflows.create_ticket(db.session.get(Customer, customer_id), "Hora", "?", actor=None,
+                                now=datetime(2026, 1, 15, 12, 7, tzinfo=UTC))
+    client = login_as(make_user(Role.AGENT, timezone=timezone))
+    page = client.get("/admin/tickets/").get_data(as_text=True)
+    assert f"15/1/26, {shown}" in page and "12:07" not in page

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date, datetime
 from functools import partial
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import typefmt
+from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -84,10 +87,26 @@ class AdminForm(FlaskForm):
         self._obj = obj  # Flask-Admin's Unique validator compares against it
 
 
+def _local_datetime(view, value, name):
+    return format_datetime(value, "short")
+
+
+def _local_date(view, value, name):
+    return format_date(value, "medium")
+
+
+#: Dates and times in the viewer's language and time zone (Flask-Babel's selectors).
+TYPE_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: _local_datetime, date: _local_date}
+DETAIL_TYPE_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, datetime: _local_datetime,
+                          date: _local_date}
+
+
 class StaffModelView(StaffView, ModelView):
     """A CRUD view whose create/edit/delete follow `write_roles` and leave audit rows."""
 
     form_base_class = AdminForm
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     can_view_details = True
     can_export = False
     page_size = 50
