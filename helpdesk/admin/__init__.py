@@ -22,7 +22,7 @@ def init_admin(app: Flask) -> Admin:
         app,
         name="Bayit+ Soporte",
         index_view=HomeView(name=_l("Inicio"), url="/admin"),
-        theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo"),
+        theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo", fluid=True),
         translations_path=str(Path(app.root_path) / "translations"),
     )
     support, settings = _l("Soporte"), _l("Configuración")
