@@ -129,6 +129,13 @@ class StaffModelView(StaffView, ModelView):
     def __init__(self, model, name=None, category=None, endpoint=None, **kwargs):
         super().__init__(model, db, name=name, category=category, endpoint=endpoint, **kwargs)
 
+    def get_one(self, id):
+        """The row with this integer id, or None (Flask-Admin then says it does not exist)."""
+        try:
+            return db.session.get(self.model, int(id))
+        except (TypeError, ValueError):
+            return None
+
     def on_model_change(self, form, model, is_created):
         if is_created:
             db.session.flush()
