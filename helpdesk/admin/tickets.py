@@ -61,9 +61,13 @@ class TicketView(StaffModelView):
         "body": TextAreaField(_l("Mensaje"), validators=[InputRequired(),
                                                          Length(max=workflows.BODY_MAX)]),
     }
-    form_args = {"subject": {"validators": [InputRequired(), Length(max=workflows.SUBJECT_MAX)]}}
+    form_args = {
+        "subject": {"validators": [InputRequired(), Length(max=workflows.SUBJECT_MAX)]},
+        "category": {"blank_text": "—"},
+    }
     form_overrides = {"priority": enum_field(Priority), "channel": enum_field(Channel)}
-    form_ajax_refs = {"customer": {"fields": ("name", "email"), "page_size": 10}}
+    form_ajax_refs = {"customer": {"fields": ("name", "email"), "page_size": 10,
+                                   "placeholder": _l("Busca por nombre o correo")}}
 
     def get_edit_form(self):
         form = super().get_edit_form()
