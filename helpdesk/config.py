@@ -22,7 +22,12 @@ ENVIRONMENT = {
     "PORT": "port of `make run` (default 5000)",
     "HELPDESK_DEFAULT_LOCALE": "language for anonymous visitors and new users (default es)",
     "HELPDESK_DEFAULT_TIMEZONE": "time zone for new users (default Europe/Madrid)",
-    "HELPDESK_DEMO": "1 makes `make run` load demo data on first start (the Makefile sets it)",
+    "MAIL_SERVER": "SMTP host for outbound mail; unset: messages are written to instance/outbox/",
+    "MAIL_PORT": "SMTP port (default 25)",
+    "MAIL_USE_TLS": "1 to STARTTLS",
+    "MAIL_USERNAME": "SMTP login (optional)",
+    "MAIL_PASSWORD": "SMTP password (optional; never logged)",
+    "MAIL_DEFAULT_SENDER": "From: of replies (default Bayit+ Soporte <soporte@bayit.example>)",
 }
 
 
@@ -81,6 +86,21 @@ def _secret_key(raw: str | None) -> str:
     return path.read_text().strip()
 
 
+def _mail_settings(env) -> dict:
+    port = env.get("MAIL_PORT", "25")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"MAIL_PORT must be a port number, not {port!r}")
+    return {
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(port),
+        "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") in ("1", "true", "yes"),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER",
+                                       "Bayit+ Soporte <soporte@bayit.example>"),
+    }
+
+
 @dataclass(frozen=True)
 class Config:
     """The application's settings; `as_dict()` feeds `app.config`."""
@@ -102,6 +122,13 @@ class Config:
     MAX_CONTENT_LENGTH: int = 16 * 1024 * 1024
     FLASK_ADMIN_SWATCH: str = "cosmo"
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
+    MAIL_SERVER: str = ""
+    MAIL_PORT: int = 25
+    MAIL_USE_TLS: bool = False
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_DEFAULT_SENDER: str = "Bayit+ Soporte <soporte@bayit.example>"
+    MAIL_MESSAGE_ID_DOMAIN: str = "soporte.bayit.example"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -116,6 +143,7 @@ class Config:
             SECRET_KEY=_secret_key(env.get("SECRET_KEY")),
             BABEL_DEFAULT_LOCALE=locale,
             HELPDESK_DEFAULT_TIMEZONE=env.get("HELPDESK_DEFAULT_TIMEZONE", "Europe/Madrid"),
+            **_mail_settings(env),
         )
 
     def as_dict(self) -> dict:

@@ -52,6 +52,7 @@ from .models import (
     Ticket,
     TicketStatus,
     User,
+    event_body,
 )
 
 DEMO_LOGINS = ("admin@demo.bayit", "supervisor@demo.bayit", "agente1@demo.bayit",
@@ -1406,7 +1407,8 @@ def _thread(plan: Plan, d: Draft) -> list[tuple]:
     agent_id, agent_name = d.agent
     d.slots["agent"], d.slots["ticket"] = agent_name.split()[0], d.id
     if rng.random() < 0.5:
-        thread.append((d.assigned, MessageKind.EVENT, None, None, f"Asignado a {agent_name}"))
+        thread.append((d.assigned, MessageKind.EVENT, None, None,
+                       event_body("assign", to=agent_name)))
     if rng.random() < 0.25:
         thread.append((_between(rng, d.assigned, d.first_at), MessageKind.NOTE, agent_id, None,
                        d.issue.note.format_map(d.slots)))
@@ -1414,7 +1416,7 @@ def _thread(plan: Plan, d: Draft) -> list[tuple]:
     if d.escalation is not None:  # before a pending ticket's question or the closing reply
         d.escalated_at = _between(rng, d.assigned, d.paused_at or d.resolved_at or plan.now)
         thread.append((d.escalated_at, MessageKind.EVENT, None, None,
-                       f"Escalado a {plan.supervisor[1]}: {d.escalation}"))
+                       event_body("escalate", to=plan.supervisor[1], reason=d.escalation)))
     thread.sort(key=_at)
     return thread
 
@@ -1482,6 +1484,7 @@ def _ticket_row(plan: Plan, d: Draft, last_at: datetime) -> dict:
         "assignee_id": d.agent[0] if d.agent else None, "first_response_at": d.first_at,
         "resolved_at": d.resolved_at, "first_response_due_at": d.due_first,
         "resolution_due_at": d.due_resolution, "sla_state": sla, "sla_paused_at": d.paused_at,
+        "sla_due_at": rules.active_due(d.status, d.first_at, d.due_first, d.due_resolution),
         "escalation_level": 0 if d.escalation is None else 1,
         "resolution_category_id": plan.resolutions[d.resolution] if resolved else None,
         "closing_notes": d.issue.closing.format_map(d.slots) if resolved else None,

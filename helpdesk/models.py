@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -483,6 +484,8 @@ class Ticket(Timestamped, db.Model):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_status_due", "status", "first_response_due_at"),
+        Index("ix_tickets_status_sla_due", "status", "sla_due_at"),
+        Index("ix_tickets_sla_due", "sla_due_at"),
         Index("ix_tickets_team_status", "team_id", "status"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_customer", "customer_id"),
@@ -506,6 +509,7 @@ class Ticket(Timestamped, db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the deadline running now
     sla_state: Mapped[SlaState] = mapped_column(str_enum(SlaState), default=SlaState.OK)
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -535,6 +539,11 @@ class Ticket(Timestamped, db.Model):
         return f"#{self.id} {self.subject}"
 
 
+def event_body(event: str, **data: str) -> str:
+    """The body of a system-event message: JSON, so the panel can describe it in any language."""
+    return json.dumps({"event": event, **data}, ensure_ascii=False)
+
+
 class Message(db.Model):
     """One entry of a ticket's thread: customer message, reply, internal note or system event."""
 
@@ -552,6 +561,17 @@ class Message(db.Model):
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
+
+    @property
+    def event(self) -> dict | None:
+        """A system event's data (see event_body), or None for other messages."""
+        if self.kind is not MessageKind.EVENT:
+            return None
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return {"event": "text", "text": self.body}
+        return data if isinstance(data, dict) else {"event": "text", "text": self.body}
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message", cascade="all, delete-orphan"
     )
@@ -623,6 +643,7 @@ class AuditEntry(db.Model):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    ticket_version: Mapped[int | None] = mapped_column(Integer)  # the version it changed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actor: Mapped[User | None] = relationship()

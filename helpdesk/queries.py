@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Float, case, func, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -12,6 +13,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from . import rules
 from .extensions import db
 from .models import (
+    AuditEntry,
     Category,
     IntentState,
     JobIntent,
@@ -90,12 +92,17 @@ def routing_rule_specs() -> list[rules.RuleSpec]:
     ]
 
 
-def first_response_targets() -> dict[Priority, int]:
-    """Minutes to first response per priority: the SLA policies over the guide's defaults."""
-    targets = dict(rules.DEFAULT_FIRST_RESPONSE_MINUTES)
+def sla_targets() -> dict[Priority, tuple[int, int | None]]:
+    """(first response, resolution) minutes per priority: the policies over the guide's."""
+    targets = {p: (m, None) for p, m in rules.DEFAULT_FIRST_RESPONSE_MINUTES.items()}
     for policy in db.session.scalars(select(SlaPolicy)):
-        targets[policy.priority] = policy.first_response_minutes
+        targets[policy.priority] = (policy.first_response_minutes, policy.resolution_minutes)
     return targets
+
+
+def first_response_targets() -> dict[Priority, int]:
+    """Minutes to first response per priority."""
+    return {p: first for p, (first, _res) in sla_targets().items()}
 
 
 def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Ticket]:
@@ -219,3 +226,36 @@ def report_agent_productivity(since: datetime) -> list:
         .order_by(func.coalesce(resolved, 0).desc(), User.name)
     )
     return db.session.execute(stmt).all()
+
+
+def describe_changes_since(ticket_id: int, version: int) -> str:
+    """What others did to the ticket since `version`, in words ("Ana añadió una respuesta")."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.ticket_id == ticket_id, AuditEntry.ticket_version >= version)
+        .order_by(AuditEntry.id)
+    )
+    phrases = []
+    for entry in db.session.scalars(stmt):
+        who = entry.actor.name if entry.actor else _("el sistema")
+        phrase = _change_phrase(entry, who)
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+    return "; ".join(phrases) or _("se actualizó")
+
+
+def _change_phrase(entry: AuditEntry, who: str) -> str | None:
+    if entry.action == "reply":
+        return _("%(who)s añadió una respuesta", who=who)
+    if entry.action == "note":
+        return _("%(who)s añadió una nota interna", who=who)
+    if entry.action == "status" and entry.new_value in TicketStatus._value2member_map_:
+        return _("%(who)s cambió el estado a %(status)s", who=who,
+                 status=TicketStatus(entry.new_value).label)
+    if entry.action == "assign":
+        agent = db.session.get(User, int(entry.new_value)) if entry.new_value else None
+        return _("%(who)s asignó el ticket a %(agent)s", who=who,
+                 agent=agent.name if agent else _("la cola del equipo"))
+    if entry.action == "update":
+        return _("%(who)s editó el ticket", who=who)
+    return None

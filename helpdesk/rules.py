@@ -19,13 +19,15 @@ DEFAULT_FIRST_RESPONSE_MINUTES = {
     Priority.LOW: 48 * 60,
 }
 
-#: Status moves a person may make by hand (assignment and replies make their own).
+#: Status moves a person may make from the status menu. A new ticket opens when someone takes
+#: it or replies; replies choose between Pendiente and Abierto (REPLY_STATUSES).
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
-    TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.RESOLVED}),
+    TicketStatus.NEW: frozenset({TicketStatus.RESOLVED}),
     TicketStatus.OPEN: frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED}),
     TicketStatus.PENDING: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED}),
     TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN}),
 }
+REPLY_STATUSES = (TicketStatus.PENDING, TicketStatus.OPEN)
 
 
 def utcnow() -> datetime:
@@ -39,6 +41,16 @@ def utcnow() -> datetime:
 def can_transition(old: TicketStatus, new: TicketStatus) -> bool:
     """Whether a ticket may move from `old` to `new`."""
     return new in TRANSITIONS[old]
+
+
+def status_choices(status: TicketStatus) -> list[TicketStatus]:
+    """The statuses the status menu offers for a ticket in `status`, in queue order."""
+    return [s for s in TicketStatus if s in TRANSITIONS[status]]
+
+
+def status_after_reply(status: TicketStatus, wanted: TicketStatus | None) -> TicketStatus:
+    """A reply waits for the customer (Pendiente) unless the agent keeps it Abierto."""
+    return wanted if wanted in REPLY_STATUSES else TicketStatus.PENDING
 
 
 def can_reassign(status: TicketStatus) -> bool:
@@ -56,6 +68,19 @@ def status_after_assignment(status: TicketStatus, has_agent: bool) -> TicketStat
 
 
 # --- SLA ----------------------------------------------------------------------------------------
+
+
+def due_in(now: datetime, due: datetime | None) -> timedelta | None:
+    """Time left before `due` (negative once it has passed); None without a deadline."""
+    return None if due is None else due - now
+
+
+def active_due(status: TicketStatus, first_response_at: datetime | None,
+               first_due: datetime | None, resolution_due: datetime | None) -> datetime | None:
+    """The deadline the queue sorts by: first response until answered, then resolution."""
+    if status is TicketStatus.RESOLVED:
+        return None
+    return first_due if first_response_at is None else resolution_due
 
 
 def first_response_due(created: datetime, target_minutes: int) -> datetime:

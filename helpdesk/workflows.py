@@ -20,8 +20,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from . import queries, rules
-from .errors import CapacityExceeded, DomainError, NotFound
+from . import mail, queries, rules, templating
+from .errors import CapacityExceeded, Conflict, DomainError, InvalidTransition, NotFound
 from .extensions import db, get_queue
 from .models import (
     AuditEntry,
@@ -34,11 +34,14 @@ from .models import (
     Message,
     MessageKind,
     Priority,
+    ResponseTemplate,
     Role,
+    SlaState,
     Team,
     Ticket,
     TicketStatus,
     User,
+    event_body,
 )
 
 log = logging.getLogger(__name__)
@@ -162,6 +165,7 @@ def audit(obj, actor: User | None, action: str, *, field: str | None = None, old
         entity=obj.__tablename__,
         entity_id=obj.id,
         ticket_id=obj.id if isinstance(obj, Ticket) else None,
+        ticket_version=obj.version if isinstance(obj, Ticket) else None,
         actor_id=actor.id if actor is not None else None,
         action=action,
         field=field,
@@ -195,13 +199,15 @@ def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | 
     now = now or rules.utcnow()
     subject = _clean_text(subject, _("Asunto"), SUBJECT_MAX)
     body = _clean_text(body, _("Mensaje"), BODY_MAX)
-    targets = queries.first_response_targets()
+    first, resolution = queries.sla_targets()[priority]
     ticket = Ticket(
         subject=subject, customer=customer, category=category, priority=priority,
         channel=channel, language=customer.locale, status=TicketStatus.NEW,
         created_at=now, updated_at=now,
-        first_response_due_at=rules.first_response_due(now, targets[priority]),
+        first_response_due_at=rules.first_response_due(now, first),
+        resolution_due_at=rules.first_response_due(now, resolution) if resolution else None,
     )
+    _refresh_due(ticket)
     ticket.messages.append(
         Message(kind=MessageKind.CUSTOMER, customer_id=customer.id, body=body, created_at=now)
     )
@@ -265,12 +271,10 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
             raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
     audit(ticket, actor, "assign", field="assignee", old=ticket.assignee_id,
           new=agent.id if agent else None, reason=reason)
+    _event(ticket, actor, rules.utcnow(), "assign", to=agent.name if agent else "")
     ticket.assignee = agent
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
-    if new_status is not ticket.status:
-        audit(ticket, actor, "status", field="status", old=ticket.status, new=new_status,
-              reason=reason)
-        ticket.status = new_status
+    _set_status(ticket, new_status, actor, reason, rules.utcnow())
     if agent is not None:
         agent.last_assigned_at = rules.utcnow()
     db.session.flush()
@@ -349,3 +353,125 @@ def update_ticket_details(ticket: Ticket, *, subject: str, category: Category | 
         audit(ticket, actor, "update", field="category", old=ticket.category, new=category)
         ticket.category = category
     db.session.flush()
+
+
+# --- Working a ticket ---------------------------------------------------------------------------
+
+REPLY_MAX = 20_000
+NOTE_MAX = 10_000
+
+
+def ensure_fresh(ticket: Ticket, expected_version: int | None) -> None:
+    """Refuse to act on a ticket changed since the page was loaded, saying what changed."""
+    if expected_version is None or ticket.version == expected_version:
+        return
+    raise Conflict(_("Mientras trabajabas, otra persona cambió este ticket: %(changes)s. "
+                     "Revisa el hilo y vuelve a enviar; tu texto sigue en el formulario.",
+                     changes=queries.describe_changes_since(ticket.id, expected_version)))
+
+
+def _touch(ticket: Ticket, now: datetime) -> None:
+    """Every change to a ticket bumps its version (the UPDATE carries version_id_col)."""
+    ticket.updated_at = now
+
+
+def take_ticket(ticket: Ticket, *, actor: User, expected_version: int | None = None) -> None:
+    """The agent takes an unassigned ticket of one of their teams."""
+    ensure_fresh(ticket, expected_version)
+    if ticket.assignee_id is not None:
+        raise DomainError(_("Este ticket ya está asignado a %(name)s.", name=ticket.assignee.name))
+    if actor.role is Role.AGENT and ticket.team_id not in {t.id for t in actor.teams}:
+        raise DomainError(_("Solo puedes tomar tickets de tus equipos."))
+    assign_ticket(ticket, actor, actor=actor, reason="take")
+    _touch(ticket, rules.utcnow())
+    db.session.flush()
+
+
+def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | None = None,
+              expected_version: int | None = None, template: ResponseTemplate | None = None,
+              now: datetime | None = None) -> Message:
+    """Answer the customer: placeholders rendered, first response recorded once, mail queued."""
+    ensure_fresh(ticket, expected_version)
+    now = now or rules.utcnow()
+    body = _clean_text(text, _("Respuesta"), REPLY_MAX)
+    body = templating.render(body, templating.placeholder_context(ticket, actor)).strip()
+    if not body:
+        raise DomainError(_("La respuesta quedó vacía."))
+    if ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED:
+        assign_ticket(ticket, actor, actor=actor, reason="reply")
+    message = Message(ticket=ticket, kind=MessageKind.REPLY, author=actor, body=body,
+                      created_at=now)
+    db.session.add(message)
+    audit(ticket, actor, "reply", reason=f"template:{template.id}" if template else None)
+    if ticket.first_response_at is None:
+        audit(ticket, actor, "first_response", field="first_response_at", new=now.isoformat())
+        ticket.first_response_at = now
+        ticket.sla_state = SlaState.OK
+        _refresh_due(ticket)
+    _set_status(ticket, rules.status_after_reply(ticket.status, status), actor, "reply", now)
+    if template is not None:
+        template.times_used = ResponseTemplate.times_used + 1
+    _touch(ticket, now)
+    db.session.flush()
+    schedule("send_reply", message.id, key=f"mail:{message.id}", queue="mail")
+    return message
+
+
+def add_note(ticket: Ticket, text: str, *, actor: User, expected_version: int | None = None,
+             now: datetime | None = None) -> Message:
+    """An internal note: staff only, never mailed."""
+    ensure_fresh(ticket, expected_version)
+    now = now or rules.utcnow()
+    body = _clean_text(text, _("Nota interna"), NOTE_MAX)
+    note = Message(ticket=ticket, kind=MessageKind.NOTE, author=actor, body=body,
+                   created_at=now)
+    db.session.add(note)
+    audit(ticket, actor, "note")
+    _touch(ticket, now)
+    db.session.flush()
+    return note
+
+
+def change_status(ticket: Ticket, status: TicketStatus, *, actor: User,
+                  expected_version: int | None = None, now: datetime | None = None) -> None:
+    """Move the ticket along an allowed transition (see rules.TRANSITIONS)."""
+    ensure_fresh(ticket, expected_version)
+    if not rules.can_transition(ticket.status, status):
+        raise InvalidTransition(_("Un ticket %(old)s no puede pasar a %(new)s.",
+                                  old=ticket.status.label.lower(), new=status.label.lower()))
+    now = now or rules.utcnow()
+    _set_status(ticket, status, actor, "manual", now)
+    _touch(ticket, now)
+    db.session.flush()
+
+
+def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, reason: str,
+                now: datetime) -> None:
+    if status is ticket.status:
+        return
+    audit(ticket, actor, "status", field="status", old=ticket.status, new=status, reason=reason)
+    _event(ticket, actor, now, "status", old=ticket.status.value, new=status.value)
+    ticket.status = status
+    ticket.resolved_at = now if status is TicketStatus.RESOLVED else None
+    _refresh_due(ticket)
+
+
+def _refresh_due(ticket: Ticket) -> None:
+    ticket.sla_due_at = rules.active_due(ticket.status, ticket.first_response_at,
+                                         ticket.first_response_due_at, ticket.resolution_due_at)
+
+
+def _event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data) -> None:
+    db.session.add(Message(ticket=ticket, kind=MessageKind.EVENT, author=actor, created_at=now,
+                           body=event_body(event, **data)))
+
+
+@intent_handler
+def send_reply(message_id: int) -> None:
+    """Outbox handler: mail one public reply to the customer (once)."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.kind is not MessageKind.REPLY or message.email_message_id:
+        return
+    email = mail.build_reply(message)
+    mail.deliver(email)
+    message.email_message_id = str(email["Message-ID"]).strip()

@@ -82,7 +82,8 @@ def test_only_available_agents_below_capacity_with_the_skill():
 
 
 @pytest.mark.parametrize(("old", "new", "ok"), [
-    (TicketStatus.NEW, TicketStatus.OPEN, True),
+    (TicketStatus.NEW, TicketStatus.OPEN, False),  # taking or replying opens it
+    (TicketStatus.NEW, TicketStatus.RESOLVED, True),
     (TicketStatus.OPEN, TicketStatus.PENDING, True),
     (TicketStatus.PENDING, TicketStatus.OPEN, True),
     (TicketStatus.RESOLVED, TicketStatus.OPEN, True),
@@ -97,3 +98,12 @@ def test_assignment_moves_status():
     assert rules.status_after_assignment(TicketStatus.NEW, True) is TicketStatus.OPEN
     assert rules.status_after_assignment(TicketStatus.OPEN, False) is TicketStatus.NEW
     assert rules.status_after_assignment(TicketStatus.PENDING, True) is TicketStatus.PENDING
+
+
+def test_status_choices_and_reply_status():
+    assert rules.status_choices(TicketStatus.OPEN) == [TicketStatus.PENDING, TicketStatus.RESOLVED]
+    assert rules.status_choices(TicketStatus.RESOLVED) == [TicketStatus.OPEN]
+    assert rules.status_after_reply(TicketStatus.NEW, None) is TicketStatus.PENDING
+    assert rules.status_after_reply(TicketStatus.OPEN, TicketStatus.OPEN) is TicketStatus.OPEN
+    assert rules.status_after_reply(TicketStatus.OPEN, TicketStatus.RESOLVED) is \
+        TicketStatus.PENDING

@@ -1,0 +1,58 @@
+"""Outbound mail: build the message for a public reply and hand it to a backend.
+
+Backends, chosen by configuration: SMTP when ``MAIL_SERVER`` is set; otherwise each message is
+written as an ``.eml`` file under ``instance/outbox/`` (the default until the mail channel
+exists, and handy in development).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from flask import current_app
+
+from .models import Message
+
+
+def _header(value: str) -> str:
+    """Header values never carry CR or LF (no header injection from customer text)."""
+    return " ".join(str(value).replace("\r", " ").replace("\n", " ").split())
+
+
+def build_reply(message: Message) -> EmailMessage:
+    """The e-mail to the customer for one public reply."""
+    ticket = message.ticket
+    config = current_app.config
+    mail = EmailMessage()
+    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
+    mail["To"] = _header(ticket.customer.email)
+    mail["Subject"] = _header(f"[{ticket.number}] {ticket.subject}")
+    mail["Date"] = format_datetime(message.created_at)
+    mail["Message-ID"] = make_msgid(idstring=f"ticket{ticket.id}.msg{message.id}",
+                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
+    first = next((m for m in ticket.messages if m.email_message_id and m.id != message.id), None)
+    if first is not None:
+        mail["In-Reply-To"] = mail["References"] = _header(first.email_message_id)
+    mail["Auto-Submitted"] = "auto-replied" if message.author_id is None else "no"
+    mail.set_content(message.body)
+    return mail
+
+
+def deliver(mail: EmailMessage) -> None:
+    """Send through SMTP when MAIL_SERVER is set, else write instance/outbox/<id>.eml."""
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
+            if config.get("MAIL_USE_TLS"):
+                smtp.starttls()
+            if config.get("MAIL_USERNAME"):
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            smtp.send_message(mail)
+        return
+    outbox = Path(config["HELPDESK_INSTANCE"]) / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    name = mail["Message-ID"].strip("<>").replace("/", "_")
+    (outbox / f"{name}.eml").write_bytes(bytes(mail))

@@ -1,0 +1,90 @@
+"""Response templates and replies: placeholders rendered in a Jinja sandbox.
+
+The placeholders an agent may use (also shown in the reply editor):
+
+=========================  =====================================================
+``{{ cliente.nombre }}``   customer's full name     ``{{ cliente.correo }}`` e-mail
+``{{ cliente.plan }}``     Bayit+ plan              ``{{ cliente.pais }}`` country
+``{{ ticket.numero }}``    ticket number (#123)     ``{{ ticket.asunto }}`` subject
+``{{ ticket.estado }}``    status label             ``{{ ticket.prioridad }}`` priority
+``{{ ticket.categoria }}`` category name            ``{{ agente.nombre }}`` agent's name
+``{{ agente.correo }}``    agent's e-mail
+=========================  =====================================================
+
+Anything else (an unknown name, attribute access to internals, a syntax error) is refused with
+a message for the agent; nothing is sent.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from .errors import DomainError
+from .models import Ticket, User
+
+PLACEHOLDERS = (
+    "cliente.nombre", "cliente.correo", "cliente.plan", "cliente.pais",
+    "ticket.numero", "ticket.asunto", "ticket.estado", "ticket.prioridad", "ticket.categoria",
+    "agente.nombre", "agente.correo",
+)
+MAX_OUTPUT = 50_000
+
+
+class TemplateProblem(DomainError):
+    """The template cannot be rendered; the message says why, for the agent."""
+
+
+class _Env(SandboxedEnvironment):
+    """No attribute or item lookups except on the plain dicts we pass in."""
+
+    def is_safe_attribute(self, obj, attr, value):
+        return isinstance(obj, dict) and not attr.startswith("_")
+
+    def is_safe_callable(self, obj):
+        return False
+
+
+_env = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def placeholder_context(ticket: Ticket, agent: User | None) -> dict:
+    """The values behind every placeholder, as plain dicts of strings."""
+    customer = ticket.customer
+    return {
+        "cliente": {"nombre": customer.name, "correo": customer.email,
+                    "plan": customer.plan or "", "pais": customer.country or ""},
+        "ticket": {"numero": ticket.number, "asunto": ticket.subject,
+                   "estado": ticket.status.label, "prioridad": ticket.priority.label,
+                   "categoria": ticket.category.name if ticket.category else ""},
+        "agente": {"nombre": agent.name if agent else "", "correo": agent.email if agent else ""},
+    }
+
+
+def render(text: str, context: dict) -> str:
+    """Render `text` with the placeholders; TemplateProblem says what is wrong."""
+    try:
+        output = _env.from_string(text).render(context)
+    except UndefinedError as exc:
+        raise TemplateProblem(_("Marcador desconocido: %(detail)s. Disponibles: %(names)s.",
+                                detail=_undefined_name(exc), names=", ".join(PLACEHOLDERS))
+                              ) from None
+    except SecurityError:
+        raise TemplateProblem(_("La plantilla intenta acceder a algo no permitido.")) from None
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(_("Error de sintaxis en la línea %(line)d de la plantilla.",
+                                line=exc.lineno)) from None
+    except (TemplateError, TypeError, ValueError):
+        raise TemplateProblem(_("La plantilla no se puede usar tal como está.")) from None
+    if len(output) > MAX_OUTPUT:
+        raise TemplateProblem(_("El texto resultante es demasiado largo."))
+    return output
+
+
+def _undefined_name(exc: UndefinedError) -> str:
+    """Jinja says "'dict object' has no attribute 'x'" or "'x' is undefined": keep the name."""
+    message = str(exc.message or "")
+    if "has no attribute" in message:
+        return message.rsplit(" ", 1)[-1].strip("'")
+    return message.split(" ", 1)[0].strip("'")
