@@ -211,7 +211,7 @@ def test_reply_is_mailed_by_the_worker_as_an_eml_file(app, desk, run_jobs):
     assert mail.get_content().strip() == "Hola Lucía Pérez"
     with app.app_context():
         reply = db.session.scalar(select(Message).where(Message.kind == MessageKind.REPLY))
-        assert reply.email_message_id == mail["Message-ID"]
+        assert reply.email_message_id == mail["Message-ID"].strip()
         assert db.session.scalar(select(JobIntent.state).where(
             JobIntent.func == "send_reply")) is IntentState.DONE
 
