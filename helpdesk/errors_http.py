@@ -45,7 +45,9 @@ def init_app(app: Flask) -> None:
             404: _("La página o el registro que buscas no existe."),
         }
         title = titles.get(exc.code, exc.name)
-        return _page(exc.code or 500, title, messages.get(exc.code, exc.description or ""))
+        own = exc.description if exc.description != type(exc).description else None
+        return _page(exc.code or 500, title,
+                     own or messages.get(exc.code, exc.description or ""))
 
     @app.errorhandler(Exception)
     def unexpected(exc):

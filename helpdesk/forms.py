@@ -2,7 +2,14 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    TextAreaField,
+)
 from wtforms.validators import Email, InputRequired, Length
 
 
@@ -18,3 +25,40 @@ class LoginForm(FlaskForm):
 
 class LocaleForm(FlaskForm):
     """The language switch in the navigation bar."""
+
+
+class TicketActionForm(FlaskForm):
+    """Every ticket action carries the version the page was rendered from."""
+
+    version = HiddenField(validators=[InputRequired()])
+
+    def expected_version(self) -> int | None:
+        """The page's ticket version, or None if the field was tampered with."""
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+
+class ReplyForm(TicketActionForm):
+    """The reply editor: text (with placeholders), status after sending, template used."""
+
+    body = TextAreaField(_l("Respuesta al cliente"), validators=[
+        InputRequired(message=_l("Escribe la respuesta.")), Length(max=20_000)])
+    status = SelectField(_l("Después de enviar"), choices=[
+        ("pending", _l("Pendiente (esperar al cliente)")), ("open", _l("Abierto"))],
+        default="pending")
+    template_id = HiddenField()
+
+
+class NoteForm(TicketActionForm):
+    """An internal note, visible only to staff."""
+
+    body = TextAreaField(_l("Nota interna"), validators=[
+        InputRequired(message=_l("Escribe la nota.")), Length(max=10_000)])
+
+
+class StatusForm(TicketActionForm):
+    """The status menu; its choices are the allowed transitions of the ticket."""
+
+    status = SelectField(_l("Nuevo estado"), choices=[])

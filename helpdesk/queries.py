@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Float, case, func, select, update
+from sqlalchemy import Float, case, func, or_, select, true, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -18,6 +18,8 @@ from .models import (
     IntentState,
     JobIntent,
     Priority,
+    ResponseTemplate,
+    Role,
     RoutingRule,
     SatisfactionRating,
     Setting,
@@ -259,3 +261,32 @@ def _change_phrase(entry: AuditEntry, who: str) -> str | None:
     if entry.action == "update":
         return _("%(who)s editó el ticket", who=who)
     return None
+
+
+def visible_to(user: User):
+    """Tickets a user may see: all for supervisors and admins; for agents, their own, their
+    teams', and unrouted ones."""
+    if user.role >= Role.SUPERVISOR:
+        return true()
+    team_ids = [team.id for team in user.teams]
+    return or_(Ticket.assignee_id == user.id, Ticket.team_id.in_(team_ids),
+               Ticket.team_id.is_(None))
+
+
+def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
+    """The ticket if it exists and `user` may see it."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user))
+    return db.session.scalar(stmt)
+
+
+def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate]:
+    """Active templates for the reply toolbar: the ticket's category (or general ones) in the
+    agent's language, the category's own first."""
+    stmt = (
+        select(ResponseTemplate)
+        .where(ResponseTemplate.active.is_(True), ResponseTemplate.locale == locale,
+               or_(ResponseTemplate.category_id == ticket.category_id,
+                   ResponseTemplate.category_id.is_(None)))
+        .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.name)
+    )
+    return list(db.session.scalars(stmt))

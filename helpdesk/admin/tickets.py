@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_admin.contrib.sqla import filters
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from .. import workflows
+from .. import queries, workflows
 from ..models import Channel, Customer, Priority, SlaState, Ticket, TicketStatus
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
+from .ticket_work import TicketWorkMixin
 
 
 def _options(enum):
     return lambda: [(m.value, m.label) for m in enum]
 
 
-class TicketView(StaffModelView):
+def _link(view, context, model, name):
+    """Number and subject open the ticket page (escaped: subjects are customer text)."""
+    url = url_for(".work_view", ticket_id=model.id)
+    text = model.number if name == "id" else model.subject
+    return Markup('<a href="{}">{}</a>').format(url, text)
+
+
+class TicketView(TicketWorkMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
     read_roles = write_roles = ALL_STAFF
@@ -48,7 +58,7 @@ class TicketView(StaffModelView):
         "category", "team", "assignee",
         filters.DateTimeBetweenFilter(Ticket.created_at, _l("Creado")),
     )
-    column_formatters = dict(ENUM_FORMATTERS)
+    column_formatters = {**ENUM_FORMATTERS, "id": _link, "subject": _link}
     column_details_list = ("id", "subject", "customer", "status", "priority", "category", "team",
                            "assignee", "channel", "language", "sla_state",
                            "first_response_due_at", "first_response_at", "resolved_at",
@@ -68,6 +78,19 @@ class TicketView(StaffModelView):
     form_overrides = {"priority": enum_field(Priority), "channel": enum_field(Channel)}
     form_ajax_refs = {"customer": {"fields": ("name", "email"), "page_size": 10,
                                    "placeholder": _l("Busca por nombre o correo")}}
+
+    def get_query(self):
+        return super().get_query().where(queries.visible_to(current_user))
+
+    def get_count_query(self):
+        return super().get_count_query().where(queries.visible_to(current_user))
+
+    def get_one(self, id):
+        """Scoped like the list: an agent cannot reach another team's ticket by ?id=."""
+        try:
+            return queries.visible_ticket(int(id), current_user)
+        except (TypeError, ValueError):
+            return None
 
     def get_edit_form(self):
         form = super().get_edit_form()

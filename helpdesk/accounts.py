@@ -1,0 +1,95 @@
+"""The customer's Bayit+ account as the ticket sidebar shows it.
+
+Views ask an `AccountDirectory` for an `AccountSummary`; the default reads the local customer
+tables. A real Bayit+ account service plugs in by naming another class in
+``HELPDESK_ACCOUNT_DIRECTORY`` (``package.module.Class``) — no view changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import import_module
+from typing import Protocol
+
+from flask import current_app
+from sqlalchemy import select
+
+from .extensions import db
+from .models import AccountEvent, Customer, Ticket, TicketStatus
+
+HISTORY_TICKETS = 10
+HISTORY_EVENTS = 10
+
+
+@dataclass(frozen=True)
+class PastTicket:
+    id: int
+    subject: str
+    status: TicketStatus
+    created_at: datetime
+    resolution: str | None
+
+
+@dataclass(frozen=True)
+class AccountEventView:
+    occurred_at: datetime
+    kind: str
+    description: str
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """Everything the sidebar shows about one customer."""
+
+    name: str
+    email: str
+    plan: str | None
+    subscription_state: str | None
+    country: str | None
+    devices: tuple[str, ...]
+    billing_state: str | None
+    member_since: date | None
+    tickets: tuple[PastTicket, ...] = field(default=())
+    events: tuple[AccountEventView, ...] = field(default=())
+
+
+class AccountDirectory(Protocol):
+    """Looks a customer's account up; `summary` never raises for an unknown account."""
+
+    def summary(self, customer_id: int, *, exclude_ticket: int | None = None) -> AccountSummary:
+        """The account details and history of this customer."""
+
+
+class LocalAccountDirectory:
+    """The default: the customers, tickets and account_events tables of this database."""
+
+    def summary(self, customer_id: int, *, exclude_ticket: int | None = None) -> AccountSummary:
+        customer = db.session.get(Customer, customer_id)
+        tickets = db.session.scalars(
+            select(Ticket).where(Ticket.customer_id == customer_id, Ticket.id != exclude_ticket)
+            .order_by(Ticket.created_at.desc()).limit(HISTORY_TICKETS)
+        )
+        events = db.session.scalars(
+            select(AccountEvent).where(AccountEvent.customer_id == customer_id)
+            .order_by(AccountEvent.occurred_at.desc()).limit(HISTORY_EVENTS)
+        )
+        return AccountSummary(
+            name=customer.name, email=customer.email, plan=customer.plan,
+            subscription_state=customer.subscription_state, country=customer.country,
+            devices=tuple(customer.devices or ()), billing_state=customer.billing_state,
+            member_since=customer.member_since,
+            tickets=tuple(PastTicket(t.id, t.subject, t.status, t.created_at,
+                                     t.resolution_category.name if t.resolution_category else None)
+                          for t in tickets),
+            events=tuple(AccountEventView(e.occurred_at, e.kind, e.description) for e in events),
+        )
+
+
+def get_directory() -> AccountDirectory:
+    """The configured directory (LocalAccountDirectory unless HELPDESK_ACCOUNT_DIRECTORY says)."""
+    path = current_app.config.get("HELPDESK_ACCOUNT_DIRECTORY")
+    if not path:
+        return LocalAccountDirectory()
+    module, _sep, name = path.rpartition(".")
+    return getattr(import_module(module), name)()

@@ -1,0 +1,162 @@
+"""The ticket page: header, thread, account sidebar, reply editor, notes, status, take."""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import queries, rules, templating, workflows
+from ..accounts import get_directory
+from ..errors import Conflict, DomainError
+from ..extensions import db
+from ..forms import NoteForm, ReplyForm, StatusForm, TicketActionForm
+from ..models import MessageKind, ResponseTemplate, Ticket, TicketStatus
+
+PAGE = "helpdesk/tickets/work.html"
+
+
+def describe_event(message) -> str:
+    """A system event of the thread, in the viewer's language."""
+    data = message.event or {}
+    who = message.author.name if message.author else _("El sistema")
+    kind = data.get("event")
+    if kind == "status" and data.get("new") in TicketStatus._value2member_map_:
+        return _("%(who)s cambió el estado a %(status)s", who=who,
+                 status=TicketStatus(data["new"]).label)
+    if kind == "assign":
+        if data.get("to"):
+            return _("%(who)s asignó el ticket a %(agent)s", who=who, agent=data["to"])
+        return _("%(who)s devolvió el ticket a la cola del equipo", who=who)
+    if kind == "escalate":
+        return _("Escalado a %(to)s: %(reason)s", to=data.get("to", ""),
+                 reason=data.get("reason", ""))
+    return data.get("text") or message.body
+
+
+def sla_countdown(ticket: Ticket) -> str | None:
+    """"vence en 3 horas" / "venció hace 20 minutos", or None without a running deadline."""
+    left = rules.due_in(rules.utcnow(), ticket.sla_due_at)
+    if left is None:
+        return None
+    words = format_timedelta(abs(left), granularity="minute", threshold=1.0)
+    if left.total_seconds() >= 0:
+        return _("vence en %(time)s", time=words)
+    return _("venció hace %(time)s", time=words)
+
+
+class TicketWorkMixin:
+    """Exposed under the ticket view: /admin/tickets/<id>/ and its POST actions."""
+
+    def _ticket_or_404(self, ticket_id: int) -> Ticket:
+        ticket = queries.visible_ticket(ticket_id, current_user)
+        if ticket is None:
+            abort(404, _("El ticket #%(id)s no existe o no tienes acceso a él.", id=ticket_id))
+        return ticket
+
+    def _work_page(self, ticket: Ticket, status_code: int = 200, **forms):
+        version = ticket.version
+        reply = forms.get("reply") or ReplyForm(version=version)
+        note = forms.get("note") or NoteForm(version=version)
+        status = forms.get("status") or StatusForm(version=version)
+        status.status.choices = [(s.value, s.label) for s in rules.status_choices(ticket.status)]
+        templates = queries.response_templates_for(ticket, current_user.locale)
+        return self.render(
+            PAGE, ticket=ticket, reply_form=reply, note_form=note, status_form=status,
+            take_form=TicketActionForm(version=version),
+            account=get_directory().summary(ticket.customer_id, exclude_ticket=ticket.id),
+            templates=[{"id": t.id, "name": t.name, "body": t.body} for t in templates],
+            placeholders=templating.PLACEHOLDERS, describe_event=describe_event,
+            countdown=sla_countdown(ticket), MessageKind=MessageKind,
+            can_take=ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED,
+        ), status_code
+
+    @expose("/<int:ticket_id>/")
+    def work_view(self, ticket_id: int):
+        """The ticket page."""
+        return self._work_page(self._ticket_or_404(ticket_id))
+
+    def _act(self, ticket_id: int, form, action, success: str, slot: str):
+        """Validate, run one workflow in one transaction, redirect; or re-render keeping text."""
+        ticket = self._ticket_or_404(ticket_id)
+        if not form.validate_on_submit():
+            flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)), "error")
+            return self._work_page(ticket, 400, **{slot: form})
+        expected = form.expected_version()
+        try:
+            with workflows.atomic():
+                action(ticket, expected)
+        except (DomainError, StaleDataError) as exc:
+            if isinstance(exc, StaleDataError):
+                exc = Conflict(_("Otra persona cambió este ticket en el mismo momento: %(c)s.",
+                                 c=queries.describe_changes_since(ticket_id, expected or 0)))
+            flash(str(exc), "error")
+            db.session.expire_all()
+            ticket = self._ticket_or_404(ticket_id)
+            if isinstance(exc, Conflict):
+                form.version.data = ticket.version  # they have now seen the change
+            return self._work_page(ticket, 409 if isinstance(exc, Conflict) else 400,
+                                   **{slot: form})
+        flash(success, "success")
+        return redirect(url_for(".work_view", ticket_id=ticket_id))
+
+    @expose("/<int:ticket_id>/reply", methods=("POST",))
+    def reply_view(self, ticket_id: int):
+        """Send a public reply."""
+        form = ReplyForm()
+
+        def action(ticket, expected):
+            template = None
+            if (form.template_id.data or "").isdigit():
+                template = db.session.get(ResponseTemplate, int(form.template_id.data))
+            workflows.add_reply(ticket, form.body.data, actor=current_user,
+                                status=TicketStatus(form.status.data), template=template,
+                                expected_version=expected)
+
+        return self._act(ticket_id, form, action, _("Respuesta enviada al cliente."), "reply")
+
+    @expose("/<int:ticket_id>/note", methods=("POST",))
+    def note_view(self, ticket_id: int):
+        """Add an internal note."""
+        form = NoteForm()
+        return self._act(ticket_id, form, lambda ticket, expected: workflows.add_note(
+            ticket, form.body.data, actor=current_user, expected_version=expected),
+            _("Nota interna añadida."), "note")
+
+    @expose("/<int:ticket_id>/status", methods=("POST",))
+    def status_view(self, ticket_id: int):
+        """Change the status along an allowed transition."""
+        form = StatusForm()
+        form.status.choices = [(s.value, s.label) for s in TicketStatus]
+        return self._act(ticket_id, form, lambda ticket, expected: workflows.change_status(
+            ticket, TicketStatus(form.status.data), actor=current_user,
+            expected_version=expected), _("Estado actualizado."), "status")
+
+    @expose("/<int:ticket_id>/take", methods=("POST",))
+    def take_view(self, ticket_id: int):
+        """Take an unassigned ticket."""
+        form = TicketActionForm()
+        return self._act(ticket_id, form, lambda ticket, expected: workflows.take_ticket(
+            ticket, actor=current_user, expected_version=expected),
+            _("Ahora el ticket es tuyo."), "take")
+
+    @expose("/<int:ticket_id>/preview", methods=("POST",))
+    def preview_view(self, ticket_id: int):
+        """Render the reply text with its placeholders, for the editor's preview (JSON)."""
+        ticket = self._ticket_or_404(ticket_id)
+        text = request.form.get("body", "")
+        if len(text) > workflows.REPLY_MAX:
+            return jsonify(ok=False, error=_("El texto es demasiado largo."))
+        try:
+            rendered = templating.render(text, templating.placeholder_context(ticket,
+                                                                              current_user))
+        except templating.TemplateProblem as exc:
+            return jsonify(ok=False, error=str(exc))
+        return jsonify(ok=True, text=rendered)
+
+
+def _form_errors(form) -> str:
+    return "; ".join(str(e) for errors in form.errors.values() for e in errors)

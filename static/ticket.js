@@ -1,0 +1,44 @@
+// The reply editor: insert a response template, preview its placeholders, show problems.
+(function () {
+  "use strict";
+  var script = document.getElementById("hd-ticket-script");
+  var body = document.getElementById("hd-reply-body");
+  var form = document.getElementById("hd-reply-form");
+  var box = document.getElementById("hd-preview");
+  var boxText = box.querySelector(".hd-preview-text");
+  var errorBox = document.getElementById("hd-preview-error");
+  var templates = JSON.parse(document.getElementById("hd-templates").textContent);
+
+  function preview() {
+    var data = new FormData();
+    data.append("body", body.value);
+    return fetch(script.dataset.previewUrl, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: {"X-CSRFToken": script.dataset.csrf}
+    }).then(function (r) { return r.json(); }).then(function (result) {
+      if (result.ok) {
+        boxText.textContent = result.text;  // text, never markup
+        box.classList.remove("d-none");
+        errorBox.classList.add("d-none");
+      } else {
+        errorBox.textContent = result.error;
+        errorBox.classList.remove("d-none");
+        box.classList.add("d-none");
+      }
+    });
+  }
+
+  document.querySelectorAll("[data-template]").forEach(function (link) {
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      var id = Number(link.dataset.template);
+      var template = templates.find(function (t) { return t.id === id; });
+      if (!template) { return; }
+      body.value = template.body;
+      form.querySelector("[name=template_id]").value = String(id);
+      preview();
+      body.focus();
+    });
+  });
+  document.getElementById("hd-preview-button").addEventListener("click", preview);
+})();
