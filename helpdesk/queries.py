@@ -15,8 +15,10 @@ from .extensions import db
 from .models import (
     AuditEntry,
     Category,
+    Customer,
     IntentState,
     JobIntent,
+    Message,
     Priority,
     ResponseTemplate,
     Role,
@@ -290,3 +292,33 @@ def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate
         .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.name)
     )
     return list(db.session.scalars(stmt))
+
+
+def queue_counts(user: User) -> dict[str, int]:
+    """The count behind each saved view of the queue, within what `user` may see."""
+    visible = visible_to(user)
+    by_status = dict(db.session.execute(
+        select(Ticket.status, func.count()).where(visible).group_by(Ticket.status)).all())
+    unresolved = Ticket.status.in_(OPEN_STATES)
+    team_ids = [team.id for team in user.teams]
+    mine, unassigned, team = db.session.execute(select(
+        func.count().filter(Ticket.assignee_id == user.id),
+        func.count().filter(Ticket.assignee_id.is_(None)),
+        func.count().filter(Ticket.team_id.in_(team_ids)),
+    ).where(visible, unresolved)).one()
+    return {**{s.value: by_status.get(s, 0) for s in TicketStatus},
+            "mine": mine, "unassigned": unassigned, "team": team}
+
+
+def ticket_search(term: str):
+    """One search word: a ticket number, or text in the subject, the customer's name or e-mail,
+    or any message of the thread."""
+    number = term.lstrip("#")
+    if number.isdigit() and len(number) < 10:
+        return Ticket.id == int(number)
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    customers = select(Customer.id).where(
+        or_(Customer.name.ilike(like, escape="\\"), Customer.email.ilike(like, escape="\\")))
+    messages = select(Message.ticket_id).where(Message.body.ilike(like, escape="\\"))
+    return or_(Ticket.subject.ilike(like, escape="\\"), Ticket.customer_id.in_(customers),
+               Ticket.id.in_(messages))

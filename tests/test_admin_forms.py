@@ -132,8 +132,9 @@ def test_times_are_shown_in_the_viewers_time_zone(app, login_as, make_user, make
 
     customer_id = make_customer()
     with app.app_context(), workflows.atomic():
-        workflows.create_ticket(db.session.get(Customer, customer_id), "Hora", "?", actor=None,
-                                now=datetime(2026, 1, 15, 12, 7, tzinfo=UTC))
+        ticket = workflows.create_ticket(db.session.get(Customer, customer_id), "Hora", "?",
+                                         actor=None, now=datetime(2026, 1, 15, 12, 7, tzinfo=UTC))
+        ticket_id = ticket.id
     client = login_as(make_user(Role.AGENT, timezone=timezone))
-    page = client.get("/admin/tickets/").get_data(as_text=True)
+    page = client.get(f"/admin/tickets/{ticket_id}/").get_data(as_text=True)
     assert f"15/1/26, {shown}" in page and "12:07" not in page

@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 from flask import url_for
+from flask_admin import expose
 from flask_admin.contrib.sqla import filters
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from .. import queries, workflows
-from ..models import Channel, Customer, Priority, SlaState, Ticket, TicketStatus
+from ..models import Channel, Priority, Role, SlaState, Ticket, TicketStatus
+from . import queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .ticket_work import TicketWorkMixin
 
 
 def _options(enum):
     return lambda: [(m.value, m.label) for m in enum]
+
+
+def _assignee_cell(view, context, model, name):
+    """The assignee, or *Tomar* for an unassigned ticket the viewer may take."""
+    if model.assignee is not None:
+        return model.assignee.name
+    my_teams = {team.id for team in current_user.teams}
+    if model.status is TicketStatus.RESOLVED or (
+            current_user.role is Role.AGENT and model.team_id not in my_teams):
+        return ""
+    return Markup(
+        '<form method="post" action="{}" class="d-inline">'
+        '<input type="hidden" name="csrf_token" value="{}">'
+        '<input type="hidden" name="version" value="{}">'
+        '<button class="btn btn-sm btn-outline-success py-0" data-testid="take-{}">{}</button>'
+        "</form>"
+    ).format(url_for(".take_view", ticket_id=model.id), generate_csrf(), model.version,
+             model.id, _("Tomar"))
 
 
 def _link(view, context, model, name):
@@ -32,33 +54,38 @@ class TicketView(TicketWorkMixin, StaffModelView):
 
     read_roles = write_roles = ALL_STAFF
     allow_delete = False
-    column_list = ("id", "subject", "customer.email", "status", "priority", "category", "team",
-                   "assignee", "channel", "sla_state", "first_response_due_at", "created_at")
+    list_template = "helpdesk/tickets/list.html"
+    simple_list_pager = True  # no COUNT(*) over the table per page; the tabs carry counts
+    column_list = ("id", "subject", "customer.name", "priority", "status", "team", "assignee",
+                   "created_at", "sla_due_at")
     column_labels = {
         "id": _l("Nº"), "subject": _l("Asunto"), "customer": _l("Cliente"),
-        "customer.email": _l("Cliente"), "status": _l("Estado"), "priority": _l("Prioridad"),
+        "customer.name": _l("Cliente"), "status": _l("Estado"), "priority": _l("Prioridad"),
         "category": _l("Categoría"), "team": _l("Equipo"), "assignee": _l("Asignado a"),
-        "channel": _l("Canal"), "sla_state": _l("SLA"),
-        "first_response_due_at": _l("Vence 1ª respuesta"), "created_at": _l("Creado"),
+        "channel": _l("Canal"), "sla_state": _l("SLA"), "sla_due_at": _l("Plazo SLA"),
+        "first_response_due_at": _l("Vence 1ª respuesta"), "created_at": _l("Antigüedad"),
         "updated_at": _l("Actualizado"), "body": _l("Mensaje"), "language": _l("Idioma"),
         "first_response_at": _l("Primera respuesta"), "resolved_at": _l("Resuelto"),
         "escalation_level": _l("Nivel de escalamiento"), "closing_notes": _l("Notas de cierre"),
         "resolution_category": _l("Categoría de resolución"), "version": _l("Versión"),
+        "resolution_due_at": _l("Vence resolución"),
     }
-    column_sortable_list = ("id", "subject", "status", "priority", ("category", "category.name"),
-                            ("team", "team.name"), ("assignee", "assignee.name"), "channel",
-                            "sla_state", "first_response_due_at", "created_at")
-    column_default_sort = ("created_at", True)
-    column_searchable_list = ("id", "subject", Customer.email)
+    column_sortable_list = ("id", "subject", "status", "priority", ("team", "team.name"),
+                            ("assignee", "assignee.name"), "created_at", "sla_due_at")
+    column_default_sort = ("sla_due_at", False)
+    column_searchable_list = ("subject",)
     column_filters = (
-        filters.FilterEqual(Ticket.status, _l("Estado"), options=_options(TicketStatus)),
+        queue.STATUS, queue.STATUS_IN,
         filters.FilterEqual(Ticket.priority, _l("Prioridad"), options=_options(Priority)),
         filters.FilterEqual(Ticket.channel, _l("Canal"), options=_options(Channel)),
         filters.FilterEqual(Ticket.sla_state, _l("SLA"), options=_options(SlaState)),
         "category", "team", "assignee",
+        queue.MINE, queue.UNASSIGNED, queue.MY_TEAMS,
         filters.DateTimeBetweenFilter(Ticket.created_at, _l("Creado")),
     )
-    column_formatters = {**ENUM_FORMATTERS, "id": _link, "subject": _link}
+    column_formatters = {**ENUM_FORMATTERS, "id": _link, "subject": _link,
+                         "sla_due_at": queue.sla_cell, "created_at": queue.age_cell,
+                         "assignee": _assignee_cell}
     column_details_list = ("id", "subject", "customer", "status", "priority", "category", "team",
                            "assignee", "channel", "language", "sla_state",
                            "first_response_due_at", "first_response_at", "resolved_at",
@@ -78,6 +105,33 @@ class TicketView(TicketWorkMixin, StaffModelView):
     form_overrides = {"priority": enum_field(Priority), "channel": enum_field(Channel)}
     form_ajax_refs = {"customer": {"fields": ("name", "email"), "page_size": 10,
                                    "placeholder": _l("Busca por nombre o correo")}}
+
+    @expose("/")
+    def index_view(self):
+        """The queue, with the saved-view tabs and their counts above it."""
+        self._template_args["tabs"] = queue.saved_view_tabs(
+            self, queries.queue_counts(current_user))
+        self._template_args["sla_states"] = list(SlaState)
+        return super().index_view()
+
+    def search_placeholder(self):
+        return _("Nº, asunto, cliente o texto")
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        for term in search.split():
+            condition = queries.ticket_search(term)
+            query = query.filter(condition)
+            if count_query is not None:
+                count_query = count_query.filter(condition)
+        return query, count_query, joins, count_joins
+
+    def _order_by(self, query, joins, sort_joins, sort_field, sort_desc):
+        """Deadline order puts tickets without a running deadline last; ids break ties."""
+        if sort_field is not None and sort_field.key == "sla_due_at":
+            direction = Ticket.sla_due_at.desc() if sort_desc else Ticket.sla_due_at.asc()
+            return query.order_by(Ticket.sla_due_at.is_(None), direction, Ticket.id), joins
+        query, joins = super()._order_by(query, joins, sort_joins, sort_field, sort_desc)
+        return query.order_by(Ticket.id), joins
 
     def get_query(self):
         return super().get_query().where(queries.visible_to(current_user))
