@@ -62,3 +62,12 @@ class StatusForm(TicketActionForm):
     """The status menu; its choices are the allowed transitions of the ticket."""
 
     status = SelectField(_l("Nuevo estado"), choices=[])
+
+
+class ReassignForm(FlaskForm):
+    """Supervisors: the target team and/or agent (blank agent: the team's unassigned pool)."""
+
+    ids = HiddenField()
+    version = HiddenField()
+    team = SelectField(_l("Equipo"), choices=[], validate_choice=False)
+    agent = SelectField(_l("Agente"), choices=[], validate_choice=False)

@@ -475,3 +475,24 @@ def send_reply(message_id: int) -> None:
     email = mail.build_reply(message)
     mail.deliver(email)
     message.email_message_id = str(email["Message-ID"]).strip()
+
+
+def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, actor: User,
+                    expected_version: int | None = None) -> None:
+    """A supervisor moves a ticket to a team and/or an agent (None: the team's pool)."""
+    if actor.role < Role.SUPERVISOR:
+        raise DomainError(_("Solo un supervisor puede reasignar tickets."))
+    ensure_fresh(ticket, expected_version)
+    team = team or (ticket.team if agent is None or ticket.team in agent.teams else None)
+    if agent is not None and team is not None and team not in agent.teams:
+        raise DomainError(_("%(name)s no pertenece al equipo %(team)s.", name=agent.name,
+                            team=team.name))
+    team = team or (agent.teams[0] if agent is not None and agent.teams else None)
+    if team is not None and team.id != ticket.team_id:
+        audit(ticket, actor, "assign", field="team", old=ticket.team_id, new=team.id,
+              reason="manual")
+        ticket.team = team
+    if agent is not None or ticket.assignee_id is not None:
+        assign_ticket(ticket, agent, actor=actor, reason="manual")
+    _touch(ticket, rules.utcnow())
+    db.session.flush()

@@ -7,14 +7,15 @@ from flask_admin import expose
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import queries, rules, templating, workflows
 from ..accounts import get_directory
 from ..errors import Conflict, DomainError
 from ..extensions import db
-from ..forms import NoteForm, ReplyForm, StatusForm, TicketActionForm
-from ..models import MessageKind, ResponseTemplate, Ticket, TicketStatus
+from ..forms import NoteForm, ReassignForm, ReplyForm, StatusForm, TicketActionForm
+from ..models import MessageKind, ResponseTemplate, Role, Team, Ticket, TicketStatus, User
 
 PAGE = "helpdesk/tickets/work.html"
 
@@ -72,6 +73,8 @@ class TicketWorkMixin:
             placeholders=templating.PLACEHOLDERS, describe_event=describe_event,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
             can_take=ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED,
+            can_reassign=current_user.role >= Role.SUPERVISOR and rules.can_reassign(
+                ticket.status),
         ), status_code
 
     @expose("/<int:ticket_id>/")
@@ -160,3 +163,51 @@ class TicketWorkMixin:
 
 def _form_errors(form) -> str:
     return "; ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
+class ReassignMixin:
+    """Supervisors reassign tickets: in bulk from the queue, or one from its page."""
+
+    @expose("/reassign", methods=("GET", "POST"))
+    def reassign_view(self):
+        """Choose a team and/or an agent for the selected tickets, then apply."""
+        if current_user.role < Role.SUPERVISOR:
+            abort(403)
+        form = ReassignForm(ids=request.args.get("ids", ""))
+        form.team.choices = [("", _("— sin cambio —"))] + [
+            (str(t.id), t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
+        form.agent.choices = [("", _("— a la cola del equipo —"))] + [
+            (str(u.id), f"{u.name} ({', '.join(t.name for t in u.teams)})")
+            for u in db.session.scalars(select(User).where(User.active.is_(True))
+                                        .order_by(User.name))]
+        ids = [int(i) for i in (form.ids.data or "").split(",") if i.strip().isdigit()]
+        tickets = queries.tickets_by_ids(ids)
+        if not tickets:
+            flash(_("No hay tickets seleccionados."), "error")
+            return redirect(url_for(".index_view"))
+        if form.validate_on_submit():
+            try:
+                with workflows.atomic():
+                    team = _pick(Team, form.team.data)
+                    agent = _pick(User, form.agent.data)
+                    for ticket in queries.tickets_by_ids(ids, for_update=True):
+                        workflows.reassign_ticket(ticket, team=team, agent=agent,
+                                                  actor=current_user)
+            except DomainError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(_("%(n)d tickets reasignados.", n=len(tickets)), "success")
+                if len(ids) == 1:
+                    return redirect(url_for(".work_view", ticket_id=ids[0]))
+                return redirect(url_for(".index_view"))
+        return self.render("helpdesk/tickets/reassign.html", form=form, tickets=tickets)
+
+
+def _pick(model, value: str):
+    """The row behind a select's value ('' → None); an unknown id is a DomainError."""
+    if not value:
+        return None
+    row = db.session.get(model, int(value)) if value.isdigit() else None
+    if row is None:
+        raise DomainError(_("La opción elegida ya no existe."))
+    return row

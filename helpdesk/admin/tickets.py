@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import url_for
+from flask import abort, redirect, url_for
 from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,7 +18,7 @@ from .. import queries, workflows
 from ..models import Channel, Priority, Role, SlaState, Ticket, TicketStatus
 from . import queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
-from .ticket_work import TicketWorkMixin
+from .ticket_work import ReassignMixin, TicketWorkMixin
 
 
 def _options(enum):
@@ -49,7 +50,7 @@ def _link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(url, text)
 
 
-class TicketView(TicketWorkMixin, StaffModelView):
+class TicketView(TicketWorkMixin, ReassignMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
     read_roles = write_roles = ALL_STAFF
@@ -113,6 +114,18 @@ class TicketView(TicketWorkMixin, StaffModelView):
             self, queries.queue_counts(current_user))
         self._template_args["sla_states"] = list(SlaState)
         return super().index_view()
+
+    @action("reassign", _l("Reasignar"))
+    def action_reassign(self, ids):
+        """Bulk: open the reassignment form for the selected tickets (supervisors)."""
+        if current_user.role < Role.SUPERVISOR:
+            abort(403)
+        return redirect(url_for(".reassign_view", ids=",".join(str(i) for i in ids)))
+
+    def is_action_allowed(self, name):
+        if name == "reassign" and current_user.role < Role.SUPERVISOR:
+            return False
+        return super().is_action_allowed(name)
 
     def search_placeholder(self):
         return _("Nº, asunto, cliente o texto")

@@ -1,0 +1,94 @@
+"""Supervisors reassign tickets (bulk and one); agents cannot reassign anyone's ticket."""
+
+import pytest
+from sqlalchemy import select
+
+from helpdesk import workflows
+from helpdesk.errors import DomainError
+from helpdesk.extensions import db
+from helpdesk.models import AuditEntry, Role, Ticket, TicketStatus, User
+
+
+@pytest.fixture
+def floor(app, make_team, make_user, make_ticket):
+    cuenta, tecnico = make_team("Cuenta"), make_team("Técnico")
+    people = {
+        "sup": make_user(Role.SUPERVISOR, teams=[cuenta, tecnico], name="Sergio"),
+        "ana": make_user(Role.AGENT, teams=[cuenta], name="Ana"),
+        "teo": make_user(Role.AGENT, teams=[tecnico], name="Teo"),
+    }
+    tickets = [make_ticket(f"Ticket {n}") for n in range(3)]
+    with app.app_context(), workflows.atomic():
+        for ticket_id in tickets:
+            ticket = db.session.get(Ticket, ticket_id)
+            ticket.team_id = cuenta
+            workflows.assign_ticket(ticket, db.session.get(User, people["ana"]), actor=None,
+                                    reason="test")
+    return {"cuenta": cuenta, "tecnico": tecnico, "tickets": tickets, **people}
+
+
+def rows(app, ids):
+    with app.app_context():
+        return [(t.team_id, t.assignee_id, t.status) for t in
+                db.session.scalars(select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id))]
+
+
+def test_supervisor_bulk_reassigns_from_the_queue(app, floor, login_as):
+    client = login_as(floor["sup"])
+    response = client.post("/admin/tickets/action/", data={
+        "action": "reassign", "rowid": [str(i) for i in floor["tickets"][:2]]})
+    assert response.status_code == 302 and "/admin/tickets/reassign?ids=" in \
+        response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Ticket 0" in page and "Ticket 1" in page and "Ticket 2" not in page
+    response = client.post(response.headers["Location"], data={
+        "ids": ",".join(map(str, floor["tickets"][:2])), "team": str(floor["tecnico"]),
+        "agent": str(floor["teo"])})
+    assert response.status_code == 302
+    moved = (floor["tecnico"], floor["teo"], TicketStatus.OPEN)
+    assert rows(app, floor["tickets"]) == [moved, moved,
+                                           (floor["cuenta"], floor["ana"], TicketStatus.OPEN)]
+    with app.app_context():
+        reasons = set(db.session.scalars(select(AuditEntry.reason).where(
+            AuditEntry.ticket_id == floor["tickets"][0], AuditEntry.actor_id == floor["sup"])))
+    assert reasons == {"manual"}
+
+
+def test_back_to_the_team_pool(app, floor, login_as):
+    ticket = floor["tickets"][0]
+    response = login_as(floor["sup"]).post(f"/admin/tickets/reassign?ids={ticket}", data={
+        "ids": str(ticket), "team": "", "agent": ""})
+    assert response.headers["Location"].endswith(f"/admin/tickets/{ticket}/")
+    assert rows(app, [ticket]) == [(floor["cuenta"], None, TicketStatus.NEW)]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_agent_cannot_reassign(app, floor, login_as, method):
+    client = login_as(floor["teo"])
+    ticket = floor["tickets"][0]
+    response = getattr(client, method)(f"/admin/tickets/reassign?ids={ticket}", data={
+        "ids": str(ticket), "agent": str(floor["teo"])})
+    assert response.status_code == 403
+    client.post("/admin/tickets/action/", data={"action": "reassign", "rowid": [str(ticket)]})
+    assert rows(app, [ticket]) == [(floor["cuenta"], floor["ana"], TicketStatus.OPEN)]
+    with app.app_context(), pytest.raises(DomainError):
+        workflows.reassign_ticket(db.session.get(Ticket, ticket), team=None,
+                                  agent=db.session.get(User, floor["teo"]),
+                                  actor=db.session.get(User, floor["teo"]))
+
+
+def test_agent_of_another_team_is_refused_clearly(app, floor, login_as):
+    ticket = floor["tickets"][0]
+    response = login_as(floor["sup"]).post(f"/admin/tickets/reassign?ids={ticket}", data={
+        "ids": str(ticket), "team": str(floor["cuenta"]), "agent": str(floor["teo"])},
+        follow_redirects=True)
+    assert "Teo no pertenece al equipo Cuenta" in response.get_data(as_text=True)
+    assert rows(app, [ticket]) == [(floor["cuenta"], floor["ana"], TicketStatus.OPEN)]
+
+
+def test_reassign_button_only_for_supervisors(floor, login_as):
+    ticket = floor["tickets"][0]
+    assert 'data-testid="reassign"' in login_as(floor["sup"]).get(
+        f"/admin/tickets/{ticket}/").get_data(as_text=True)
+    assert 'data-testid="reassign"' not in login_as(floor["ana"]).get(
+        f"/admin/tickets/{ticket}/").get_data(as_text=True)
