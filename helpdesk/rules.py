@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from .models import Availability, Priority, SlaState, Strategy, TicketStatus
 
@@ -86,6 +87,79 @@ def active_due(status: TicketStatus, first_response_at: datetime | None,
 def first_response_due(created: datetime, target_minutes: int) -> datetime:
     """Deadline of the first response, counting wall-clock time."""
     return created + timedelta(minutes=target_minutes)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Business hours: per weekday (0 = Monday) a tuple of (open, close) local times."""
+
+    timezone: str
+    hours: dict[int, tuple[tuple[time, time], ...]]
+    holidays: frozenset[date] = frozenset()
+
+    @classmethod
+    def from_json(cls, timezone: str, hours: dict, holidays=()) -> Calendar:
+        """From the stored form: {"0": [["09:00", "18:00"]], …} and a list of dates."""
+        parsed = {
+            int(day): tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in spans)
+            for day, spans in (hours or {}).items()
+        }
+        return cls(timezone, parsed, frozenset(holidays))
+
+
+#: A calendar with no open hours would never reach a deadline: give up after this many days.
+MAX_CALENDAR_DAYS = 3 * 366
+
+
+def _open_spans(calendar: Calendar, start: datetime):
+    """Business intervals from `start` on, as (start, end) pairs in UTC."""
+    zone = ZoneInfo(calendar.timezone)
+    day = start.astimezone(zone).date()
+    for _i in range(MAX_CALENDAR_DAYS):
+        if day not in calendar.holidays:
+            for opens, closes in calendar.hours.get(day.weekday(), ()):
+                begin = datetime.combine(day, opens, tzinfo=zone).astimezone(UTC)
+                end = datetime.combine(day, closes, tzinfo=zone).astimezone(UTC)
+                if end > start:
+                    yield max(begin, start), end
+        day += timedelta(days=1)
+    raise ValueError("business calendar has no open hours")
+
+
+def add_business_time(start: datetime, minutes: float, calendar: Calendar | None) -> datetime:
+    """`start` plus `minutes` of business time (wall-clock time without a calendar)."""
+    if calendar is None:
+        return start + timedelta(minutes=minutes)
+    remaining = timedelta(minutes=minutes)
+    start = start.astimezone(UTC)
+    if remaining <= timedelta(0):
+        return start
+    for begin, end in _open_spans(calendar, start):
+        if end - begin >= remaining:
+            return begin + remaining
+        remaining -= end - begin
+    raise AssertionError("unreachable")
+
+
+def business_time_between(start: datetime, end: datetime, calendar: Calendar | None) -> timedelta:
+    """Business time elapsed from `start` to `end` (zero if end is not after start)."""
+    if end <= start:
+        return timedelta(0)
+    if calendar is None:
+        return end - start
+    elapsed = timedelta(0)
+    for begin, close in _open_spans(calendar, start.astimezone(UTC)):
+        if begin >= end:
+            break
+        elapsed += min(close, end) - begin
+    return elapsed
+
+
+def resume_due(due: datetime, paused_at: datetime, resumed_at: datetime,
+               calendar: Calendar | None) -> datetime:
+    """A paused deadline moves later by the business time spent waiting for the customer."""
+    waited = business_time_between(paused_at, resumed_at, calendar)
+    return add_business_time(due, waited.total_seconds() / 60, calendar)
 
 
 def sla_state(now: datetime, started: datetime, due: datetime,
