@@ -22,6 +22,7 @@ ENVIRONMENT = {
     "PORT": "port of `make run` (default 5000)",
     "HELPDESK_DEFAULT_LOCALE": "language for anonymous visitors and new users (default es)",
     "HELPDESK_DEFAULT_TIMEZONE": "time zone for new users (default Europe/Madrid)",
+    "HELPDESK_ACCOUNT_DIRECTORY": "class that looks customer accounts up (default: local tables)",
     "MAIL_SERVER": "SMTP host for outbound mail; unset: messages are written to instance/outbox/",
     "MAIL_PORT": "SMTP port (default 25)",
     "MAIL_USE_TLS": "1 to STARTTLS",
@@ -91,7 +92,8 @@ def _mail_settings(env) -> dict:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"MAIL_PORT must be a port number, not {port!r}")
     return {
-        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "HELPDESK_ACCOUNT_DIRECTORY": "class that looks customer accounts up (default: local tables)",
+    "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(port),
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") in ("1", "true", "yes"),
         "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
@@ -122,6 +124,7 @@ class Config:
     MAX_CONTENT_LENGTH: int = 16 * 1024 * 1024
     FLASK_ADMIN_SWATCH: str = "cosmo"
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=dict)
+    HELPDESK_ACCOUNT_DIRECTORY: str = ""
     MAIL_SERVER: str = ""
     MAIL_PORT: int = 25
     MAIL_USE_TLS: bool = False
@@ -143,6 +146,7 @@ class Config:
             SECRET_KEY=_secret_key(env.get("SECRET_KEY")),
             BABEL_DEFAULT_LOCALE=locale,
             HELPDESK_DEFAULT_TIMEZONE=env.get("HELPDESK_DEFAULT_TIMEZONE", "Europe/Madrid"),
+            HELPDESK_ACCOUNT_DIRECTORY=env.get("HELPDESK_ACCOUNT_DIRECTORY", ""),
             **_mail_settings(env),
         )
 
