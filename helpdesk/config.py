@@ -92,8 +92,7 @@ def _mail_settings(env) -> dict:
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"MAIL_PORT must be a port number, not {port!r}")
     return {
-        "HELPDESK_ACCOUNT_DIRECTORY": "class that looks customer accounts up (default: local tables)",
-    "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(port),
         "MAIL_USE_TLS": env.get("MAIL_USE_TLS", "") in ("1", "true", "yes"),
         "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
