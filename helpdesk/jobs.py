@@ -45,10 +45,17 @@ def sweep_sla_states() -> int:
         return workflows.sweep_sla_states(rules.utcnow())
 
 
+def sweep_waiting() -> int:
+    """Cron: assignment pass over every team with waiting tickets (the safety net)."""
+    with job_context():
+        return workflows.sweep_waiting(rules.utcnow())
+
+
 #: (function, options) pairs for rq's CronScheduler.register.
 CRON = [
     (sweep_sla_states, {"queue_name": "sla", "interval": 60}),
     (sweep_outbox, {"queue_name": "default", "interval": 30}),
+    (sweep_waiting, {"queue_name": "default", "interval": 120}),
 ]
 
 

@@ -322,3 +322,44 @@ def ticket_search(term: str):
     messages = select(Message.ticket_id).where(Message.body.ilike(like, escape="\\"))
     return or_(Ticket.subject.ilike(like, escape="\\"), Ticket.customer_id.in_(customers),
                Ticket.id.in_(messages))
+
+
+# --- Assignment and SLA policy (read side) --------------------------------------------------------
+
+
+def lock_user(user_id: int) -> None:
+    """Row-lock an agent until commit (PostgreSQL); SQLite's write lock already serializes."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def waiting_tickets(team_id: int, limit: int = 200) -> list[Ticket]:
+    """The team's new unassigned tickets, nearest deadline first, locked (others skip them)."""
+    stmt = (
+        select(Ticket)
+        .where(Ticket.team_id == team_id, Ticket.status == TicketStatus.NEW,
+               Ticket.assignee_id.is_(None))
+        .order_by(Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def teams_with_waiting() -> list[int]:
+    """Teams that have new tickets nobody has taken."""
+    stmt = select(Ticket.team_id).distinct().where(
+        Ticket.status == TicketStatus.NEW, Ticket.assignee_id.is_(None),
+        Ticket.team_id.is_not(None))
+    return list(db.session.scalars(stmt))
+
+
+def sla_policy(priority: Priority) -> tuple[int, int | None, rules.Calendar | None]:
+    """(first-response minutes, resolution minutes or None, calendar or None) for a priority."""
+    policy = db.session.scalar(select(SlaPolicy).where(SlaPolicy.priority == priority))
+    if policy is None:
+        return rules.DEFAULT_FIRST_RESPONSE_MINUTES[priority], None, None
+    calendar = None
+    if policy.calendar is not None:
+        calendar = rules.Calendar.from_json(policy.calendar.timezone, policy.calendar.hours,
+                                            [h.day for h in policy.calendar.holidays])
+    return policy.first_response_minutes, policy.resolution_minutes, calendar

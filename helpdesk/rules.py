@@ -296,14 +296,20 @@ def is_eligible(agent: AgentLoad, category_id: int | None) -> bool:
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def pick_agent(agents: Iterable[AgentLoad], strategy: Strategy,
-               category_id: int | None) -> int | None:
-    """The id of the agent who gets the next ticket, or None if nobody is eligible."""
+def rank_agents(agents: Iterable[AgentLoad], strategy: Strategy,
+                category_id: int | None) -> list[int]:
+    """Eligible agents' ids, best first: round-robin takes the least recently assigned;
+    least-loaded the fewest open tickets, ties by least recently assigned."""
     eligible = [a for a in agents if is_eligible(a, category_id)]
-    if not eligible:
-        return None
     if strategy is Strategy.ROUND_ROBIN:
         key = lambda a: (a.last_assigned_at or _NEVER, a.id)  # noqa: E731
     else:
         key = lambda a: (a.open_tickets, a.last_assigned_at or _NEVER, a.id)  # noqa: E731
-    return min(eligible, key=key).id
+    return [a.id for a in sorted(eligible, key=key)]
+
+
+def pick_agent(agents: Iterable[AgentLoad], strategy: Strategy,
+               category_id: int | None) -> int | None:
+    """The id of the agent who gets the next ticket, or None if nobody is eligible."""
+    ranked = rank_agents(agents, strategy, category_id)
+    return ranked[0] if ranked else None

@@ -7,6 +7,7 @@ caller (a view, a job, a command) commits once, with `atomic()`. Refusals raise 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from .models import (
     ResponseTemplate,
     Role,
     SlaState,
+    Strategy,
     Team,
     Ticket,
     TicketStatus,
@@ -199,15 +201,12 @@ def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | 
     now = now or rules.utcnow()
     subject = _clean_text(subject, _("Asunto"), SUBJECT_MAX)
     body = _clean_text(body, _("Mensaje"), BODY_MAX)
-    first, resolution = queries.sla_targets()[priority]
     ticket = Ticket(
         subject=subject, customer=customer, category=category, priority=priority,
         channel=channel, language=customer.locale, status=TicketStatus.NEW,
         created_at=now, updated_at=now,
-        first_response_due_at=rules.first_response_due(now, first),
-        resolution_due_at=rules.first_response_due(now, resolution) if resolution else None,
     )
-    _refresh_due(ticket)
+    _apply_targets(ticket)
     ticket.messages.append(
         Message(kind=MessageKind.CUSTOMER, customer_id=customer.id, body=body, created_at=now)
     )
@@ -228,19 +227,10 @@ def _default_team_id() -> int | None:
 @intent_handler
 def route_ticket(ticket_id: int) -> int | None:
     """Route a new ticket to a team and give it to an eligible agent; the assignee's id or None."""
-    ticket = db.session.get(Ticket, ticket_id)
+    ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None or ticket.status is not TicketStatus.NEW or ticket.assignee_id:
         return None  # already handled: the job is idempotent on the ticket's state
-    customer = ticket.customer
-    facts = rules.TicketFacts(
-        category_id=ticket.category_id, priority=ticket.priority, channel=ticket.channel.value,
-        plan=customer.plan, country=customer.country, language=ticket.language,
-        text=f"{ticket.subject}\n{ticket.messages[0].body if ticket.messages else ''}",
-    )
-    default_team = (ticket.category.default_team_id if ticket.category else None) or (
-        _default_team_id()
-    )
-    decision = rules.route(facts, queries.routing_rule_specs(), default_team)
+    decision = rules.route(_facts(ticket), queries.routing_rule_specs(), _fallback_team(ticket))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
     if decision.team_id != ticket.team_id:
         audit(ticket, None, "route", field="team", old=ticket.team_id, new=decision.team_id,
@@ -250,16 +240,61 @@ def route_ticket(ticket_id: int) -> int | None:
         audit(ticket, None, "route", field="priority", old=ticket.priority,
               new=decision.priority, reason=why)
         ticket.priority = decision.priority
+        _apply_targets(ticket)
     if ticket.team_id is None:
         return None
     team = db.session.get(Team, ticket.team_id)
-    strategy = decision.strategy or team.strategy
-    agent_id = rules.pick_agent(queries.team_agent_loads(team.id), strategy, ticket.category_id)
-    if agent_id is None:
-        return None
-    assign_ticket(ticket, db.session.get(User, agent_id), actor=None,
-                  reason=f"auto:{strategy.value}:{why}")
-    return agent_id
+    return auto_assign(ticket, decision.strategy or team.strategy, why)
+
+
+def _facts(ticket: Ticket) -> rules.TicketFacts:
+    customer = ticket.customer
+    return rules.TicketFacts(
+        category_id=ticket.category_id, priority=ticket.priority, channel=ticket.channel.value,
+        plan=customer.plan, country=customer.country, language=ticket.language,
+        text=f"{ticket.subject}\n{ticket.messages[0].body if ticket.messages else ''}",
+    )
+
+
+def _fallback_team(ticket: Ticket) -> int | None:
+    category_team = ticket.category.default_team_id if ticket.category else None
+    return category_team or _default_team_id()
+
+
+def auto_assign(ticket: Ticket, strategy: Strategy, why: str) -> int | None:
+    """Give the ticket to the best eligible agent of its team; None if nobody has room.
+
+    Candidates are ranked without locks; each is then locked and re-checked, so two workers
+    assigning at once never push an agent over capacity.
+    """
+    loads = queries.team_agent_loads(ticket.team_id)
+    for agent_id in rules.rank_agents(loads, strategy, ticket.category_id):
+        agent = db.session.get(User, agent_id)
+        try:
+            assign_ticket(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}")
+        except CapacityExceeded:
+            continue  # someone else filled them up meanwhile: next candidate
+        return agent_id
+    return None
+
+
+@intent_handler
+def assign_waiting(team_id: int) -> list[int]:
+    """Assign the team's waiting (new, unassigned) tickets, nearest deadline first."""
+    team = db.session.get(Team, team_id)
+    if team is None:
+        return []
+    assigned = []
+    for ticket in queries.waiting_tickets(team_id):
+        if auto_assign(ticket, team.strategy, "waiting") is None:
+            break  # nobody has room left
+        assigned.append(ticket.id)
+    return assigned
+
+
+def sweep_waiting(now: datetime) -> int:
+    """Safety net: every team with waiting tickets gets an assignment pass."""
+    return sum(len(assign_waiting(team_id)) for team_id in queries.teams_with_waiting())
 
 
 def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str) -> None:
@@ -267,8 +302,12 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     if not rules.can_reassign(ticket.status):
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     if agent is not None and agent.id != ticket.assignee_id:
+        queries.lock_user(agent.id)  # capacity is checked and taken under the agent's row lock
         if not rules.has_capacity(queries.open_count(agent.id), agent.capacity):
             raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
+    if ticket.assignee_id is not None and ticket.team_id is not None \
+            and (agent is None or agent.id != ticket.assignee_id):
+        _schedule_waiting(ticket.team_id)  # the previous assignee has room again
     audit(ticket, actor, "assign", field="assignee", old=ticket.assignee_id,
           new=agent.id if agent else None, reason=reason)
     _event(ticket, actor, rules.utcnow(), "assign", to=agent.name if agent else "")
@@ -278,6 +317,7 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     if agent is not None:
         agent.last_assigned_at = rules.utcnow()
     db.session.flush()
+
 
 
 def sweep_sla_states(now: datetime) -> int:
@@ -332,6 +372,14 @@ def set_availability(user: User, availability: Availability, *, actor: User) -> 
               new=availability)
         user.availability = availability
         db.session.flush()
+        if availability is Availability.AVAILABLE:
+            for team in user.teams:
+                _schedule_waiting(team.id)
+
+
+def _schedule_waiting(team_id: int) -> None:
+    """Ask for an assignment pass over the team's waiting tickets, after commit."""
+    schedule("assign_waiting", team_id, key=f"waiting:{team_id}:{uuid.uuid4().hex}")
 
 
 def get_ticket(ticket_id: int) -> Ticket:
@@ -451,8 +499,20 @@ def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, reason
         return
     audit(ticket, actor, "status", field="status", old=ticket.status, new=status, reason=reason)
     _event(ticket, actor, now, "status", old=ticket.status.value, new=status.value)
+    if status is TicketStatus.RESOLVED and ticket.assignee_id and ticket.team_id:
+        _schedule_waiting(ticket.team_id)  # the assignee has room again
     ticket.status = status
     ticket.resolved_at = now if status is TicketStatus.RESOLVED else None
+    _refresh_due(ticket)
+
+
+def _apply_targets(ticket: Ticket) -> None:
+    """(Re)compute the ticket's due dates from its priority's SLA policy and calendar."""
+    first, resolution, calendar = queries.sla_policy(ticket.priority)
+    start = ticket.created_at
+    ticket.first_response_due_at = rules.add_business_time(start, first, calendar)
+    ticket.resolution_due_at = (rules.add_business_time(start, resolution, calendar)
+                                if resolution else None)
     _refresh_due(ticket)
 
 
