@@ -363,3 +363,18 @@ def sla_policy(priority: Priority) -> tuple[int, int | None, rules.Calendar | No
         calendar = rules.Calendar.from_json(policy.calendar.timezone, policy.calendar.hours,
                                             [h.day for h in policy.calendar.holidays])
     return policy.first_response_minutes, policy.resolution_minutes, calendar
+
+
+def team_roster(user: User) -> list[tuple[User, int]]:
+    """Agents of the teams `user` supervises (all active staff for admins), with open counts."""
+    stmt = select(User).where(User.active.is_(True)).order_by(User.name)
+    if user.role is not Role.ADMIN:
+        team_ids = [team.id for team in user.supervised_teams] or [t.id for t in user.teams]
+        member_ids = select(team_members.c.user_id).where(team_members.c.team_id.in_(team_ids))
+        stmt = stmt.where(User.id.in_(member_ids))
+    people = list(db.session.scalars(stmt))
+    counts = dict(db.session.execute(
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.assignee_id.in_([p.id for p in people]), Ticket.status.in_(OPEN_STATES))
+        .group_by(Ticket.assignee_id)).all())
+    return [(person, counts.get(person.id, 0)) for person in people]

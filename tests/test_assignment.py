@@ -136,3 +136,34 @@ def test_concurrent_assigners_never_exceed_capacity(app, app_config, tecnico, ma
             AuditEntry.action == "assign").group_by(AuditEntry.ticket_id)).all()
     assert loads == {agents[0]: 3, agents[1]: 3}
     assert len(per_ticket) == 6 and all(n == 1 for _t, n in per_ticket)  # never twice
+
+
+def test_agents_set_their_own_availability_in_the_panel(app, tecnico, make_user, make_ticket,
+                                                        login_as, run_jobs):
+    agent = make_user(Role.AGENT, teams=[tecnico["team"]], availability=Availability.AWAY)
+    ticket = make_ticket(category_id=tecnico["category"])
+    run_jobs()
+    client = login_as(agent)
+    assert 'data-testid="my-availability"' in client.get("/admin/").get_data(as_text=True)
+    response = client.post("/admin/availability", data={"availability": "available"})
+    assert response.status_code == 302
+    run_jobs()
+    assert assignees(app, [ticket]) == [agent]
+
+
+def test_only_supervisors_set_someone_elses_availability(app, tecnico, make_user, login_as):
+    ana = make_user(Role.AGENT, teams=[tecnico["team"]], availability=Availability.AWAY)
+    luis = make_user(Role.AGENT, teams=[tecnico["team"]])
+    response = login_as(luis).post("/admin/availability", data={
+        "user_id": str(ana), "availability": "available"})
+    assert response.status_code == 403
+    sup = make_user(Role.SUPERVISOR, teams=[tecnico["team"]])
+    page = login_as(sup).get("/admin/").get_data(as_text=True)
+    assert 'data-testid="roster"' in page
+    login_as(sup).post("/admin/availability", data={"user_id": str(ana),
+                                                    "availability": "available"})
+    with app.app_context():
+        assert db.session.get(User, ana).availability is Availability.AVAILABLE
+    bad = login_as(sup).post("/admin/availability", data={"availability": "on-the-moon"},
+                             follow_redirects=True)
+    assert "Disponibilidad desconocida." in bad.get_data(as_text=True)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import format_timedelta
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import queries, rules
+from .. import queries, rules, workflows
+from ..errors import DomainError
+from ..extensions import db
+from ..models import Availability, Role, User
 from .base import ALL_STAFF, SUPERVISORS, StaffPage, StaffView
 
 REPORT_DAYS = 30
@@ -59,7 +64,30 @@ class HomeView(StaffView, AdminIndexView):
     def index(self):
         counts = queries.status_counts()
         mine = queries.open_count(current_user.id)
-        return self.render("helpdesk/index.html", counts=counts, mine=mine)
+        team = queries.team_roster(current_user) if current_user.role >= Role.SUPERVISOR else []
+        return self.render("helpdesk/index.html", counts=counts, mine=mine, roster=team,
+                           availabilities=list(Availability))
+
+    @expose("/availability", methods=("POST",))
+    def availability_view(self):
+        """Set availability: your own, or (supervisors) a team member's."""
+        target = request.form.get("user_id", type=int) or current_user.id
+        try:
+            value = Availability(request.form.get("availability", ""))
+        except ValueError:
+            flash(_("Disponibilidad desconocida."), "error")
+            return redirect(url_for(".index"))
+        user = db.session.get(User, target)
+        if user is None:
+            abort(404)
+        try:
+            with workflows.atomic():
+                workflows.set_availability(user, value, actor=current_user)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(".index")), 403
+        flash(_("%(name)s: %(state)s", name=user.name, state=value.label), "success")
+        return redirect(request.form.get("next") or url_for(".index"))
 
 
 def report_views(category: str) -> list:
