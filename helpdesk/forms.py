@@ -8,9 +8,10 @@ from wtforms import (
     HiddenField,
     PasswordField,
     SelectField,
+    StringField,
     TextAreaField,
 )
-from wtforms.validators import Email, InputRequired, Length
+from wtforms.validators import Email, InputRequired, Length, Optional
 
 
 class LoginForm(FlaskForm):
@@ -71,3 +72,20 @@ class ReassignForm(FlaskForm):
     version = HiddenField()
     team = SelectField(_l("Equipo"), choices=[], validate_choice=False)
     agent = SelectField(_l("Agente"), choices=[], validate_choice=False)
+
+
+class RoutingTestForm(FlaskForm):
+    """Probar: an existing ticket number, or a sample ticket's facts."""
+
+    class Meta:
+        csrf = False  # read-only: it changes nothing, and GET links can share a test
+
+    ticket = StringField(_l("Nº de ticket existente"), validators=[Optional(), Length(max=12)])
+    category = SelectField(_l("Categoría"), choices=[], validate_choice=False)
+    priority = SelectField(_l("Prioridad"), choices=[], validate_choice=False)
+    channel = SelectField(_l("Canal"), choices=[], validate_choice=False)
+    plan = StringField(_l("Plan"), validators=[Optional(), Length(max=40)])
+    country = StringField(_l("País"), validators=[Optional(), Length(max=2)])
+    language = SelectField(_l("Idioma"), choices=[("es", "Español"), ("en", "English")],
+                           validate_choice=False)
+    text = TextAreaField(_l("Asunto y mensaje"), validators=[Optional(), Length(max=5000)])

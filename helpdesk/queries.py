@@ -378,3 +378,9 @@ def team_roster(user: User) -> list[tuple[User, int]]:
         .where(Ticket.assignee_id.in_([p.id for p in people]), Ticket.status.in_(OPEN_STATES))
         .group_by(Ticket.assignee_id)).all())
     return [(person, counts.get(person.id, 0)) for person in people]
+
+
+def routing_rules_ordered() -> list[RoutingRule]:
+    """Every routing rule (enabled or not) in evaluation order."""
+    return list(db.session.scalars(select(RoutingRule).order_by(RoutingRule.position,
+                                                               RoutingRule.id)))

@@ -37,6 +37,7 @@ from .models import (
     Priority,
     ResponseTemplate,
     Role,
+    RoutingRule,
     SlaState,
     Strategy,
     Team,
@@ -230,7 +231,8 @@ def route_ticket(ticket_id: int) -> int | None:
     ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
     if ticket is None or ticket.status is not TicketStatus.NEW or ticket.assignee_id:
         return None  # already handled: the job is idempotent on the ticket's state
-    decision = rules.route(_facts(ticket), queries.routing_rule_specs(), _fallback_team(ticket))
+    decision = rules.route(ticket_facts(ticket), queries.routing_rule_specs(),
+                           _fallback_team(ticket))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
     if decision.team_id != ticket.team_id:
         audit(ticket, None, "route", field="team", old=ticket.team_id, new=decision.team_id,
@@ -247,7 +249,8 @@ def route_ticket(ticket_id: int) -> int | None:
     return auto_assign(ticket, decision.strategy or team.strategy, why)
 
 
-def _facts(ticket: Ticket) -> rules.TicketFacts:
+def ticket_facts(ticket: Ticket) -> rules.TicketFacts:
+    """What routing looks at, copied out of the ticket and its customer."""
     customer = ticket.customer
     return rules.TicketFacts(
         category_id=ticket.category_id, priority=ticket.priority, channel=ticket.channel.value,
@@ -555,4 +558,31 @@ def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, ac
     if agent is not None or ticket.assignee_id is not None:
         assign_ticket(ticket, agent, actor=actor, reason="manual")
     _touch(ticket, rules.utcnow())
+    db.session.flush()
+
+
+# --- Routing configuration ----------------------------------------------------------------------
+
+
+def move_rule(rule: RoutingRule, direction: int, *, actor: User) -> None:
+    """Swap the rule with its neighbour above (-1) or below (+1) in evaluation order."""
+    ordered = queries.routing_rules_ordered()
+    index = ordered.index(rule)
+    other = index + direction
+    if not 0 <= other < len(ordered):
+        return
+    for position, row in enumerate(ordered, start=1):  # normalise: 10, 20, 30…
+        row.position = position * 10
+    neighbour = ordered[other]
+    rule.position, neighbour.position = neighbour.position, rule.position
+    audit(rule, actor, "update", field="position", old=neighbour.position, new=rule.position)
+    db.session.flush()
+
+
+def set_rules_enabled(rules_: list[RoutingRule], enabled: bool, *, actor: User) -> None:
+    """Enable or disable routing rules."""
+    for rule in rules_:
+        if rule.enabled != enabled:
+            audit(rule, actor, "update", field="enabled", old=rule.enabled, new=enabled)
+            rule.enabled = enabled
     db.session.flush()

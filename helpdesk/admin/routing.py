@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+from sqlalchemy import select
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from .. import rules
-from ..models import Channel, Priority, RoutingRule, SlaPolicy, Strategy, Team
+from .. import queries, rules, workflows
+from ..errors import DomainError
+from ..extensions import db
+from ..forms import RoutingTestForm
+from ..models import (
+    Category,
+    Channel,
+    Priority,
+    RoutingRule,
+    SlaPolicy,
+    Strategy,
+    Team,
+    Ticket,
+    User,
+)
 from .base import ENUM_FORMATTERS, SUPERVISORS, StaffModelView, enum_field, required
 
 COMMON_LABELS = {
@@ -28,9 +49,130 @@ def _keywords_are_text(form, field):
         raise ValidationError(str(_l("Escribe palabras clave separadas por comas.")))
 
 
-class RoutingRuleView(StaffModelView):
+MISS_LABELS = {
+    "category": _l("la categoría no coincide"), "priority": _l("la prioridad no coincide"),
+    "channel": _l("el canal no coincide"), "plan": _l("el plan no coincide"),
+    "country": _l("el país no coincide"), "language": _l("el idioma no coincide"),
+    "keywords": _l("ninguna palabra clave aparece en el texto"),
+}
+
+
+def _move_buttons(view, context, model, name):
+    """Position with ▲ ▼ buttons (POST + CSRF) to reorder."""
+    button = ('<form method="post" action="{}" class="d-inline">'
+              '<input type="hidden" name="csrf_token" value="{}">'
+              '<button class="btn btn-link btn-sm p-0 mx-1" title="{}" data-testid="{}">{}</button>'
+              "</form>")
+    parts = [Markup("{}").format(model.position)]
+    for direction, label, arrow in ((-1, _("Subir"), "▲"), (1, _("Bajar"), "▼")):
+        parts.append(Markup(button).format(
+            url_for(".move_view", rule_id=model.id, direction=direction), generate_csrf(),
+            label, f"move-{model.id}-{direction}", arrow))
+    return Markup("").join(parts)
+
+
+class RoutingTestMixin:
+    """Probar (test a sample ticket) and the reorder buttons of the routing rules."""
+
+    @expose("/<int:rule_id>/move/<int(signed=True):direction>", methods=("POST",))
+    def move_view(self, rule_id: int, direction: int):
+        """Move a rule up or down."""
+        rule = db.session.get(RoutingRule, rule_id)
+        if rule is None or direction not in (-1, 1):
+            abort(404)
+        with workflows.atomic():
+            workflows.move_rule(rule, direction, actor=current_user)
+        return redirect(url_for(".index_view"))
+
+    @expose("/test", methods=("GET",))
+    def test_view(self):
+        """Which rule a sample (or existing) ticket matches, and why earlier ones did not."""
+        form = RoutingTestForm(request.args)
+        form.category.choices = [("", "—")] + [
+            (str(c.id), c.name) for c in db.session.scalars(select(Category).order_by(
+                Category.name))]
+        form.priority.choices = [(p.value, p.label) for p in Priority]
+        form.channel.choices = [(c.value, c.label) for c in Channel]
+        result = None
+        if request.args and form.validate():
+            try:
+                result = _explain(_facts_from(form))
+            except DomainError as exc:
+                flash(str(exc), "error")
+        return self.render("helpdesk/routing_test.html", form=form, result=result)
+
+    @action("enable", _l("Activar"))
+    def action_enable(self, ids):
+        """Enable the selected rules."""
+        self._set_enabled(ids, True)
+
+    @action("disable", _l("Desactivar"))
+    def action_disable(self, ids):
+        """Disable the selected rules."""
+        self._set_enabled(ids, False)
+
+    def _set_enabled(self, ids, enabled: bool):
+        rows = list(db.session.scalars(select(RoutingRule).where(
+            RoutingRule.id.in_([int(i) for i in ids]))))
+        with workflows.atomic():
+            workflows.set_rules_enabled(rows, enabled, actor=current_user)
+        flash(_("%(n)d reglas actualizadas.", n=len(rows)), "success")
+
+
+def _facts_from(form) -> rules.TicketFacts:
+    number = (form.ticket.data or "").strip().lstrip("#")
+    if number:
+        ticket = db.session.get(Ticket, int(number)) if number.isdigit() else None
+        if ticket is None:
+            raise DomainError(_("El ticket #%(id)s no existe.", id=number))
+        return workflows.ticket_facts(ticket)
+    return rules.TicketFacts(
+        category_id=int(form.category.data) if (form.category.data or "").isdigit() else None,
+        priority=_choice(Priority, form.priority.data, Priority.NORMAL),
+        channel=_choice(Channel, form.channel.data, Channel.WEB).value,
+        plan=form.plan.data or None, country=(form.country.data or "").upper() or None,
+        language=form.language.data if form.language.data in ("es", "en") else "es",
+        text=form.text.data or "")
+
+
+def _choice(enum, value, default):
+    try:
+        return enum(value)
+    except ValueError:
+        return default
+
+
+def _explain(facts: rules.TicketFacts) -> dict:
+    """The decision and, per enabled rule in order, whether it matched or why not."""
+    specs = queries.routing_rule_specs()
+    default = queries.get_setting("routing.default_team_id")
+    if facts.category_id:
+        category = db.session.get(Category, facts.category_id)
+        default = (category.default_team_id if category else None) or default
+    decision = rules.route(facts, specs, default)
+    misses = dict(decision.misses)
+    rows = []
+    for spec in specs:
+        if spec.id in misses:
+            rows.append((spec, "miss", MISS_LABELS[misses[spec.id]]))
+        elif spec.id == decision.rule_id:
+            rows.append((spec, "match", _("coincide: esta regla decide")))
+        else:
+            rows.append((spec, "skipped", _("no se evalúa: ya coincidió una anterior")))
+    team = db.session.get(Team, decision.team_id) if decision.team_id else None
+    strategy = decision.strategy or (team.strategy if team else None)
+    agent = None
+    if team is not None and strategy is not None:
+        ranked = rules.rank_agents(queries.team_agent_loads(team.id), strategy, facts.category_id)
+        agent = db.session.get(User, ranked[0]) if ranked else None
+    return {"decision": decision, "rows": rows, "team": team, "strategy": strategy,
+            "agent": agent}
+
+
+class RoutingRuleView(RoutingTestMixin, StaffModelView):
     """Enrutamiento: ordered rules; the first that matches routes the ticket."""
 
+    list_template = "helpdesk/routing_list.html"
     read_roles = write_roles = SUPERVISORS
     column_list = ("position", "name", "enabled", "category", "priority", "channel", "plan",
                    "country", "language", "keywords", "team", "priority_override", "strategy")
@@ -38,7 +180,7 @@ class RoutingRuleView(StaffModelView):
     column_default_sort = ("position", False)
     column_sortable_list = ("position", "name", "enabled")
     column_searchable_list = ("name", "keywords")
-    column_formatters = dict(ENUM_FORMATTERS)
+    column_formatters = {**ENUM_FORMATTERS, "position": _move_buttons}
     form_columns = ("name", "position", "enabled", "category", "priority", "channel", "plan",
                     "country", "language", "keywords", "team", "priority_override", "strategy")
     form_overrides = {"priority": enum_field(Priority, optional=True),
@@ -93,3 +235,4 @@ def routing_views(category: str) -> list:
         SlaPolicyView(SlaPolicy, name=_l("SLA"), category=category, endpoint="sla"),
         TeamView(Team, name=_l("Equipos"), category=category, endpoint="teams"),
     ]
+
