@@ -46,7 +46,6 @@ from .models import (
     SatisfactionRating,
     Setting,
     SlaPolicy,
-    SlaState,
     Strategy,
     Team,
     Ticket,
@@ -1472,10 +1471,11 @@ def _closing(d: Draft) -> tuple:
 
 
 def _ticket_row(plan: Plan, d: Draft, last_at: datetime) -> dict:
-    if d.status is TicketStatus.NEW:  # unanswered: classified as the SLA sweep would
-        sla = rules.sla_state(plan.now, d.created, d.due_first, plan.warn_share)
-    else:
-        sla = SlaState.OK
+    first, resolution = plan.targets[d.priority]
+    clock = rules.sla_clock(status=d.status, created=d.created, answered=d.first_at is not None,
+                            first_minutes=first, resolution_minutes=resolution,
+                            paused_minutes=0, warn_share=plan.warn_share, calendar=None)
+    sla = rules.sla_state_at(plan.now, clock.warn_at, clock.running_due)  # as the sweep would
     resolved = d.resolution is not None
     return {
         "id": d.id, "subject": d.subject[:200], "status": d.status, "priority": d.priority,
@@ -1484,7 +1484,7 @@ def _ticket_row(plan: Plan, d: Draft, last_at: datetime) -> dict:
         "assignee_id": d.agent[0] if d.agent else None, "first_response_at": d.first_at,
         "resolved_at": d.resolved_at, "first_response_due_at": d.due_first,
         "resolution_due_at": d.due_resolution, "sla_state": sla, "sla_paused_at": d.paused_at,
-        "sla_due_at": rules.active_due(d.status, d.first_at, d.due_first, d.due_resolution),
+        "sla_due_at": clock.running_due, "sla_warn_at": clock.warn_at, "sla_paused_minutes": 0,
         "escalation_level": 0 if d.escalation is None else 1,
         "resolution_category_id": plan.resolutions[d.resolution] if resolved else None,
         "closing_notes": d.issue.closing.format_map(d.slots) if resolved else None,

@@ -486,6 +486,7 @@ class Ticket(Timestamped, db.Model):
         Index("ix_tickets_status_due", "status", "first_response_due_at"),
         Index("ix_tickets_status_sla_due", "status", "sla_due_at"),
         Index("ix_tickets_sla_due", "sla_due_at"),
+        Index("ix_tickets_sla_warn", "sla_warn_at"),
         Index("ix_tickets_team_status", "team_id", "status"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_customer", "customer_id"),
@@ -510,6 +511,8 @@ class Ticket(Timestamped, db.Model):
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the deadline running now
+    sla_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it turns amber
+    sla_paused_minutes: Mapped[float] = mapped_column(db.Float, default=0, server_default="0")
     sla_state: Mapped[SlaState] = mapped_column(str_enum(SlaState), default=SlaState.OK)
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)

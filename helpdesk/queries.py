@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Float, case, func, or_, select, true, update
+from sqlalchemy import Float, and_, case, func, literal, or_, select, true, update
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
 from . import rules
@@ -31,6 +32,7 @@ from .models import (
     TicketStatus,
     User,
     team_members,
+    team_supervisors,
 )
 
 OPEN_STATES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
@@ -96,19 +98,6 @@ def routing_rule_specs() -> list[rules.RuleSpec]:
     ]
 
 
-def sla_targets() -> dict[Priority, tuple[int, int | None]]:
-    """(first response, resolution) minutes per priority: the policies over the guide's."""
-    targets = {p: (m, None) for p, m in rules.DEFAULT_FIRST_RESPONSE_MINUTES.items()}
-    for policy in db.session.scalars(select(SlaPolicy)):
-        targets[policy.priority] = (policy.first_response_minutes, policy.resolution_minutes)
-    return targets
-
-
-def first_response_targets() -> dict[Priority, int]:
-    """Minutes to first response per priority."""
-    return {p: first for p, (first, _res) in sla_targets().items()}
-
-
 def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Ticket]:
     """The tickets with these ids, locked for update where the database can."""
     stmt = select(Ticket).where(Ticket.id.in_([int(i) for i in ids])).order_by(Ticket.id)
@@ -140,32 +129,44 @@ def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> li
     return list(db.session.scalars(stmt))
 
 
-def update_sla_states(now: datetime, targets: dict[Priority, int], warn_share: float) -> int:
-    """Set-based: one UPDATE per (priority, state) over open tickets awaiting a first response."""
-    changed = 0
-    awaiting = (
-        Ticket.status.in_(OPEN_STATES),
-        Ticket.first_response_at.is_(None),
-        Ticket.first_response_due_at.is_not(None),
+def update_sla_states(now: datetime) -> tuple[int, list[int]]:
+    """Set-based: three UPDATEs over tickets with a running deadline (sla_warn_at and sla_due_at
+    are stored with each change). Returns how many changed and the ids that just breached."""
+    running = Ticket.sla_due_at.is_not(None)
+    breached = db.session.execute(
+        update(Ticket)
+        .where(running, Ticket.sla_due_at <= now, Ticket.sla_state != SlaState.BREACHED)
+        .values(sla_state=SlaState.BREACHED)
+        .returning(Ticket.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    changed = len(breached)
+    for state, condition in (
+        (SlaState.APPROACHING, (Ticket.sla_warn_at <= now) & (Ticket.sla_due_at > now)),
+        (SlaState.OK, or_(Ticket.sla_warn_at.is_(None), Ticket.sla_warn_at > now)
+         & (Ticket.sla_due_at > now)),
+    ):
+        changed += db.session.execute(
+            update(Ticket)
+            .where(running, condition, Ticket.sla_state != state)
+            .values(sla_state=state)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return changed, list(breached)
+
+
+def breach_recipients(ticket_ids: list[int]) -> list[tuple[int, int]]:
+    """(ticket id, user id) pairs to notify: each ticket's assignee and its team's supervisors."""
+    if not ticket_ids:
+        return []
+    assignees = select(Ticket.id, Ticket.assignee_id).where(
+        Ticket.id.in_(ticket_ids), Ticket.assignee_id.is_not(None))
+    supervisors = (
+        select(Ticket.id, team_supervisors.c.user_id)
+        .join(team_supervisors, team_supervisors.c.team_id == Ticket.team_id)
+        .where(Ticket.id.in_(ticket_ids))
     )
-    for priority, minutes in targets.items():
-        warn_from = now + timedelta(minutes=minutes * warn_share)
-        by_state = {
-            SlaState.BREACHED: Ticket.first_response_due_at <= now,
-            SlaState.APPROACHING: (Ticket.first_response_due_at > now)
-            & (Ticket.first_response_due_at <= warn_from),
-            SlaState.OK: Ticket.first_response_due_at > warn_from,
-        }
-        for state, condition in by_state.items():
-            stmt = (
-                update(Ticket)
-                .where(*awaiting, Ticket.priority == priority, condition,
-                       Ticket.sla_state != state)
-                .values(sla_state=state)
-                .execution_options(synchronize_session=False)
-            )
-            changed += db.session.execute(stmt).rowcount
-    return changed
+    return sorted({(t, u) for t, u in db.session.execute(assignees.union(supervisors))})
 
 
 class epoch(FunctionElement):
@@ -276,8 +277,11 @@ def visible_to(user: User):
 
 
 def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
-    """The ticket if it exists and `user` may see it."""
-    stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user))
+    """The ticket if it exists and `user` may see it, with what its page shows (people, thread
+    and authors) loaded in two statements, however long the thread."""
+    stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user)).options(
+        joinedload(Ticket.customer), joinedload(Ticket.category), joinedload(Ticket.team),
+        joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author))
     return db.session.scalar(stmt)
 
 
@@ -294,20 +298,32 @@ def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate
     return list(db.session.scalars(stmt))
 
 
-def queue_counts(user: User) -> dict[str, int]:
-    """The count behind each saved view of the queue, within what `user` may see."""
-    visible = visible_to(user)
-    by_status = dict(db.session.execute(
-        select(Ticket.status, func.count()).where(visible).group_by(Ticket.status)).all())
+#: A tab's count stops here (the tab then shows "10.000+"): a render never counts the table.
+COUNT_CAP = 10_000
+
+
+def queue_counts(user: User, cap: int = COUNT_CAP) -> dict[str, int]:
+    """The count behind each saved view of the queue, within what `user` may see, in one
+    statement; a count above `cap` comes back as cap + 1 (each reads at most cap + 1 rows)."""
     unresolved = Ticket.status.in_(OPEN_STATES)
     team_ids = [team.id for team in user.teams]
-    mine, unassigned, team = db.session.execute(select(
-        func.count().filter(Ticket.assignee_id == user.id),
-        func.count().filter(Ticket.assignee_id.is_(None)),
-        func.count().filter(Ticket.team_id.in_(team_ids)),
-    ).where(visible, unresolved)).one()
-    return {**{s.value: by_status.get(s, 0) for s in TicketStatus},
-            "mine": mine, "unassigned": unassigned, "team": team}
+    views = {
+        **{status.value: Ticket.status == status for status in TicketStatus},
+        "mine": and_(Ticket.assignee_id == user.id, unresolved),
+        "unassigned": and_(Ticket.assignee_id.is_(None), unresolved),
+        "team": and_(Ticket.team_id.in_(team_ids), unresolved),
+    }
+    visible = visible_to(user)
+    counts = db.session.execute(select(*(
+        _capped_count(visible, condition, cap=cap).label(key)
+        for key, condition in views.items()))).one()
+    return dict(zip(views, counts, strict=True))
+
+
+def _capped_count(*conditions, cap: int):
+    """count(*) over at most cap + 1 matching tickets, as a scalar subquery."""
+    rows = select(literal(1)).select_from(Ticket).where(*conditions).limit(cap + 1).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
 
 
 def ticket_search(term: str):

@@ -78,10 +78,51 @@ def due_in(now: datetime, due: datetime | None) -> timedelta | None:
 
 def active_due(status: TicketStatus, first_response_at: datetime | None,
                first_due: datetime | None, resolution_due: datetime | None) -> datetime | None:
-    """The deadline the queue sorts by: first response until answered, then resolution."""
+    """The deadline the queue sorts by: first response until answered, then resolution
+    (paused while the ticket waits for the customer); none once resolved."""
     if status is TicketStatus.RESOLVED:
         return None
-    return first_due if first_response_at is None else resolution_due
+    if first_response_at is None:
+        return first_due
+    return None if status is TicketStatus.PENDING else resolution_due
+
+
+@dataclass(frozen=True)
+class SlaClock:
+    """A ticket's deadlines: both targets, the one running now, and when it turns amber."""
+
+    first_due: datetime
+    resolution_due: datetime | None
+    running_due: datetime | None
+    warn_at: datetime | None
+
+
+def sla_clock(*, status: TicketStatus, created: datetime, answered: bool, first_minutes: int,
+              resolution_minutes: int | None, paused_minutes: float, warn_share: float,
+              calendar: Calendar | None) -> SlaClock:
+    """Deadlines counted from creation in business time; a resolution target also moves by the
+    time spent waiting for the customer. `warn_at` leaves `warn_share` of the target."""
+    first_due = add_business_time(created, first_minutes, calendar)
+    resolution_due = None
+    if resolution_minutes:
+        resolution_due = add_business_time(created, resolution_minutes + paused_minutes,
+                                           calendar)
+    running = active_due(status, created if answered else None, first_due, resolution_due)
+    warn = None
+    if running is not None:
+        target = first_minutes if not answered else resolution_minutes
+        extra = 0 if not answered else paused_minutes
+        warn = add_business_time(created, target * (1 - warn_share) + extra, calendar)
+    return SlaClock(first_due, resolution_due, running, warn)
+
+
+def sla_state_at(now: datetime, warn_at: datetime | None, due: datetime | None) -> SlaState:
+    """The state the sweep would set right now (ok when no deadline is running)."""
+    if due is None or warn_at is None:
+        return SlaState.OK
+    if now >= due:
+        return SlaState.BREACHED
+    return SlaState.APPROACHING if now >= warn_at else SlaState.OK
 
 
 def first_response_due(created: datetime, target_minutes: int) -> datetime:

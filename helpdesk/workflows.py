@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -34,11 +34,11 @@ from .models import (
     JobIntent,
     Message,
     MessageKind,
+    Notification,
     Priority,
     ResponseTemplate,
     Role,
     RoutingRule,
-    SlaState,
     Strategy,
     Team,
     Ticket,
@@ -324,9 +324,30 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
 
 
 def sweep_sla_states(now: datetime) -> int:
-    """Recompute the SLA flags of open tickets with set-based UPDATEs; how many changed."""
-    share = current_app.config["HELPDESK_SLA_WARN_SHARE"]
-    return queries.update_sla_states(now, queries.first_response_targets(), share)
+    """Recompute SLA flags with set-based UPDATEs; notify each first breach once. Safe to run
+    twice at once: a ticket only turns breached in one of them (the UPDATE's WHERE)."""
+    changed, breached = queries.update_sla_states(now)
+    if breached:
+        notify_breaches(breached, now)
+    return changed
+
+
+def notify_breaches(ticket_ids: list[int], now: datetime) -> None:
+    """In-panel notice to the assignee and the team's supervisors, and an audit row, per
+    breached ticket (bulk inserts: a sweep may breach thousands at once)."""
+    notices = [
+        {"user_id": user_id, "ticket_id": ticket_id, "kind": "sla_breach", "created_at": now,
+         "message": f"sla_breach:{ticket_id}"}
+        for ticket_id, user_id in queries.breach_recipients(ticket_ids)
+    ]
+    if notices:
+        db.session.execute(insert(Notification), notices)
+    db.session.execute(insert(AuditEntry), [
+        {"entity": "tickets", "entity_id": ticket_id, "ticket_id": ticket_id, "actor_id": None,
+         "action": "sla_breach", "field": "sla_state", "new_value": "breached",
+         "created_at": now}
+        for ticket_id in ticket_ids
+    ])
 
 
 # --- People -------------------------------------------------------------------------------------
@@ -457,8 +478,7 @@ def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | 
     if ticket.first_response_at is None:
         audit(ticket, actor, "first_response", field="first_response_at", new=now.isoformat())
         ticket.first_response_at = now
-        ticket.sla_state = SlaState.OK
-        _refresh_due(ticket)
+        _apply_targets(ticket, now)
     _set_status(ticket, rules.status_after_reply(ticket.status, status), actor, "reply", now)
     if template is not None:
         template.times_used = ResponseTemplate.times_used + 1
@@ -504,24 +524,39 @@ def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, reason
     _event(ticket, actor, now, "status", old=ticket.status.value, new=status.value)
     if status is TicketStatus.RESOLVED and ticket.assignee_id and ticket.team_id:
         _schedule_waiting(ticket.team_id)  # the assignee has room again
+    _pause_or_resume(ticket, status, now)
     ticket.status = status
     ticket.resolved_at = now if status is TicketStatus.RESOLVED else None
-    _refresh_due(ticket)
+    _apply_targets(ticket, now)
 
 
-def _apply_targets(ticket: Ticket) -> None:
-    """(Re)compute the ticket's due dates from its priority's SLA policy and calendar."""
+def _pause_or_resume(ticket: Ticket, status: TicketStatus, now: datetime) -> None:
+    """The resolution clock stops while the ticket waits for the customer (Pendiente)."""
+    if status is TicketStatus.PENDING and ticket.first_response_at is not None:
+        ticket.sla_paused_at = ticket.sla_paused_at or now
+    elif ticket.sla_paused_at is not None:
+        _first, _resolution, calendar = queries.sla_policy(ticket.priority)
+        waited = rules.business_time_between(ticket.sla_paused_at, now, calendar)
+        ticket.sla_paused_minutes = (ticket.sla_paused_minutes or 0) + \
+            waited.total_seconds() / 60
+        ticket.sla_paused_at = None
+
+
+def _apply_targets(ticket: Ticket, now: datetime | None = None) -> None:
+    """(Re)compute deadlines, the running one, its warning time and the SLA state — at once,
+    so the queue is right without waiting for the sweep."""
     first, resolution, calendar = queries.sla_policy(ticket.priority)
-    start = ticket.created_at
-    ticket.first_response_due_at = rules.add_business_time(start, first, calendar)
-    ticket.resolution_due_at = (rules.add_business_time(start, resolution, calendar)
-                                if resolution else None)
-    _refresh_due(ticket)
-
-
-def _refresh_due(ticket: Ticket) -> None:
-    ticket.sla_due_at = rules.active_due(ticket.status, ticket.first_response_at,
-                                         ticket.first_response_due_at, ticket.resolution_due_at)
+    clock = rules.sla_clock(
+        status=ticket.status, created=ticket.created_at,
+        answered=ticket.first_response_at is not None, first_minutes=first,
+        resolution_minutes=resolution, paused_minutes=ticket.sla_paused_minutes or 0,
+        warn_share=current_app.config["HELPDESK_SLA_WARN_SHARE"], calendar=calendar)
+    ticket.first_response_due_at = clock.first_due
+    ticket.resolution_due_at = clock.resolution_due
+    ticket.sla_due_at, ticket.sla_warn_at = clock.running_due, clock.warn_at
+    if clock.running_due is not None:
+        ticket.sla_state = rules.sla_state_at(now or rules.utcnow(), clock.warn_at,
+                                              clock.running_due)
 
 
 def _event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data) -> None:
@@ -586,3 +621,29 @@ def set_rules_enabled(rules_: list[RoutingRule], enabled: bool, *, actor: User) 
             audit(rule, actor, "update", field="enabled", old=rule.enabled, new=enabled)
             rule.enabled = enabled
     db.session.flush()
+
+
+def change_priority(ticket: Ticket, priority: Priority, *, actor: User,
+                    expected_version: int | None = None) -> None:
+    """Reprioritise: the deadlines move to the new priority's targets at once."""
+    ensure_fresh(ticket, expected_version)
+    if priority is ticket.priority:
+        return
+    audit(ticket, actor, "priority", field="priority", old=ticket.priority, new=priority)
+    ticket.priority = priority
+    _apply_targets(ticket)
+    _touch(ticket, rules.utcnow())
+    db.session.flush()
+
+
+def add_customer_message(ticket: Ticket, body: str, *, now: datetime | None = None) -> Message:
+    """The customer writes again (mail, web): a waiting ticket reopens and its clock resumes."""
+    now = now or rules.utcnow()
+    message = Message(ticket=ticket, kind=MessageKind.CUSTOMER, customer_id=ticket.customer_id,
+                      body=_clean_text(body, _("Mensaje"), BODY_MAX), created_at=now)
+    db.session.add(message)
+    if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
+        _set_status(ticket, TicketStatus.OPEN, None, "customer", now)
+    _touch(ticket, now)
+    db.session.flush()
+    return message

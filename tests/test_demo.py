@@ -38,7 +38,6 @@ from helpdesk.models import (
     SatisfactionRating,
     Setting,
     SlaPolicy,
-    SlaState,
     Team,
     Ticket,
     TicketStatus,
@@ -263,12 +262,13 @@ def check_thread(ticket: Ticket) -> None:
     assert first.customer_id == ticket.customer_id
     times = [m.created_at for m in ticket.messages]
     assert times == sorted(times)
+    assert ticket.sla_state is rules.sla_state_at(NOW, ticket.sla_warn_at, ticket.sla_due_at)
     if ticket.status is TicketStatus.NEW:
         assert ticket.first_response_at is None and len(ticket.messages) == 1
-        assert ticket.sla_state is rules.sla_state(NOW, ticket.created_at,
-                                                   ticket.first_response_due_at)
+        assert ticket.sla_due_at == ticket.first_response_due_at
         return
-    assert ticket.sla_state is SlaState.OK
+    if ticket.status is TicketStatus.PENDING:
+        assert ticket.sla_due_at is None and ticket.sla_paused_at is not None  # clock paused
     replies = [m for m in ticket.messages if m.kind is MessageKind.REPLY]
     assert replies and all(m.author_id == ticket.assignee_id for m in replies)
     assert replies[0].created_at == ticket.first_response_at

@@ -135,7 +135,7 @@ def test_sla_sweep_flags_tickets_with_set_based_updates(app, make_ticket, run_jo
     ticket_id = make_ticket()
     with app.app_context(), workflows.atomic():
         ticket = db.session.get(Ticket, ticket_id)
-        ticket.first_response_due_at = rules.utcnow() - timedelta(minutes=1)
+        ticket.sla_due_at = ticket.sla_warn_at = rules.utcnow() - timedelta(minutes=1)
     with app.app_context():
         get_queue("sla").enqueue(jobs.sweep_sla_states)
     run_jobs("sla")

@@ -1,0 +1,173 @@
+"""SLAs: deadlines from policies and calendars, state right after each change, the sweep,
+the pause while waiting for the customer, breach notices exactly once."""
+
+import os
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import create_app
+from helpdesk import jobs, rules, workflows
+from helpdesk.extensions import db, get_queue
+from helpdesk.models import (
+    AuditEntry,
+    BusinessCalendar,
+    Customer,
+    Holiday,
+    Notification,
+    Priority,
+    Role,
+    SlaPolicy,
+    SlaState,
+    Team,
+    Ticket,
+    TicketStatus,
+    User,
+)
+
+
+def create(app, customer_id, *, priority=Priority.NORMAL, now=None, team_id=None):
+    with app.app_context(), workflows.atomic():
+        ticket = workflows.create_ticket(db.session.get(Customer, customer_id), "Sin imagen",
+                                         "Pantalla negra", actor=None, priority=priority,
+                                         now=now)
+        ticket.team_id = team_id
+        return ticket.id
+
+
+def row(app, ticket_id):
+    with app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        db.session.expunge(ticket)
+        return ticket
+
+
+@pytest.mark.parametrize(("priority", "hours"), [(Priority.URGENT, 1), (Priority.HIGH, 4),
+                                                 (Priority.NORMAL, 24), (Priority.LOW, 48)])
+def test_guide_targets_without_policies(app, make_customer, priority, hours):
+    created = rules.utcnow()
+    ticket = row(app, create(app, make_customer(), priority=priority, now=created))
+    assert ticket.first_response_due_at - ticket.created_at == timedelta(hours=hours)
+    assert ticket.sla_due_at == ticket.first_response_due_at
+    assert ticket.sla_state is SlaState.OK
+
+
+def test_policy_with_a_calendar_counts_business_time(app, make_customer):
+    with app.app_context(), workflows.atomic():
+        calendar = BusinessCalendar(name="Madrid", timezone="Europe/Madrid",
+                                    hours={str(d): [["09:00", "18:00"]] for d in range(5)})
+        calendar.holidays.append(Holiday(day=date(2026, 12, 8), name="Inmaculada"))
+        db.session.add(SlaPolicy(priority=Priority.HIGH, first_response_minutes=240,
+                                 resolution_minutes=18 * 60, calendar=calendar))
+    friday_17h = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)  # 17:00 in Madrid
+    ticket = row(app, create(app, make_customer(), priority=Priority.HIGH, now=friday_17h))
+    assert ticket.first_response_due_at == datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # Mon 12:00
+    # 1 h on Friday, 9 h on Monday, Tuesday is a holiday, 8 h on Wednesday: 17:00 in Madrid
+    assert ticket.resolution_due_at == datetime(2026, 12, 9, 16, 0, tzinfo=UTC)
+
+
+def test_state_is_right_immediately_after_a_change(app, make_customer, make_user):
+    agent = make_user(Role.AGENT)
+    created = rules.utcnow() - timedelta(hours=3, minutes=30)  # high: 4 h → 30 min left
+    ticket_id = create(app, make_customer(), priority=Priority.HIGH, now=created)
+    assert row(app, ticket_id).sla_state is SlaState.APPROACHING
+    with app.app_context(), workflows.atomic():
+        workflows.change_priority(db.session.get(Ticket, ticket_id), Priority.URGENT,
+                                  actor=db.session.get(User, agent))
+    ticket = row(app, ticket_id)
+    assert ticket.sla_state is SlaState.BREACHED
+    assert ticket.first_response_due_at == ticket.created_at + timedelta(hours=1)
+
+
+def test_sweep_through_the_worker(app, make_customer, run_jobs):
+    fresh = create(app, make_customer())
+    late = create(app, make_customer(), priority=Priority.URGENT,
+                  now=rules.utcnow() - timedelta(hours=2))
+    soon = create(app, make_customer(), priority=Priority.URGENT,
+                  now=rules.utcnow() - timedelta(minutes=50))
+    with app.app_context(), workflows.atomic():  # as if nobody had looked since creation
+        db.session.execute(Ticket.__table__.update().values(sla_state="ok"))
+    with app.app_context():
+        get_queue("sla").enqueue(jobs.sweep_sla_states)
+    run_jobs("sla")
+    assert [row(app, i).sla_state for i in (fresh, soon, late)] == [
+        SlaState.OK, SlaState.APPROACHING, SlaState.BREACHED]
+
+
+def test_first_breach_notifies_assignee_and_supervisors_once(app, make_customer, make_user,
+                                                             make_team):
+    team = make_team("Técnico")
+    agent = make_user(Role.AGENT, teams=[team])
+    boss = make_user(Role.SUPERVISOR)
+    with app.app_context(), workflows.atomic():
+        team_row = db.session.get(Team, team)
+        team_row.supervisors.append(db.session.get(User, boss))
+    ticket_id = create(app, make_customer(), priority=Priority.URGENT, team_id=team)
+    with app.app_context(), workflows.atomic():
+        ticket = db.session.get(Ticket, ticket_id)
+        workflows.assign_ticket(ticket, db.session.get(User, agent), actor=None, reason="t")
+    later = rules.utcnow() + timedelta(hours=2)
+    for _ in range(2):
+        with app.app_context(), workflows.atomic():
+            workflows.sweep_sla_states(later)
+    with app.app_context():
+        notified = sorted(db.session.scalars(select(Notification.user_id)))
+        audits = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sla_breach"))
+    assert notified == sorted([agent, boss]) and audits == 1
+
+
+def test_resolution_clock_pauses_while_waiting_for_the_customer(app, make_customer, make_user):
+    with app.app_context(), workflows.atomic():
+        db.session.add(SlaPolicy(priority=Priority.NORMAL, first_response_minutes=24 * 60,
+                                 resolution_minutes=48 * 60))
+    agent = make_user(Role.AGENT)
+    created = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    ticket_id = create(app, make_customer(), now=created)
+    with app.app_context(), workflows.atomic():
+        workflows.add_reply(db.session.get(Ticket, ticket_id), "¿Qué televisor tienes?",
+                            actor=db.session.get(User, agent), now=created + timedelta(hours=1))
+    paused = row(app, ticket_id)
+    assert paused.status is TicketStatus.PENDING and paused.sla_due_at is None
+    with app.app_context(), workflows.atomic():
+        workflows.add_customer_message(db.session.get(Ticket, ticket_id), "Un Samsung",
+                                       now=created + timedelta(hours=11))
+    resumed = row(app, ticket_id)
+    assert resumed.status is TicketStatus.OPEN
+    assert resumed.resolution_due_at == created + timedelta(hours=48 + 10)  # waited 10 h
+    assert resumed.sla_due_at == resumed.resolution_due_at
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="concurrent sweeps need PostgreSQL; CI runs this with DATABASE_URL")
+def test_two_sweeps_at_once_notify_once(app, app_config, make_customer, make_user, make_team):
+    team = make_team("Cuenta")
+    agent = make_user(Role.AGENT, teams=[team])
+    ids = [create(app, make_customer(), priority=Priority.URGENT, team_id=team)
+           for _ in range(20)]
+    with app.app_context(), workflows.atomic():
+        for ticket_id in ids:
+            db.session.get(Ticket, ticket_id).assignee_id = agent
+    later = rules.utcnow() + timedelta(hours=2)
+    barrier, errors = threading.Barrier(4), []
+
+    def sweep():
+        local = create_app(app_config)
+        try:
+            with local.app_context():
+                barrier.wait(timeout=30)
+                with workflows.atomic():
+                    workflows.sweep_sla_states(later)
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweep) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 20
