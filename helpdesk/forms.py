@@ -89,3 +89,9 @@ class RoutingTestForm(FlaskForm):
     language = SelectField(_l("Idioma"), choices=[("es", "Español"), ("en", "English")],
                            validate_choice=False)
     text = TextAreaField(_l("Asunto y mensaje"), validators=[Optional(), Length(max=5000)])
+
+
+class PriorityForm(TicketActionForm):
+    """Reprioritise: the SLA deadlines follow."""
+
+    priority = SelectField(_l("Prioridad"), choices=[])

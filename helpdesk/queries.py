@@ -20,6 +20,7 @@ from .models import (
     IntentState,
     JobIntent,
     Message,
+    Notification,
     Priority,
     ResponseTemplate,
     Role,
@@ -400,3 +401,17 @@ def routing_rules_ordered() -> list[RoutingRule]:
     """Every routing rule (enabled or not) in evaluation order."""
     return list(db.session.scalars(select(RoutingRule).order_by(RoutingRule.position,
                                                                RoutingRule.id)))
+
+
+def unread_notifications(user_id: int, limit: int = 20) -> list[Notification]:
+    """The user's unread notices, newest first."""
+    stmt = (select(Notification).where(Notification.user_id == user_id,
+                                       Notification.read_at.is_(None))
+            .order_by(Notification.created_at.desc()).limit(limit))
+    return list(db.session.scalars(stmt))
+
+
+def unread_count(user_id: int) -> int:
+    """How many unread notices the user has (uses the user/read_at index)."""
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)))

@@ -647,3 +647,13 @@ def add_customer_message(ticket: Ticket, body: str, *, now: datetime | None = No
     _touch(ticket, now)
     db.session.flush()
     return message
+
+
+def mark_notifications_read(user: User, now: datetime | None = None) -> int:
+    """Mark all of the user's notices as read; how many were unread."""
+    now = now or rules.utcnow()
+    notices = queries.unread_notifications(user.id, limit=10_000)
+    for notice in notices:
+        notice.read_at = now
+    db.session.flush()
+    return len(notices)

@@ -171,3 +171,32 @@ def test_two_sweeps_at_once_notify_once(app, app_config, make_customer, make_use
     assert not errors, errors
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 20
+
+
+def test_breach_notices_show_in_the_panel_until_read(app, make_customer, make_user, login_as):
+    agent = make_user(Role.AGENT)
+    ticket_id = create(app, make_customer(), priority=Priority.URGENT)
+    with app.app_context(), workflows.atomic():
+        workflows.assign_ticket(db.session.get(Ticket, ticket_id),
+                                db.session.get(User, agent), actor=None, reason="t")
+        workflows.sweep_sla_states(rules.utcnow() + timedelta(hours=2))
+    client = login_as(agent)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'data-testid="notices-count">1<' in page
+    assert f"El ticket #{ticket_id} superó su plazo SLA." in page
+    client.post("/admin/notifications/read")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "notices-count" not in page and "superó su plazo" not in page
+
+
+def test_reprioritising_from_the_ticket_page_moves_the_deadline(app, make_customer, make_user,
+                                                                login_as):
+    agent = make_user(Role.AGENT)
+    ticket_id = create(app, make_customer())
+    before = row(app, ticket_id)
+    response = login_as(agent).post(f"/admin/tickets/{ticket_id}/priority", data={
+        "priority": "urgent", "version": str(before.version)})
+    assert response.status_code == 302
+    after = row(app, ticket_id)
+    assert after.priority is Priority.URGENT
+    assert after.sla_due_at == after.created_at + timedelta(hours=1)

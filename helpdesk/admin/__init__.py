@@ -8,7 +8,9 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
+from .. import queries
 from .catalog import catalog_views, template_views
 from .people import people_views
 from .reports import HomeView, report_views
@@ -40,4 +42,11 @@ def init_admin(app: Flask) -> Admin:
     with app.app_context():  # lazy category names are hashed while the menu is built
         for view in views:
             admin.add_view(view)
+    app.context_processor(_panel_globals)
     return admin
+
+
+def _panel_globals() -> dict:
+    """The navigation bar's unread-notice count, computed only when a page asks for it."""
+    return {"unread_notices": lambda: queries.unread_count(current_user.id)
+            if current_user.is_authenticated else 0}

@@ -66,7 +66,15 @@ class HomeView(StaffView, AdminIndexView):
         mine = queries.open_count(current_user.id)
         team = queries.team_roster(current_user) if current_user.role >= Role.SUPERVISOR else []
         return self.render("helpdesk/index.html", counts=counts, mine=mine, roster=team,
-                           availabilities=list(Availability))
+                           availabilities=list(Availability),
+                           notices=queries.unread_notifications(current_user.id))
+
+    @expose("/notifications/read", methods=("POST",))
+    def notifications_read_view(self):
+        """Mark every notice as read."""
+        with workflows.atomic():
+            workflows.mark_notifications_read(current_user)
+        return redirect(url_for(".index"))
 
     @expose("/availability", methods=("POST",))
     def availability_view(self):

@@ -14,8 +14,24 @@ from .. import queries, rules, templating, workflows
 from ..accounts import get_directory
 from ..errors import Conflict, DomainError
 from ..extensions import db
-from ..forms import NoteForm, ReassignForm, ReplyForm, StatusForm, TicketActionForm
-from ..models import MessageKind, ResponseTemplate, Role, Team, Ticket, TicketStatus, User
+from ..forms import (
+    NoteForm,
+    PriorityForm,
+    ReassignForm,
+    ReplyForm,
+    StatusForm,
+    TicketActionForm,
+)
+from ..models import (
+    MessageKind,
+    Priority,
+    ResponseTemplate,
+    Role,
+    Team,
+    Ticket,
+    TicketStatus,
+    User,
+)
 
 PAGE = "helpdesk/tickets/work.html"
 
@@ -64,9 +80,13 @@ class TicketWorkMixin:
         note = forms.get("note") or NoteForm(version=version)
         status = forms.get("status") or StatusForm(version=version)
         status.status.choices = [(s.value, s.label) for s in rules.status_choices(ticket.status)]
+        priority = forms.get("priority") or PriorityForm(version=version,
+                                                         priority=ticket.priority.value)
+        priority.priority.choices = [(p.value, p.label) for p in Priority]
         templates = queries.response_templates_for(ticket, current_user.locale)
         return self.render(
             PAGE, ticket=ticket, reply_form=reply, note_form=note, status_form=status,
+            priority_form=priority,
             take_form=TicketActionForm(version=version),
             account=get_directory().summary(ticket.customer_id, exclude_ticket=ticket.id),
             templates=[{"id": t.id, "name": t.name, "body": t.body} for t in templates],
@@ -137,6 +157,15 @@ class TicketWorkMixin:
         return self._act(ticket_id, form, lambda ticket, expected: workflows.change_status(
             ticket, TicketStatus(form.status.data), actor=current_user,
             expected_version=expected), _("Estado actualizado."), "status")
+
+    @expose("/<int:ticket_id>/priority", methods=("POST",))
+    def priority_view(self, ticket_id: int):
+        """Change the priority; the deadlines move with it."""
+        form = PriorityForm()
+        form.priority.choices = [(p.value, p.label) for p in Priority]
+        return self._act(ticket_id, form, lambda ticket, expected: workflows.change_priority(
+            ticket, Priority(form.priority.data), actor=current_user,
+            expected_version=expected), _("Prioridad actualizada."), "priority")
 
     @expose("/<int:ticket_id>/take", methods=("POST",))
     def take_view(self, ticket_id: int):
