@@ -39,6 +39,7 @@ from .models import (
     ResponseTemplate,
     Role,
     RoutingRule,
+    Setting,
     Strategy,
     Team,
     Ticket,
@@ -657,3 +658,21 @@ def mark_notifications_read(user: User, now: datetime | None = None) -> int:
         notice.read_at = now
     db.session.flush()
     return len(notices)
+
+
+def set_default_team(team: Team | None, *, actor: User) -> None:
+    """The team that gets tickets no routing rule (nor their category) places."""
+    row = db.session.get(Setting, "routing.default_team_id")
+    old = row.value if row else None
+    new = team.id if team else None
+    if old == new:
+        return
+    if row is None:
+        row = Setting(key="routing.default_team_id")
+        db.session.add(row)
+    row.value = new
+    db.session.add(AuditEntry(entity="settings", action="update", field="default_team",
+                              old_value=None if old is None else str(old),
+                              new_value=None if new is None else str(new),
+                              actor_id=actor.id))
+    db.session.flush()

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from helpdesk import queries, workflows
 from helpdesk.extensions import db
-from helpdesk.models import Channel, Priority, Role, RoutingRule
+from helpdesk.models import Channel, Priority, Role, RoutingRule, Ticket
 
 
 @pytest.fixture
@@ -74,3 +74,19 @@ def test_agents_cannot_touch_routing(setup, login_as, make_user):
     client = login_as(make_user(Role.AGENT))
     assert client.get("/admin/routing/test").status_code == 403
     assert client.post("/admin/routing/1/move/1").status_code == 403
+
+
+def test_default_team_catches_the_rest(app, setup, login_as, make_team, make_ticket,
+                                       make_user, run_jobs):
+    contenido = make_team("Contenido")
+    agent = make_user(Role.AGENT, teams=[contenido])
+    client = login_as(setup["sup"])
+    assert 'data-testid="default-team"' in client.get("/admin/routing/").get_data(as_text=True)
+    client.post("/admin/routing/default-team", data={"team": str(contenido)})
+    ticket = make_ticket("Una pregunta cualquiera")  # no category, no rule matches
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(Ticket, ticket).assignee_id == agent
+    response = client.post("/admin/routing/default-team", data={"team": "999"},
+                           follow_redirects=True)
+    assert "ya no existe" in response.get_data(as_text=True)

@@ -101,6 +101,25 @@ class RoutingTestMixin:
                 flash(str(exc), "error")
         return self.render("helpdesk/routing_test.html", form=form, result=result)
 
+    @expose("/default-team", methods=("POST",))
+    def default_team_view(self):
+        """Choose the team that catches tickets no rule places."""
+        value = request.form.get("team", "")
+        team = db.session.get(Team, int(value)) if value.isdigit() else None
+        if value and team is None:
+            flash(_("La opción elegida ya no existe."), "error")
+        else:
+            with workflows.atomic():
+                workflows.set_default_team(team, actor=current_user)
+            flash(_("Equipo por defecto guardado."), "success")
+        return redirect(url_for(".index_view"))
+
+    def render(self, template, **kwargs):
+        if template == self.list_template:
+            kwargs["teams"] = db.session.scalars(select(Team).order_by(Team.name)).all()
+            kwargs["default_team_id"] = queries.get_setting("routing.default_team_id")
+        return super().render(template, **kwargs)
+
     @action("enable", _l("Activar"))
     def action_enable(self, ids):
         """Enable the selected rules."""
