@@ -354,3 +354,53 @@ def pick_agent(agents: Iterable[AgentLoad], strategy: Strategy,
     """The id of the agent who gets the next ticket, or None if nobody is eligible."""
     ranked = rank_agents(agents, strategy, category_id)
     return ranked[0] if ranked else None
+
+
+_DAYS = {
+    "lun": 0, "mon": 0, "mar": 1, "tue": 1, "mie": 2, "mié": 2, "wed": 2, "jue": 3, "thu": 3,
+    "vie": 4, "fri": 4, "sab": 5, "sáb": 5, "sat": 5, "dom": 6, "sun": 6,
+}
+_DAY_NAMES = ("lun", "mar", "mié", "jue", "vie", "sáb", "dom")
+
+
+def _day(word: str) -> int:
+    key = word.strip().lower()[:3]
+    if key not in _DAYS:
+        raise ValueError(f"día desconocido: {word.strip()!r}")
+    return _DAYS[key]
+
+
+def parse_hours(text: str) -> dict[str, list[list[str]]]:
+    """Weekly hours from lines like "lun-vie 09:00-14:00, 15:00-18:00" to the stored form.
+
+    ValueError names the first problem (unknown day, bad time, closing before opening).
+    """
+    hours: dict[str, list[list[str]]] = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        days_part, _sep, spans_part = line.strip().partition(" ")
+        first, _dash, last = days_part.partition("-")
+        start, end = _day(first), _day(last or first)
+        days = range(start, end + 1) if start <= end else [*range(start, 7), *range(0, end + 1)]
+        spans = []
+        for span in spans_part.split(","):
+            opens, _dash, closes = span.strip().partition("-")
+            try:
+                a, b = time.fromisoformat(opens.strip()), time.fromisoformat(closes.strip())
+            except ValueError:
+                raise ValueError(f"hora no válida: {span.strip()!r}") from None
+            if b <= a:
+                raise ValueError(f"el cierre debe ser posterior a la apertura: {span.strip()!r}")
+            spans.append([a.strftime("%H:%M"), b.strftime("%H:%M")])
+        for day in days:
+            hours[str(day)] = sorted(hours.get(str(day), []) + spans)
+    return hours
+
+
+def format_hours(hours: dict) -> str:
+    """The stored weekly hours as editable lines ("lun 09:00-18:00")."""
+    return "\n".join(
+        f"{_DAY_NAMES[int(day)]} " + ", ".join(f"{a}-{b}" for a, b in spans)
+        for day, spans in sorted((hours or {}).items(), key=lambda item: int(item[0])) if spans
+    )

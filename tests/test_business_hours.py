@@ -68,3 +68,21 @@ def test_calendar_without_hours_is_refused():
     closed = rules.Calendar("Europe/Madrid", {})
     with pytest.raises(ValueError, match="no open hours"):
         rules.add_business_time(madrid(2026, 11, 23, 10, 0), 60, closed)
+
+
+def test_parse_and_format_weekly_hours():
+    hours = rules.parse_hours("lun-vie 09:00-14:00, 15:00-18:00\nsáb 10:00-13:00\n")
+    assert hours["0"] == [["09:00", "14:00"], ["15:00", "18:00"]] and hours["5"] == [
+        ["10:00", "13:00"]]
+    assert "6" not in hours
+    assert rules.parse_hours(rules.format_hours(hours)) == hours
+    assert rules.parse_hours("fri-mon 08:00-09:00").keys() == {"4", "5", "6", "0"}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("lunes 9-18", "hora no válida"), ("xyz 09:00-18:00", "día desconocido"),
+    ("mar 18:00-09:00", "posterior a la apertura"),
+])
+def test_bad_weekly_hours_are_named(text, message):
+    with pytest.raises(ValueError, match=message):
+        rules.parse_hours(text)

@@ -200,3 +200,22 @@ def test_reprioritising_from_the_ticket_page_moves_the_deadline(app, make_custom
     after = row(app, ticket_id)
     assert after.priority is Priority.URGENT
     assert after.sla_due_at == after.created_at + timedelta(hours=1)
+
+
+def test_supervisors_keep_business_calendars(app, make_user, login_as):
+    client = login_as(make_user(Role.SUPERVISOR))
+    response = client.post("/admin/calendars/new/", data={
+        "name": "Oficina Madrid", "timezone": "Europe/Madrid",
+        "hours_text": "lun-vie 09:00-14:00, 15:00-18:00",
+        "holidays-0-day": "2026-12-08", "holidays-0-name": "Inmaculada"})
+    assert response.status_code == 302, response.get_data(as_text=True)[-1500:]
+    with app.app_context():
+        calendar = db.session.scalar(select(BusinessCalendar))
+        assert calendar.hours["4"] == [["09:00", "14:00"], ["15:00", "18:00"]]
+        assert [(h.day, h.name) for h in calendar.holidays] == [(date(2026, 12, 8),
+                                                                 "Inmaculada")]
+    page = client.post("/admin/calendars/new/", data={
+        "name": "Mal", "timezone": "Mars/Olympus", "hours_text": "lunes 9-18"}).get_data(
+        as_text=True)
+    assert "Zona horaria desconocida" in page and "Horario no válido" in page
+    assert login_as(make_user(Role.AGENT)).get("/admin/calendars/").status_code == 403

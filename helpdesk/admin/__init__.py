@@ -28,14 +28,13 @@ def init_admin(app: Flask) -> Admin:
         translations_path=str(Path(app.root_path) / "translations"),
     )
     support, settings = _l("Soporte"), _l("Configuración")
-    routing = routing_views(settings)  # Enrutamiento, SLA, Equipos
+    routing = routing_views(settings)  # Enrutamiento, SLA, Horarios laborales, Equipos
     views = [
         *ticket_views(support),
         *report_views(support),
         routing[0],
         *template_views(settings),
-        routing[1],
-        routing[2],
+        *routing[1:],
         *people_views(settings),
         *catalog_views(settings),
     ]

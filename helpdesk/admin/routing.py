@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
@@ -11,6 +13,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
+from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .. import queries, rules, workflows
@@ -18,8 +21,10 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import RoutingTestForm
 from ..models import (
+    BusinessCalendar,
     Category,
     Channel,
+    Holiday,
     Priority,
     RoutingRule,
     SlaPolicy,
@@ -246,12 +251,57 @@ class TeamView(StaffModelView):
     form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
 
 
+def _valid_timezone(form, field):
+    try:
+        ZoneInfo(field.data or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(str(_l("Zona horaria desconocida (p. ej. Europe/Madrid)."))) from None
+
+
+def _valid_hours(form, field):
+    try:
+        parsed = rules.parse_hours(field.data or "")
+    except ValueError as exc:
+        raise ValidationError(_("Horario no válido: %(detail)s", detail=str(exc))) from None
+    if not parsed:
+        raise ValidationError(str(_l("Indica al menos un día con horario.")))
+
+
+class CalendarView(StaffModelView):
+    """Horarios laborales: when SLA time counts (time zone, weekly hours, holidays)."""
+
+    read_roles = write_roles = SUPERVISORS
+    allow_delete = False
+    column_list = ("name", "timezone", "hours")
+    column_labels = {**COMMON_LABELS, "timezone": _l("Zona horaria"),
+                     "hours": _l("Horario semanal"), "hours_text": _l("Horario semanal"),
+                     "holidays": _l("Festivos"), "day": _l("Día")}
+    column_formatters = {"hours": lambda v, c, m, n: rules.format_hours(m.hours)}
+    form_columns = ("name", "timezone", "hours_text", "holidays")
+    form_extra_fields = {"hours_text": TextAreaField(
+        _l("Horario semanal"), validators=[_valid_hours],
+        description=_l("Una línea por tramo de días, p. ej. «lun-vie 09:00-14:00, 15:00-18:00»."))}
+    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]},
+                 "timezone": {"validators": [InputRequired(), _valid_timezone]}}
+    inline_models = ((Holiday, {"form_columns": ("id", "day", "name"),
+                                "column_labels": {"day": _l("Día"), "name": _l("Nombre")}}),)
+
+    def on_form_prefill(self, form, id):
+        form.hours_text.data = rules.format_hours(self.get_one(id).hours)
+
+    def on_model_change(self, form, model, is_created):
+        model.hours = rules.parse_hours(form.hours_text.data)
+        super().on_model_change(form, model, is_created)
+
+
 def routing_views(category: str) -> list:
     """The supervisor-edited configuration views."""
     return [
         RoutingRuleView(RoutingRule, name=_l("Enrutamiento"), category=category,
                         endpoint="routing"),
         SlaPolicyView(SlaPolicy, name=_l("SLA"), category=category, endpoint="sla"),
+        CalendarView(BusinessCalendar, name=_l("Horarios laborales"), category=category,
+                     endpoint="calendars"),
         TeamView(Team, name=_l("Equipos"), category=category, endpoint="teams"),
     ]
 
