@@ -56,3 +56,18 @@ def deliver(mail: EmailMessage) -> None:
     outbox.mkdir(parents=True, exist_ok=True)
     name = mail["Message-ID"].strip("<>").replace("/", "_")
     (outbox / f"{name}.eml").write_bytes(bytes(mail))
+
+
+def build_breach_notice(ticket, user) -> EmailMessage:
+    """The e-mail to a staff member about a ticket that passed its SLA deadline."""
+    config = current_app.config
+    mail = EmailMessage()
+    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
+    mail["To"] = _header(user.email)
+    mail["Subject"] = _header(f"SLA {ticket.number}: {ticket.subject}")
+    mail["Message-ID"] = make_msgid(idstring=f"sla{ticket.id}.user{user.id}",
+                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(f"{ticket.number} — {ticket.subject}\n"
+                     f"SLA: {ticket.sla_due_at.isoformat() if ticket.sla_due_at else '-'}\n")
+    return mail

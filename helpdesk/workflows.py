@@ -343,6 +343,11 @@ def notify_breaches(ticket_ids: list[int], now: datetime) -> None:
     ]
     if notices:
         db.session.execute(insert(Notification), notices)
+        if current_app.config.get("MAIL_SERVER"):  # e-mail too, when mail is configured
+            for notice in notices:
+                schedule("mail_breach", notice["ticket_id"], notice["user_id"], queue="mail",
+                         key=f"breach-mail:{notice['ticket_id']}:{notice['user_id']}:"
+                             f"{now.isoformat()}")
     db.session.execute(insert(AuditEntry), [
         {"entity": "tickets", "entity_id": ticket_id, "ticket_id": ticket_id, "actor_id": None,
          "action": "sla_breach", "field": "sla_state", "new_value": "breached",
@@ -563,6 +568,14 @@ def _apply_targets(ticket: Ticket, now: datetime | None = None) -> None:
 def _event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data) -> None:
     db.session.add(Message(ticket=ticket, kind=MessageKind.EVENT, author=actor, created_at=now,
                            body=event_body(event, **data)))
+
+
+@intent_handler
+def mail_breach(ticket_id: int, user_id: int) -> None:
+    """Outbox handler: e-mail one staff member about one SLA breach."""
+    ticket, user = db.session.get(Ticket, ticket_id), db.session.get(User, user_id)
+    if ticket is not None and user is not None and user.active:
+        mail.deliver(mail.build_breach_notice(ticket, user))
 
 
 @intent_handler

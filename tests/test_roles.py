@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from helpdesk.extensions import db
 from helpdesk.models import (
+    BusinessCalendar,
     Category,
     Customer,
     EscalationReason,
@@ -29,6 +30,7 @@ VIEWS = {
     "routing": (RoutingRule, SUPERVISORS, SUPERVISORS),
     "templates": (ResponseTemplate, EVERYONE, ADMINS),
     "sla": (SlaPolicy, SUPERVISORS, SUPERVISORS),
+    "calendars": (BusinessCalendar, SUPERVISORS, SUPERVISORS),
     "teams": (Team, SUPERVISORS, SUPERVISORS),
     "agents": (User, ADMINS, ADMINS),
     "categories": (Category, SUPERVISORS, ADMINS),
@@ -58,6 +60,8 @@ def valid_form(endpoint, world):
                     "team": world["team"], "keywords": "reembolso"},
         "templates": {"name": f"Plantilla {n}", "locale": "es", "body": "Hola", "active": "y"},
         "sla": {"priority": "urgent", "first_response_minutes": "60"},
+        "calendars": {"name": "Oficina", "timezone": "Europe/Madrid",
+                      "hours_text": "lun-vie 09:00-18:00"},
         "teams": {"name": "Facturación", "strategy": "round_robin", "active": "y"},
         "agents": {"name": "Nuevo Agente", "email": "nuevo@test.bayit", "role": "1",
                    "capacity": "5", "availability": "available", "locale": "es",

@@ -2,6 +2,7 @@
 
 import email
 import socket
+from datetime import timedelta
 from email import policy
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from helpdesk import mail, templating, workflows
+from helpdesk import mail, rules, templating, workflows
 from helpdesk.errors import Conflict, DomainError, InvalidTransition
 from helpdesk.extensions import db
 from helpdesk.models import (
@@ -262,3 +263,15 @@ def test_customer_text_cannot_inject_headers(app, make_customer, make_user, make
         reply = db.session.scalar(select(Message).where(Message.kind == MessageKind.REPLY))
         built = mail.build_reply(reply)
     assert built["Bcc"] is None and "\n" not in built["Subject"]
+
+
+def test_sla_breach_is_mailed_to_staff_when_mail_is_configured(app, desk, run_jobs,
+                                                               smtp_server):
+    act(app, workflows.take_ticket, desk["ticket"], desk["ana"])
+    with app.app_context(), workflows.atomic():
+        workflows.sweep_sla_states(rules.utcnow() + timedelta(days=3))
+        ana_email = db.session.get(User, desk["ana"]).email
+    run_jobs()
+    assert [rcpt for rcpt, _content in smtp_server.messages] == [[ana_email]]
+    mail_ = email.message_from_bytes(smtp_server.messages[0][1], policy=policy.default)
+    assert mail_["Subject"] == f"SLA #{desk['ticket']}: No puedo entrar"
