@@ -11,7 +11,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 
 class LoginForm(FlaskForm):
@@ -31,14 +31,11 @@ class LocaleForm(FlaskForm):
 class TicketActionForm(FlaskForm):
     """Every ticket action carries the version the page was rendered from."""
 
-    version = HiddenField(validators=[InputRequired()])
+    version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}$")])
 
-    def expected_version(self) -> int | None:
-        """The page's ticket version, or None if the field was tampered with."""
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
+    def expected_version(self) -> int:
+        """The ticket version the page was rendered from."""
+        return int(self.version.data)
 
 
 class ReplyForm(TicketActionForm):

@@ -530,8 +530,9 @@ class Ticket(Timestamped, db.Model):
     team: Mapped[Team | None] = relationship()
     assignee: Mapped[User | None] = relationship()
     resolution_category: Mapped[ResolutionCategory | None] = relationship()
-    messages: Mapped[list[Message]] = relationship(
-        back_populates="ticket", order_by="Message.created_at", cascade="all, delete-orphan"
+    messages: Mapped[list[Message]] = relationship(  # same instant: in the order written
+        back_populates="ticket", order_by="(Message.created_at, Message.id)",
+        cascade="all, delete-orphan"
     )
 
     @property

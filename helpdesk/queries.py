@@ -101,7 +101,8 @@ def routing_rule_specs() -> list[rules.RuleSpec]:
 
 def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Ticket]:
     """The tickets with these ids, locked for update where the database can."""
-    stmt = select(Ticket).where(Ticket.id.in_([int(i) for i in ids])).order_by(Ticket.id)
+    valid = [i for i in (rules.parse_id(i) for i in ids) if i is not None]
+    stmt = select(Ticket).where(Ticket.id.in_(valid)).order_by(Ticket.id)
     if for_update:
         stmt = stmt.with_for_update()
     return list(db.session.scalars(stmt))
@@ -280,6 +281,9 @@ def visible_to(user: User):
 def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
     """The ticket if it exists and `user` may see it, with what its page shows (people, thread
     and authors) loaded in two statements, however long the thread."""
+    ticket_id = rules.parse_id(ticket_id)
+    if ticket_id is None:
+        return None
     stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user)).options(
         joinedload(Ticket.customer), joinedload(Ticket.category), joinedload(Ticket.team),
         joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author))
@@ -330,9 +334,9 @@ def _capped_count(*conditions, cap: int):
 def ticket_search(term: str):
     """One search word: a ticket number, or text in the subject, the customer's name or e-mail,
     or any message of the thread."""
-    number = term.lstrip("#")
-    if number.isdigit() and len(number) < 10:
-        return Ticket.id == int(number)
+    number = rules.parse_id(term)
+    if number is not None:
+        return Ticket.id == number
     like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     customers = select(Customer.id).where(
         or_(Customer.name.ilike(like, escape="\\"), Customer.email.ilike(like, escape="\\")))

@@ -36,6 +36,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value) -> int | None:
+    """A row id from user input: ASCII digits within the database's integer range, else None."""
+    text = str(value if value is not None else "").strip().lstrip("#")
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 # --- Status -------------------------------------------------------------------------------------
 
 

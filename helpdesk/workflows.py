@@ -301,8 +301,10 @@ def sweep_waiting(now: datetime) -> int:
     return sum(len(assign_waiting(team_id)) for team_id in queries.teams_with_waiting())
 
 
-def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str) -> None:
+def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str,
+                  now: datetime | None = None) -> None:
     """Give the ticket to `agent` (None: back to the team pool). Flushes; the caller commits."""
+    now = now or rules.utcnow()
     if not rules.can_reassign(ticket.status):
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     if agent is not None and agent.id != ticket.assignee_id:
@@ -314,12 +316,12 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
         _schedule_waiting(ticket.team_id)  # the previous assignee has room again
     audit(ticket, actor, "assign", field="assignee", old=ticket.assignee_id,
           new=agent.id if agent else None, reason=reason)
-    _event(ticket, actor, rules.utcnow(), "assign", to=agent.name if agent else "")
+    _event(ticket, actor, now, "assign", to=agent.name if agent else "")
     ticket.assignee = agent
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
-    _set_status(ticket, new_status, actor, reason, rules.utcnow())
+    _set_status(ticket, new_status, actor, reason, now)
     if agent is not None:
-        agent.last_assigned_at = rules.utcnow()
+        agent.last_assigned_at = now
     db.session.flush()
 
 
@@ -476,7 +478,7 @@ def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | 
     if not body:
         raise DomainError(_("La respuesta quedó vacía."))
     if ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED:
-        assign_ticket(ticket, actor, actor=actor, reason="reply")
+        assign_ticket(ticket, actor, actor=actor, reason="reply", now=now)
     message = Message(ticket=ticket, kind=MessageKind.REPLY, author=actor, body=body,
                       created_at=now)
     db.session.add(message)

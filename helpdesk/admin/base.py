@@ -23,6 +23,7 @@ from wtforms.validators import StopValidation, ValidationError
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Role
+from ..rules import parse_id
 from ..workflows import audit
 
 log = logging.getLogger(__name__)
@@ -131,10 +132,8 @@ class StaffModelView(StaffView, ModelView):
 
     def get_one(self, id):
         """The row with this integer id, or None (Flask-Admin then says it does not exist)."""
-        try:
-            return db.session.get(self.model, int(id))
-        except (TypeError, ValueError):
-            return None
+        row_id = parse_id(id)
+        return None if row_id is None else db.session.get(self.model, row_id)
 
     def on_model_change(self, form, model, is_created):
         if is_created:

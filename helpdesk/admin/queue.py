@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import or_
 
-from .. import rules
+from .. import queries, rules
 from ..models import SlaState, Ticket, TicketStatus
 
 UNRESOLVED = ",".join(s.value for s in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING))
@@ -66,15 +66,18 @@ SAVED_VIEWS = (
 
 
 def saved_view_tabs(view, counts: dict[str, int]) -> list[dict]:
-    """Each tab's label, count, URL (built from the view's own filters) and whether it is on."""
+    """Each tab's label, count (capped: `more` says there are more), URL (built from the view's
+    own filters) and its filter arguments."""
     tabs = []
     for key, label, spec in SAVED_VIEWS:
         args = {}
         for position, (flt, value) in enumerate(spec):
             index = view._filters.index(flt)
             args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
-        tabs.append({"key": key, "label": label, "count": counts.get(key, 0),
-                     "url": url_for(".index_view", **args), "args": args})
+        count = counts.get(key, 0)
+        tabs.append({"key": key, "label": label, "count": min(count, queries.COUNT_CAP),
+                     "more": count > queries.COUNT_CAP, "url": url_for(".index_view", **args),
+                     "args": args})
     return tabs
 
 

@@ -79,7 +79,7 @@ class HomeView(StaffView, AdminIndexView):
     @expose("/availability", methods=("POST",))
     def availability_view(self):
         """Set availability: your own, or (supervisors) a team member's."""
-        target = request.form.get("user_id", type=int) or current_user.id
+        target = rules.parse_id(request.form.get("user_id")) or current_user.id
         try:
             value = Availability(request.form.get("availability", ""))
         except ValueError:

@@ -82,7 +82,7 @@ class RoutingTestMixin:
     @expose("/<int:rule_id>/move/<int(signed=True):direction>", methods=("POST",))
     def move_view(self, rule_id: int, direction: int):
         """Move a rule up or down."""
-        rule = db.session.get(RoutingRule, rule_id)
+        rule = db.session.get(RoutingRule, rule_id) if rules.parse_id(rule_id) else None
         if rule is None or direction not in (-1, 1):
             abort(404)
         with workflows.atomic():
@@ -110,7 +110,8 @@ class RoutingTestMixin:
     def default_team_view(self):
         """Choose the team that catches tickets no rule places."""
         value = request.form.get("team", "")
-        team = db.session.get(Team, int(value)) if value.isdigit() else None
+        team_id = rules.parse_id(value)
+        team = db.session.get(Team, team_id) if team_id else None
         if value and team is None:
             flash(_("La opción elegida ya no existe."), "error")
         else:
@@ -146,12 +147,13 @@ class RoutingTestMixin:
 def _facts_from(form) -> rules.TicketFacts:
     number = (form.ticket.data or "").strip().lstrip("#")
     if number:
-        ticket = db.session.get(Ticket, int(number)) if number.isdigit() else None
+        ticket_id = rules.parse_id(number)
+        ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
         if ticket is None:
             raise DomainError(_("El ticket #%(id)s no existe.", id=number))
         return workflows.ticket_facts(ticket)
     return rules.TicketFacts(
-        category_id=int(form.category.data) if (form.category.data or "").isdigit() else None,
+        category_id=rules.parse_id(form.category.data),
         priority=_choice(Priority, form.priority.data, Priority.NORMAL),
         channel=_choice(Channel, form.channel.data, Channel.WEB).value,
         plan=form.plan.data or None, country=(form.country.data or "").upper() or None,

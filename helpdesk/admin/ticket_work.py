@@ -92,6 +92,7 @@ class TicketWorkMixin:
             templates=[{"id": t.id, "name": t.name, "body": t.body} for t in templates],
             placeholders=templating.PLACEHOLDERS, describe_event=describe_event,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
+            sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),
             can_take=ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED,
             can_reassign=current_user.role >= Role.SUPERVISOR and rules.can_reassign(
                 ticket.status),
@@ -115,7 +116,7 @@ class TicketWorkMixin:
         except (DomainError, StaleDataError) as exc:
             if isinstance(exc, StaleDataError):
                 exc = Conflict(_("Otra persona cambió este ticket en el mismo momento: %(c)s.",
-                                 c=queries.describe_changes_since(ticket_id, expected or 0)))
+                                 c=queries.describe_changes_since(ticket_id, expected)))
             flash(str(exc), "error")
             db.session.expire_all()
             ticket = self._ticket_or_404(ticket_id)
@@ -133,8 +134,8 @@ class TicketWorkMixin:
 
         def action(ticket, expected):
             template = None
-            if (form.template_id.data or "").isdigit():
-                template = db.session.get(ResponseTemplate, int(form.template_id.data))
+            if (template_id := rules.parse_id(form.template_id.data)) is not None:
+                template = db.session.get(ResponseTemplate, template_id)
             workflows.add_reply(ticket, form.body.data, actor=current_user,
                                 status=TicketStatus(form.status.data), template=template,
                                 expected_version=expected)
@@ -209,7 +210,7 @@ class ReassignMixin:
             (str(u.id), f"{u.name} ({', '.join(t.name for t in u.teams)})")
             for u in db.session.scalars(select(User).where(User.active.is_(True))
                                         .order_by(User.name))]
-        ids = [int(i) for i in (form.ids.data or "").split(",") if i.strip().isdigit()]
+        ids = [i for i in map(rules.parse_id, (form.ids.data or "").split(",")) if i]
         tickets = queries.tickets_by_ids(ids)
         if not tickets:
             flash(_("No hay tickets seleccionados."), "error")
@@ -236,7 +237,8 @@ def _pick(model, value: str):
     """The row behind a select's value ('' → None); an unknown id is a DomainError."""
     if not value:
         return None
-    row = db.session.get(model, int(value)) if value.isdigit() else None
+    row_id = rules.parse_id(value)
+    row = db.session.get(model, row_id) if row_id else None
     if row is None:
         raise DomainError(_("La opción elegida ya no existe."))
     return row

@@ -1,0 +1,163 @@
+"""An agent works a ticket in headless Chromium: from the queue's "Mis tickets" tab to the
+ticket page, a template with its preview, the reply, an internal note and a placeholder error."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import urlopen
+
+import flask_migrate
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from helpdesk import demo, queries
+from helpdesk.extensions import db
+from helpdesk.models import Ticket, TicketStatus, User
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-results"
+AGENT = "agente1@demo.bayit"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("HELPDESK_REQUIRE_BROWSER"):
+        raise RuntimeError(f"HELPDESK_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from tests.test_e2e import CHROMIUM_ARGS, free_port  # noqa: E402 - only once Chromium exists
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory, redis_url):
+    """An app on its own demo database (300 tickets), for the server and for look-ups."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('e2e-ticket') / 'demo.sqlite'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "REDIS_URL": redis_url})
+    with app.app_context():
+        flask_migrate.upgrade()
+        demo.seed(tickets=300, seed=11)
+    return app
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_app, redis_url):
+    """The panel served by `flask run` on the demo database."""
+    uri = demo_app.config["SQLALCHEMY_DATABASE_URI"]
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": uri, "REDIS_URL": redis_url, "SECRET_KEY": "e2e"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urlopen(f"{base}/login", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail(f"the panel did not start: {server.stderr.read().decode()[-2000:]}")
+    yield base
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_ticket_with_templates(app) -> tuple[int, str]:
+    """An open ticket of agente1 whose category has Spanish templates: (id, customer name)."""
+    with app.app_context():
+        agent = db.session.scalar(select(User).where(User.email == AGENT))
+        tickets = db.session.scalars(select(Ticket).where(
+            Ticket.assignee_id == agent.id, Ticket.status == TicketStatus.OPEN)
+            .order_by(Ticket.id))
+        for ticket in tickets:
+            if queries.response_templates_for(ticket, agent.locale):
+                return ticket.id, ticket.customer.name
+    pytest.fail("the demo seed has no open ticket of agente1 with a Spanish template")
+
+
+def test_agent_works_a_ticket(demo_app, live_server, browser):
+    expect = sync_api.expect
+    ticket_id, customer = open_ticket_with_templates(demo_app)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(f"{live_server}/login")
+    page.fill("#email", AGENT)
+    page.fill("#password", "demo")
+    page.click("[data-testid=login-submit]")
+    expect(page).to_have_url(f"{live_server}/admin/")
+
+    menu = page.locator("#admin-navbar-collapse")
+    menu.get_by_text("Soporte", exact=True).click()
+    menu.get_by_role("link", name="Tickets", exact=True).click()
+    expect(page).to_have_url(f"{live_server}/admin/tickets/")
+    page.click("[data-testid=view-mine]")
+    expect(page.get_by_test_id("view-mine")).to_have_class(re.compile(r"\bactive\b"))
+    link = page.locator("table.model-list td.col-id a", has_text=f"#{ticket_id}")
+    expect(link).to_have_count(1)
+    link.click()
+    expect(page).to_have_url(f"{live_server}/admin/tickets/{ticket_id}/")
+    expect(page.get_by_test_id("ticket-status")).to_have_text("Abierto")
+
+    # A template fills the editor and the preview shows it as the customer will read it.
+    page.click("[data-testid=templates-menu]")
+    item = page.locator("[data-template]:visible").first
+    expect(item).to_be_visible()
+    template_name = item.inner_text().strip()
+    item.click()
+    preview = page.get_by_test_id("preview")
+    expect(preview).to_be_visible()
+    expect(preview).to_contain_text(customer)
+    preview_text = preview.locator(".hd-preview-text").inner_text()
+    assert "{{" not in preview_text and "}}" not in preview_text
+    assert f"#{ticket_id}" in preview_text  # {{ ticket.numero }}
+    assert "{{ cliente.nombre }}" in page.get_by_test_id("reply-body").input_value()
+    expect(page.get_by_test_id("preview-error")).to_be_hidden()
+    first_line = preview_text.strip().splitlines()[0]
+
+    page.click("[data-testid=send-reply]")
+    expect(page).to_have_url(f"{live_server}/admin/tickets/{ticket_id}/")
+    expect(page.get_by_test_id("ticket-status")).to_have_text("Pendiente")
+    reply = page.locator("[data-testid=thread] li[data-kind=reply]").last
+    expect(reply).to_contain_text(first_line)
+    expect(reply).to_contain_text(customer)
+    expect(page.locator(".alert-success")).to_contain_text("Respuesta enviada al cliente.")
+
+    # An internal note is marked as such in the thread.
+    note_text = f"Plantilla «{template_name}» enviada; revisar si vuelve a escribir."
+    page.get_by_test_id("note-body").fill(note_text)
+    page.click("[data-testid=add-note]")
+    expect(page).to_have_url(f"{live_server}/admin/tickets/{ticket_id}/")
+    last = page.locator("[data-testid=thread] li.hd-msg").last
+    expect(last).to_have_class(re.compile(r"\bhd-msg-note\b"))
+    expect(last.get_by_test_id("internal-note")).to_have_text("Nota interna")
+    expect(last).to_contain_text(note_text)
+
+    # An unknown placeholder is explained, not sent.
+    page.get_by_test_id("reply-body").fill("Hola {{ cliente.apellido }}")
+    page.click("[data-testid=preview-button]")
+    error = page.get_by_test_id("preview-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Marcador desconocido")
+    expect(error).to_contain_text("apellido")
+    expect(preview).to_be_hidden()
+
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "ticket-worked.png"), full_page=True)
+    page.close()
