@@ -13,10 +13,33 @@ from importlib import import_module
 from typing import Protocol
 
 from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from .extensions import db
 from .models import AccountEvent, Customer, Ticket, TicketStatus
+
+#: How the account codes of the Bayit+ systems read in the panel.
+STATE_LABELS = {
+    "activa": _l("Activa"), "en_prueba": _l("En periodo de prueba"),
+    "cancelada": _l("Cancelada"), "suspendida": _l("Suspendida"),
+    "al_dia": _l("Al día"), "pago_pendiente": _l("Pago pendiente"),
+    "tarjeta_rechazada": _l("Tarjeta rechazada"), "reembolsado": _l("Reembolsado"),
+}
+
+
+def state_label(code: str | None) -> str:
+    """An account code in words (unknown codes are shown as they are)."""
+    return str(STATE_LABELS.get(code, code)) if code else "—"
+
+
+def country_name(code: str | None) -> str:
+    """ "ES" → "España" in the viewer's language."""
+    if not code:
+        return "—"
+    return get_locale().territories.get(code.upper(), code)
+
 
 HISTORY_TICKETS = 10
 HISTORY_EVENTS = 10

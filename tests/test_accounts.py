@@ -23,7 +23,7 @@ def test_default_directory_reads_the_local_tables(login_as, make_user, make_cust
     ticket = make_ticket("Segunda vez", customer_id=customer)
     page = login_as(make_user(Role.AGENT)).get(f"/admin/tickets/{ticket}/").get_data(
         as_text=True)
-    assert "Familiar" in page and "MX" in page and "Roku, iPhone" in page
+    assert "Familiar" in page and "México" in page and "Roku, iPhone" in page
     assert f"#{older} Primera vez" in page and f"#{ticket} Segunda vez</a>" not in page
 
 

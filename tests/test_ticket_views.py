@@ -238,7 +238,7 @@ def test_ticket_page_shows_header_thread_and_account(app, desk, login_as):
                                                 strict=True)}
     assert "Lucía Pérez" in account.text and "lucia@example.com" in account.text
     assert facts == {
-        "Plan": "Premium", "Suscripción": "activa", "País": "AR",
+        "Plan": "Premium", "Suscripción": "Activa", "País": "Argentina",
         "Dispositivos": "Android TV, iPhone 13", "Facturación": "al día",
         "Cliente desde": format_date(date(2021, 3, 5), "medium", locale="es"),
     }

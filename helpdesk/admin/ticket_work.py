@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import queries, rules, templating, workflows
-from ..accounts import get_directory
+from ..accounts import country_name, get_directory, state_label
 from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..forms import (
@@ -91,6 +91,7 @@ class TicketWorkMixin:
             account=get_directory().summary(ticket.customer_id, exclude_ticket=ticket.id),
             templates=[{"id": t.id, "name": t.name, "body": t.body} for t in templates],
             placeholders=templating.PLACEHOLDERS, describe_event=describe_event,
+            state_label=state_label, country_name=country_name,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
             sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),
             can_take=ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED,
