@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Float, and_, case, func, literal, or_, select, true, update
+from sqlalchemy import Float, and_, case, false, func, literal, or_, select, true, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -45,19 +45,23 @@ def get_setting(key: str, default=None):
     return default if row is None else row.value
 
 
-def open_count(agent_id: int) -> int:
-    """How many unresolved tickets the agent holds."""
-    stmt = select(func.count()).where(
-        Ticket.assignee_id == agent_id, Ticket.status.in_(OPEN_STATES)
-    )
-    return db.session.scalar(stmt)
+def open_count(agent_id: int, cap: int | None = None) -> int:
+    """How many unresolved tickets the agent holds; with `cap`, counting stops there (enough
+    to know whether there is room, and cheap however many the agent has)."""
+    held = select(Ticket.id).where(Ticket.assignee_id == agent_id,
+                                   Ticket.status.in_(OPEN_STATES))
+    if cap is not None:
+        held = held.limit(cap)
+    return db.session.scalar(select(func.count()).select_from(held.subquery()))
 
 
 def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
-    """Every active member of the team with their open-ticket count and skills."""
+    """Every active member of the team with their open-ticket count and skills (counts only
+    the members' tickets, through the assignee/status index)."""
+    members = select(team_members.c.user_id).where(team_members.c.team_id == team_id)
     load = (
         select(Ticket.assignee_id, func.count().label("n"))
-        .where(Ticket.status.in_(OPEN_STATES), Ticket.assignee_id.is_not(None))
+        .where(Ticket.status.in_(OPEN_STATES), Ticket.assignee_id.in_(members))
         .group_by(Ticket.assignee_id)
         .subquery()
     )
@@ -66,6 +70,7 @@ def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
         .join(team_members, team_members.c.user_id == User.id)
         .outerjoin(load, load.c.assignee_id == User.id)
         .where(team_members.c.team_id == team_id, User.active.is_(True))
+        .options(selectinload(User.skills))
         .order_by(User.id)
     )
     return [
@@ -131,17 +136,19 @@ def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> li
     return list(db.session.scalars(stmt))
 
 
-def update_sla_states(now: datetime) -> tuple[int, list[int]]:
+def update_sla_states(now: datetime) -> tuple[int, list[tuple[int, int | None, int | None]]]:
     """Set-based: three UPDATEs over tickets with a running deadline (sla_warn_at and sla_due_at
-    are stored with each change). Returns how many changed and the ids that just breached."""
+    are stored with each change). Returns how many changed and, for the tickets that just
+    breached, (id, assignee id, team id)."""
     running = Ticket.sla_due_at.is_not(None)
     breached = db.session.execute(
         update(Ticket)
         .where(running, Ticket.sla_due_at <= now, Ticket.sla_state != SlaState.BREACHED)
         .values(sla_state=SlaState.BREACHED)
-        .returning(Ticket.id)
+        .returning(Ticket.id, Ticket.assignee_id, Ticket.team_id)
         .execution_options(synchronize_session=False)
-    ).scalars().all()
+    ).all()
+    breached = [tuple(row) for row in breached]
     changed = len(breached)
     for state, condition in (
         (SlaState.APPROACHING, (Ticket.sla_warn_at <= now) & (Ticket.sla_due_at > now)),
@@ -157,18 +164,14 @@ def update_sla_states(now: datetime) -> tuple[int, list[int]]:
     return changed, list(breached)
 
 
-def breach_recipients(ticket_ids: list[int]) -> list[tuple[int, int]]:
-    """(ticket id, user id) pairs to notify: each ticket's assignee and its team's supervisors."""
-    if not ticket_ids:
-        return []
-    assignees = select(Ticket.id, Ticket.assignee_id).where(
-        Ticket.id.in_(ticket_ids), Ticket.assignee_id.is_not(None))
-    supervisors = (
-        select(Ticket.id, team_supervisors.c.user_id)
-        .join(team_supervisors, team_supervisors.c.team_id == Ticket.team_id)
-        .where(Ticket.id.in_(ticket_ids))
-    )
-    return sorted({(t, u) for t, u in db.session.execute(assignees.union(supervisors))})
+def supervisors_by_team(team_ids) -> dict[int, list[int]]:
+    """The supervisors' user ids of each of these teams (one small query, however many)."""
+    rows = db.session.execute(select(team_supervisors.c.team_id, team_supervisors.c.user_id)
+                              .where(team_supervisors.c.team_id.in_(list(team_ids)))).all()
+    result: dict[int, list[int]] = {}
+    for team_id, user_id in rows:
+        result.setdefault(team_id, []).append(user_id)
+    return result
 
 
 class epoch(FunctionElement):
@@ -273,9 +276,14 @@ def visible_to(user: User):
     teams', and unrouted ones."""
     if user.role >= Role.SUPERVISOR:
         return true()
+    return or_(Ticket.assignee_id == user.id, in_teams(user), Ticket.team_id.is_(None))
+
+
+def in_teams(user: User):
+    """Tickets of one of the user's teams; a constant false without teams (an empty IN would
+    be tested row by row, all along the queue's index)."""
     team_ids = [team.id for team in user.teams]
-    return or_(Ticket.assignee_id == user.id, Ticket.team_id.in_(team_ids),
-               Ticket.team_id.is_(None))
+    return Ticket.team_id.in_(team_ids) if team_ids else false()
 
 
 def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
@@ -311,12 +319,11 @@ def queue_counts(user: User, cap: int = COUNT_CAP) -> dict[str, int]:
     """The count behind each saved view of the queue, within what `user` may see, in one
     statement; a count above `cap` comes back as cap + 1 (each reads at most cap + 1 rows)."""
     unresolved = Ticket.status.in_(OPEN_STATES)
-    team_ids = [team.id for team in user.teams]
     views = {
         **{status.value: Ticket.status == status for status in TicketStatus},
         "mine": and_(Ticket.assignee_id == user.id, unresolved),
         "unassigned": and_(Ticket.assignee_id.is_(None), unresolved),
-        "team": and_(Ticket.team_id.in_(team_ids), unresolved),
+        "team": and_(in_teams(user), unresolved),
     }
     visible = visible_to(user)
     counts = db.session.execute(select(*(

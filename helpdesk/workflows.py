@@ -309,7 +309,8 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     if agent is not None and agent.id != ticket.assignee_id:
         queries.lock_user(agent.id)  # capacity is checked and taken under the agent's row lock
-        if not rules.has_capacity(queries.open_count(agent.id), agent.capacity):
+        if not rules.has_capacity(queries.open_count(agent.id, cap=agent.capacity),
+                                  agent.capacity):
             raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
     if ticket.assignee_id is not None and ticket.team_id is not None \
             and (agent is None or agent.id != ticket.assignee_id):
@@ -335,14 +336,18 @@ def sweep_sla_states(now: datetime) -> int:
     return changed
 
 
-def notify_breaches(ticket_ids: list[int], now: datetime) -> None:
+def notify_breaches(breached: list[tuple[int, int | None, int | None]], now: datetime) -> None:
     """In-panel notice to the assignee and the team's supervisors, and an audit row, per
-    breached ticket (bulk inserts: a sweep may breach thousands at once)."""
+    breached (ticket, assignee, team) — bulk inserts, no id lists: a sweep after an outage
+    may breach hundreds of thousands at once."""
+    bosses = queries.supervisors_by_team({team for _t, _a, team in breached if team})
     notices = [
         {"user_id": user_id, "ticket_id": ticket_id, "kind": "sla_breach", "created_at": now,
          "message": f"sla_breach:{ticket_id}"}
-        for ticket_id, user_id in queries.breach_recipients(ticket_ids)
+        for ticket_id, assignee, team in breached
+        for user_id in sorted({assignee, *bosses.get(team, ())} - {None})
     ]
+    ticket_ids = [ticket_id for ticket_id, _a, _t in breached]
     if notices:
         db.session.execute(insert(Notification), notices)
         if current_app.config.get("MAIL_SERVER"):  # e-mail too, when mail is configured

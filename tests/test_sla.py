@@ -219,3 +219,25 @@ def test_supervisors_keep_business_calendars(app, make_user, login_as):
         as_text=True)
     assert "Zona horaria desconocida" in page and "Horario no válido" in page
     assert login_as(make_user(Role.AGENT)).get("/admin/calendars/").status_code == 403
+
+
+def test_a_sweep_after_an_outage_breaches_tens_of_thousands_at_once(app, make_customer,
+                                                                    make_user, make_team):
+    """More breaches than a driver takes bound parameters in one statement (65,535)."""
+    team = make_team("Cuenta")
+    agent, boss = make_user(Role.AGENT, teams=[team]), make_user(Role.SUPERVISOR)
+    customer = make_customer()
+    with app.app_context(), workflows.atomic():
+        team_row = db.session.get(Team, team)
+        team_row.supervisors.append(db.session.get(User, boss))
+        past = rules.utcnow() - timedelta(hours=5)
+        rows = [{"subject": f"T{n}", "status": TicketStatus.OPEN, "priority": Priority.URGENT,
+                 "channel": "web", "language": "es", "customer_id": customer, "team_id": team,
+                 "assignee_id": agent, "sla_state": SlaState.OK, "escalation_level": 0,
+                 "version": 1, "created_at": past, "updated_at": past, "sla_due_at": past,
+                 "sla_warn_at": past, "sla_paused_minutes": 0} for n in range(40_000)]
+        db.session.execute(Ticket.__table__.insert(), rows)
+    with app.app_context(), workflows.atomic():
+        assert workflows.sweep_sla_states(rules.utcnow()) == 40_000
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Notification)) == 80_000

@@ -1,0 +1,52 @@
+"""bench/sla_sweep.py's steps at 500 tickets, so the benchmark cannot rot (timings not asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpdesk import rules
+from helpdesk.extensions import db
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "sla_sweep.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """The benchmark script, imported as a module."""
+    spec = importlib.util.spec_from_file_location("bench_sla_sweep", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_sweep_and_routing_at_500_tickets(app, bench):
+    now = rules.utcnow().replace(microsecond=0)
+    with app.app_context():
+        world = bench.seed_world(agents_per_team=2, customers=20)
+        bench.load_tickets(world, 500, now, seed=1)
+        mix = bench.sla_mix(now)
+        assert sum(mix.values()) == 500 and mix["approaching"] and mix["breached"]
+
+        result, timer = bench.measure_sweep(now, "smoke")
+        assert result["sweep_smoke_changed"] == mix["approaching"] + mix["breached"]
+        assert result["sweep_smoke_breached"] == mix["breached"]
+        assert result["sweep_smoke_notices"] >= mix["breached"]  # the supervisor, at least
+        assert len(bench.sweep_updates(timer)) == 3
+
+        routing = bench.measure_routing(5, warmup=1, seed=1)
+        assert routing["route_assigned"] == routing["route_tickets"] == 5
+        db.session.remove()
+
+
+def test_statement_labels_name_the_sweep_updates(bench):
+    sql = "UPDATE tickets SET sla_state=%(sla_state)s WHERE tickets.sla_due_at <= %(x)s"
+    assert bench.statement_label(sql, {"sla_state": "breached"}) == (
+        "UPDATE tickets SET sla_state='breached'")
+    assert bench.statement_label(sql.replace("%(sla_state)s", "?"), ("ok", 1)) == (
+        "UPDATE tickets SET sla_state='ok'")
