@@ -916,6 +916,8 @@ def seed(tickets: int = 2000, seed: int = 42, progress: bool = False, *,
             user.last_assigned_at = plan.last_assigned.get(user.id)
         db.session.flush()
         _reset_sequences()
+    with db.engine.begin() as conn:  # planner statistics: the queue's plans depend on them
+        conn.exec_driver_sql("ANALYZE")
     return {"tickets": tickets, "customers": len(plan.customers),
             "agents": sum(spec.role is Role.AGENT for spec in STAFF),
             "seconds": round(time.perf_counter() - started, 2), "messages": messages}

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -478,6 +479,12 @@ class Setting(db.Model):
 # --- Tickets ------------------------------------------------------------------------------------
 
 
+def _queue_order() -> tuple:
+    """The queue's order as index columns: nearest running deadline first, none last, then id
+    (the same expressions as TicketView's ORDER BY, so both databases read it from an index)."""
+    return text("(sla_due_at IS NULL)"), "sla_due_at", "id"
+
+
 class Ticket(Timestamped, db.Model):
     """A customer request; its number is its id."""
 
@@ -492,6 +499,11 @@ class Ticket(Timestamped, db.Model):
         Index("ix_tickets_customer", "customer_id"),
         Index("ix_tickets_sla_state", "sla_state", "status"),
         Index("ix_tickets_created", "created_at"),
+        # The queue's pages: its order, then the columns the saved views and visibility filter
+        # on, so a page (even page 200) and a capped tab count are read from the index alone.
+        Index("ix_tickets_queue", *_queue_order(), "status", "team_id", "assignee_id"),
+        Index("ix_tickets_status_queue", "status", *_queue_order(), "team_id", "assignee_id"),
+        Index("ix_tickets_assignee_queue", "assignee_id", *_queue_order(), "status", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import or_
+from sqlalchemy import not_, or_
 
 from .. import queries, rules
 from ..models import SlaState, Ticket, TicketStatus
@@ -34,10 +34,10 @@ class FilterMyTeams(filters.BaseSQLAFilter):
     """In one of the viewer's teams (yes / no)."""
 
     def apply(self, query, value, alias=None):
-        team_ids = [team.id for team in current_user.teams]
+        mine = queries.in_teams(current_user)
         if value == "1":
-            return query.filter(Ticket.team_id.in_(team_ids))
-        return query.filter(or_(Ticket.team_id.not_in(team_ids), Ticket.team_id.is_(None)))
+            return query.filter(mine)
+        return query.filter(or_(not_(mine), Ticket.team_id.is_(None)))
 
     def operation(self):
         return _l("es")
