@@ -56,19 +56,11 @@ def open_count(agent_id: int, cap: int | None = None) -> int:
 
 
 def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
-    """Every active member of the team with their open-ticket count and skills (counts only
-    the members' tickets, through the assignee/status index)."""
-    members = select(team_members.c.user_id).where(team_members.c.team_id == team_id)
-    load = (
-        select(Ticket.assignee_id, func.count().label("n"))
-        .where(Ticket.status.in_(OPEN_STATES), Ticket.assignee_id.in_(members))
-        .group_by(Ticket.assignee_id)
-        .subquery()
-    )
+    """Every active member of the team with their open-ticket count (counted up to their
+    capacity: all assignment needs, and cheap however many tickets they hold) and skills."""
     stmt = (
-        select(User, func.coalesce(load.c.n, 0))
+        select(User)
         .join(team_members, team_members.c.user_id == User.id)
-        .outerjoin(load, load.c.assignee_id == User.id)
         .where(team_members.c.team_id == team_id, User.active.is_(True))
         .options(selectinload(User.skills))
         .order_by(User.id)
@@ -78,11 +70,11 @@ def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
             id=user.id,
             availability=user.availability,
             capacity=user.capacity,
-            open_tickets=count,
+            open_tickets=open_count(user.id, cap=user.capacity),
             last_assigned_at=user.last_assigned_at,
             skills=frozenset(c.id for c in user.skills),
         )
-        for user, count in db.session.execute(stmt)
+        for user in db.session.scalars(stmt)
     ]
 
 
