@@ -105,14 +105,6 @@ def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Tick
     return list(db.session.scalars(stmt))
 
 
-def status_counts() -> dict[TicketStatus, int]:
-    """Tickets per status (uses the status index)."""
-    stmt = select(Ticket.status, func.count()).group_by(Ticket.status)
-    counts = dict.fromkeys(TicketStatus, 0)
-    counts.update(dict(db.session.execute(stmt).all()))
-    return counts
-
-
 def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> list[JobIntent]:
     """Pending outbox rows not handed to Redis recently: lost or never enqueued."""
     cutoff = now - retry_after

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from . import mail, queries, rules, templating
-from .errors import CapacityExceeded, Conflict, DomainError, InvalidTransition, NotFound
+from .errors import CapacityExceeded, Conflict, DomainError, InvalidTransition
 from .extensions import db, get_queue
 from .models import (
     AuditEntry,
@@ -417,14 +417,6 @@ def set_availability(user: User, availability: Availability, *, actor: User) -> 
 def _schedule_waiting(team_id: int) -> None:
     """Ask for an assignment pass over the team's waiting tickets, after commit."""
     schedule("assign_waiting", team_id, key=f"waiting:{team_id}:{uuid.uuid4().hex}")
-
-
-def get_ticket(ticket_id: int) -> Ticket:
-    """The ticket, or NotFound with a user-safe message."""
-    ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound(_("El ticket #%(id)s no existe.", id=ticket_id))
-    return ticket
 
 
 def update_ticket_details(ticket: Ticket, *, subject: str, category: Category | None,
