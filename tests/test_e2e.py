@@ -3,78 +3,27 @@ switches to English and opens the ticket list."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.request import urlopen
-
-import flask_migrate
 import pytest
 
-from app import create_app
 from helpdesk import demo
+from tests.browser import SHOTS, chromium, demo_app, require_chromium, serve
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "test-results"
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("HELPDESK_REQUIRE_BROWSER"):
-        raise RuntimeError(f"HELPDESK_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, redis_url):
     """The panel served by `flask run` on its own demo database, as a user would see it."""
-    folder = tmp_path_factory.mktemp("e2e")
-    uri = f"sqlite:///{folder / 'e2e.sqlite'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "REDIS_URL": redis_url})
-    with app.app_context():
-        flask_migrate.upgrade()
-        demo.seed(tickets=300, seed=7)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": uri, "REDIS_URL": redis_url, "SECRET_KEY": "e2e"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urlopen(f"{base}/login", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail(f"the panel did not start: {server.stderr.read().decode()[-2000:]}")
-    yield base
-    server.terminate()
-    server.wait(timeout=10)
+    app = demo_app(tmp_path_factory.mktemp("e2e"), redis_url, seed=7)
+    with serve(app.config["SQLALCHEMY_DATABASE_URI"], redis_url) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium(sync_api) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("email", demo.DEMO_LOGINS)

@@ -3,81 +3,40 @@ ticket page, a template with its preview, the reply, an internal note and a plac
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.request import urlopen
 
-import flask_migrate
 import pytest
 from sqlalchemy import select
 
-from app import create_app
-from helpdesk import demo, queries
+from helpdesk import queries
 from helpdesk.extensions import db
 from helpdesk.models import Ticket, TicketStatus, User
+from tests.browser import SHOTS, chromium, require_chromium, serve
+from tests.browser import demo_app as build_demo_app
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "test-results"
 AGENT = "agente1@demo.bayit"
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("HELPDESK_REQUIRE_BROWSER"):
-        raise RuntimeError(f"HELPDESK_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-from tests.test_e2e import CHROMIUM_ARGS, free_port  # noqa: E402 - only once Chromium exists
-
+sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory, redis_url):
     """An app on its own demo database (300 tickets), for the server and for look-ups."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('e2e-ticket') / 'demo.sqlite'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "REDIS_URL": redis_url})
-    with app.app_context():
-        flask_migrate.upgrade()
-        demo.seed(tickets=300, seed=11)
-    return app
+    return build_demo_app(tmp_path_factory.mktemp("e2e-ticket"), redis_url, seed=11)
 
 
 @pytest.fixture(scope="module")
 def live_server(demo_app, redis_url):
     """The panel served by `flask run` on the demo database."""
-    uri = demo_app.config["SQLALCHEMY_DATABASE_URI"]
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": uri, "REDIS_URL": redis_url, "SECRET_KEY": "e2e"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urlopen(f"{base}/login", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail(f"the panel did not start: {server.stderr.read().decode()[-2000:]}")
-    yield base
-    server.terminate()
-    server.wait(timeout=10)
+    with serve(demo_app.config["SQLALCHEMY_DATABASE_URI"], redis_url) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium(sync_api) as browser:
         yield browser
-        browser.close()
 
 
 def open_ticket_with_templates(app) -> tuple[int, str]:

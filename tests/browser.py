@@ -1,0 +1,89 @@
+"""The headless-Chromium harness the e2e tests share: a demo database, the panel served by
+`flask run` on it, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.request import urlopen
+
+import flask_migrate
+import pytest
+
+from app import create_app
+from helpdesk import demo
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-results"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def require_chromium():
+    """Skip the calling module without Chromium (fail instead when CI requires a browser);
+    return Playwright's sync API."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("HELPDESK_REQUIRE_BROWSER"):
+            raise RuntimeError(f"HELPDESK_REQUIRE_BROWSER is set but {CHROMIUM} is missing")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)",
+                    allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
+
+
+def demo_app(folder: Path, redis_url: str, seed: int):
+    """An app on its own migrated SQLite demo database (300 tickets)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'demo.sqlite'}",
+                      "REDIS_URL": redis_url})
+    with app.app_context():
+        flask_migrate.upgrade()
+        demo.seed(tickets=300, seed=seed)
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(database_uri: str, redis_url: str):
+    """`flask run` on that database until the block ends; yields the base URL."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_uri, "REDIS_URL": redis_url,
+           "SECRET_KEY": "e2e"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urlopen(f"{base}/login", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the panel did not start: {server.stderr.read().decode()[-2000:]}")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def chromium(sync_api):
+    """Debian's Chromium, launched by Playwright (its own browser download fails here)."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
