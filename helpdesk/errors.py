@@ -5,10 +5,6 @@ class DomainError(Exception):
     """A request the helpdesk refuses; `str(exc)` is a user-safe, translated message."""
 
 
-class NotFound(DomainError):
-    """The object does not exist (or the user may not see it)."""
-
-
 class InvalidTransition(DomainError):
     """The ticket cannot move from its status to the one asked for."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from itertools import count
 
 import flask_migrate
@@ -201,3 +202,31 @@ def make_ticket(app, make_customer):
 def client(app):
     """An anonymous test client."""
     return app.test_client()
+
+
+@pytest.fixture
+def race(app_config):
+    """Run `action()` in `n` threads at once, each in its own app, session and transaction
+    (as separate workers would); re-raise the first error."""
+
+    def run(n: int, action) -> None:
+        barrier, errors = threading.Barrier(n), []
+
+        def one():
+            local = create_app(app_config)
+            try:
+                with local.app_context():
+                    barrier.wait(timeout=30)
+                    with workflows.atomic():
+                        action()
+            except Exception as exc:  # surfaced below, in the test's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+
+    return run

@@ -1,12 +1,10 @@
 """Automatic assignment: availability, capacity, strategies, waiting tickets — real worker."""
 
 import os
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
 from helpdesk import workflows
 from helpdesk.extensions import db
 from helpdesk.models import (
@@ -98,7 +96,7 @@ def test_sweep_is_the_safety_net(app, tecnico, make_user, make_ticket, run_jobs)
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
                     reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
-def test_concurrent_assigners_never_exceed_capacity(app, app_config, tecnico, make_user,
+def test_concurrent_assigners_never_exceed_capacity(app, race, tecnico, make_user,
                                                     make_ticket):
     """Eight threads, each its own app and session, assign 16 waiting tickets at once."""
     agents = [make_user(Role.AGENT, teams=[tecnico["team"]], capacity=3) for _ in range(2)]
@@ -106,29 +104,15 @@ def test_concurrent_assigners_never_exceed_capacity(app, app_config, tecnico, ma
     with app.app_context(), workflows.atomic():  # routed, but nobody assigned yet
         for ticket_id in tickets:
             db.session.get(Ticket, ticket_id).team_id = tecnico["team"]
-    barrier = threading.Barrier(8)
-    errors = []
 
-    def worker():
-        local = create_app(app_config)
-        try:
-            with local.app_context():
-                barrier.wait(timeout=30)
-                with workflows.atomic():
-                    for ticket_id in tickets:
-                        ticket = db.session.scalar(select(Ticket).where(
-                            Ticket.id == ticket_id).with_for_update())
-                        if ticket.assignee_id is None:
-                            workflows.auto_assign(ticket, Strategy.LEAST_LOADED, "race")
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
+    def assign_all():
+        for ticket_id in tickets:
+            ticket = db.session.scalar(select(Ticket).where(
+                Ticket.id == ticket_id).with_for_update())
+            if ticket.assignee_id is None:
+                workflows.auto_assign(ticket, Strategy.LEAST_LOADED, "race")
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    race(8, assign_all)
     with app.app_context():
         loads = dict(db.session.execute(select(Ticket.assignee_id, func.count()).where(
             Ticket.assignee_id.is_not(None)).group_by(Ticket.assignee_id)).all())

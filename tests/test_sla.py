@@ -2,13 +2,11 @@
 the pause while waiting for the customer, breach notices exactly once."""
 
 import os
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
 from helpdesk import jobs, rules, workflows
 from helpdesk.extensions import db, get_queue
 from helpdesk.models import (
@@ -142,7 +140,7 @@ def test_resolution_clock_pauses_while_waiting_for_the_customer(app, make_custom
 
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
                     reason="concurrent sweeps need PostgreSQL; CI runs this with DATABASE_URL")
-def test_two_sweeps_at_once_notify_once(app, app_config, make_customer, make_user, make_team):
+def test_two_sweeps_at_once_notify_once(app, race, make_customer, make_user, make_team):
     team = make_team("Cuenta")
     agent = make_user(Role.AGENT, teams=[team])
     ids = [create(app, make_customer(), priority=Priority.URGENT, team_id=team)
@@ -151,24 +149,7 @@ def test_two_sweeps_at_once_notify_once(app, app_config, make_customer, make_use
         for ticket_id in ids:
             db.session.get(Ticket, ticket_id).assignee_id = agent
     later = rules.utcnow() + timedelta(hours=2)
-    barrier, errors = threading.Barrier(4), []
-
-    def sweep():
-        local = create_app(app_config)
-        try:
-            with local.app_context():
-                barrier.wait(timeout=30)
-                with workflows.atomic():
-                    workflows.sweep_sla_states(later)
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=sweep) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    race(4, lambda: workflows.sweep_sla_states(later))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 20
 
