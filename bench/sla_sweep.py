@@ -20,7 +20,7 @@ minute later; then `workflows.route_ticket(id)` per ticket, each in its own tran
 
 The last line printed is JSON: {"sweep_100k_s", "sweep_1m_s", "route_assign_ms" (mean),
 "database", then details}; a sweep that fails gives null and its error. Earlier lines show
-progress, the slowest statements and PostgreSQL's plans of the sweep's UPDATEs.
+progress, the slowest statements and PostgreSQL's plans of the sweep's statement.
 """
 
 from __future__ import annotations
@@ -85,8 +85,10 @@ COLUMNS = ("subject", "status", "priority", "channel", "language", "customer_id"
            "resolution_due_at", "sla_due_at", "sla_warn_at", "sla_paused_minutes", "sla_state",
            "escalation_level", "version", "created_at", "updated_at")
 
-#: How the sweep's three statements begin (statement_label names them by the state they set).
-SWEEP_UPDATE = "UPDATE tickets SET sla_state"
+#: How the sweep's statement begins: the UPDATE alone (SQLite), or inside a WITH whose other
+#: parts insert the breach notices and audit rows (PostgreSQL).
+SWEEP_HEADS = ("UPDATE tickets SET sla_state", "WITH changed AS (UPDATE tickets SET sla_state")
+SWEEP_LABEL = "sla sweep"
 
 #: category code, priority, channel, subject, body: what `--route` tickets look like.
 ROUTE_CASES = (
@@ -344,11 +346,10 @@ class StatementTimer:
 
 
 def statement_label(statement: str, parameters) -> str:
-    """A short name for a statement; the three sweep UPDATEs by the state they set."""
+    """A short name for a statement; the sweep's is SWEEP_LABEL."""
     words = " ".join(statement.split())
-    if words.startswith(SWEEP_UPDATE):
-        state = parameters.get("sla_state") if isinstance(parameters, dict) else parameters[0]
-        return f"{SWEEP_UPDATE}={state!r}"
+    if words.startswith(SWEEP_HEADS):
+        return SWEEP_LABEL
     head, _from, tail = words.partition(" FROM ")
     return f"{head[:40]} … FROM {tail[:70]}" if tail else words[:90]
 
@@ -361,9 +362,9 @@ def show_statements(timer: StatementTimer, title: str, per: int = 1) -> None:
 
 
 def sweep_updates(timer: StatementTimer) -> list[tuple[str, str, object]]:
-    """The sweep's three UPDATEs as captured: (label, SQL, parameters)."""
+    """The sweep's statement as captured: [(label, SQL, parameters)]."""
     return [(label, *timer.samples[label]) for label in sorted(timer.samples)
-            if label.startswith(SWEEP_UPDATE)]
+            if label == SWEEP_LABEL]
 
 
 def explain(statement: str, parameters, analyze: bool) -> list[str]:
@@ -395,7 +396,7 @@ def plan_lines(node: dict, depth: int = 0) -> Iterator[str]:
 
 
 def show_plans(updates: list[tuple[str, str, object]], analyze: bool, title: str) -> None:
-    """Print the plans of the sweep UPDATEs (PostgreSQL only)."""
+    """Print the plan of the sweep's statement (PostgreSQL only)."""
     if not updates or not is_postgres():
         return
     say(f"  {title}:")
@@ -452,8 +453,8 @@ def measure_sweep(at: datetime, label: str) -> tuple[dict, StatementTimer]:
     """The measured sweep, a second one at the same moment (must change nothing), and the
     cron's next one, a minute later."""
     first, timer = timed_sweep(at, f"Sweep {label}")
-    updates = {f"sweep_{label}_updates_s": sum(
-        seconds for name, _count, seconds in timer.top(99) if name.startswith(SWEEP_UPDATE))}
+    updates = {f"sweep_{label}_statement_s": sum(
+        seconds for name, _count, seconds in timer.top(99) if name == SWEEP_LABEL)}
     if first["error"]:
         return {f"sweep_{label}_s": None, f"sweep_{label}_error": first["error"],
                 f"sweep_{label}_failed_after_s": first["seconds"], **updates}, timer
@@ -473,11 +474,11 @@ def measure_sweep(at: datetime, label: str) -> tuple[dict, StatementTimer]:
 def phase(world: World, count: int, now: datetime, at: datetime, label: str, seed: int,
           preview: list | None = None) -> tuple[dict, list]:
     """Top the open tickets up by `count` (created before `now`), show the plans of `preview`
-    (earlier UPDATEs), then measure the sweep at `at`; the results and the sweep's UPDATEs."""
+    (an earlier sweep statement), then measure the sweep at `at`; the results and its statement."""
     seconds = load_tickets(world, count, now, seed)
     say(f"Loaded {count} open tickets in {seconds:.1f} s; at the sweep they are {sla_mix(at)}")
     show_plans(preview or [], analyze=False, title="plans chosen now (EXPLAIN of the last "
-               "sweep's UPDATEs)")
+               "sweep's statement)")
     result, timer = measure_sweep(at, label)
     return {f"seed_{label}_s": seconds, **result}, sweep_updates(timer)
 
@@ -550,8 +551,8 @@ def bench(args: argparse.Namespace) -> dict:
     large, updates = phase(world, args.large - args.small, now, now + timedelta(minutes=2),
                            "1m", args.seed + 1, preview=updates)
     failed = large["sweep_1m_s"] is None
-    show_plans(updates, analyze=True, title="plans of the failed sweep's UPDATEs (EXPLAIN "
-               "ANALYZE, rolled back)" if failed else "plans of a routine sweep (EXPLAIN ANALYZE)")
+    show_plans(updates, analyze=True, title="plan of the failed sweep's statement (EXPLAIN "
+               "ANALYZE, rolled back)" if failed else "plan of a routine sweep (EXPLAIN ANALYZE)")
     routing = measure_routing(args.route, args.warmup, args.seed)
     return {"sweep_100k_s": small["sweep_100k_s"], "sweep_1m_s": large["sweep_1m_s"],
             "route_assign_ms": routing["route_assign_ms"], "database": db.engine.dialect.name,

@@ -6,7 +6,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import Float, and_, case, false, func, literal, or_, select, true, update
+from sqlalchemy import (
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+    update,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -32,11 +47,15 @@ from .models import (
     Ticket,
     TicketStatus,
     User,
+    UTCDateTime,
     team_members,
     team_supervisors,
 )
 
 OPEN_STATES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+#: Kind of notice and audit action of a first SLA breach.
+BREACH = "sla_breach"
 
 
 def get_setting(key: str, default=None):
@@ -120,32 +139,80 @@ def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> li
     return list(db.session.scalars(stmt))
 
 
+def sla_state_at_sql(now: datetime):
+    """The SLA state a running deadline has at `now`, as SQL (rules.sla_state_at's twin)."""
+    def state(value: SlaState):
+        return literal(value, Ticket.sla_state.type)
+
+    return case((Ticket.sla_due_at <= now, state(SlaState.BREACHED)),
+                (Ticket.sla_warn_at <= now, state(SlaState.APPROACHING)),
+                else_=state(SlaState.OK))
+
+
+def sla_state_update(now: datetime):
+    """One UPDATE that moves every running ticket whose state is out of date to the state it has
+    at `now`, returning (id, assignee_id, team_id, sla_state) of each changed row. Concurrent
+    sweeps are safe: PostgreSQL re-checks the WHERE on a row another sweep just changed, so
+    each ticket changes (and breaches) in one of them only. It leaves updated_at alone: the
+    clock moving is not an edit."""
+    target = sla_state_at_sql(now)
+    tickets = Ticket.__table__
+    return (
+        update(tickets)
+        .where(tickets.c.sla_due_at.is_not(None), tickets.c.sla_state != target)
+        .values(sla_state=target, updated_at=tickets.c.updated_at)
+        .returning(tickets.c.id, tickets.c.assignee_id, tickets.c.team_id, tickets.c.sla_state)
+    )
+
+
 def update_sla_states(now: datetime) -> tuple[int, list[tuple[int, int | None, int | None]]]:
-    """Set-based: three UPDATEs over tickets with a running deadline (sla_warn_at and sla_due_at
-    are stored with each change). Returns how many changed and, for the tickets that just
-    breached, (id, assignee id, team id)."""
-    running = Ticket.sla_due_at.is_not(None)
-    breached = db.session.execute(
-        update(Ticket)
-        .where(running, Ticket.sla_due_at <= now, Ticket.sla_state != SlaState.BREACHED)
-        .values(sla_state=SlaState.BREACHED)
-        .returning(Ticket.id, Ticket.assignee_id, Ticket.team_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    breached = [tuple(row) for row in breached]
-    changed = len(breached)
-    for state, condition in (
-        (SlaState.APPROACHING, (Ticket.sla_warn_at <= now) & (Ticket.sla_due_at > now)),
-        (SlaState.OK, or_(Ticket.sla_warn_at.is_(None), Ticket.sla_warn_at > now)
-         & (Ticket.sla_due_at > now)),
-    ):
-        changed += db.session.execute(
-            update(Ticket)
-            .where(running, condition, Ticket.sla_state != state)
-            .values(sla_state=state)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    return changed, list(breached)
+    """Run `sla_state_update`: how many changed and, for the tickets that just breached,
+    (id, assignee id, team id)."""
+    rows = db.session.execute(sla_state_update(now)).all()
+    return len(rows), [(row.id, row.assignee_id, row.team_id) for row in rows
+                       if row.sla_state == SlaState.BREACHED]
+
+
+def update_sla_states_and_notify(now: datetime, *, notices: bool) -> tuple[int, int, list]:
+    """PostgreSQL: `sla_state_update`, with each first breach's notices (the assignee and the
+    team's supervisors) and audit row inserted by the same statement, so a sweep that breaches
+    a hundred thousand tickets never ships them through Python. Returns (changed, breached,
+    [(ticket_id, user_id)] of the notices if `notices`, else [])."""
+    changed = sla_state_update(now).cte("changed")
+    breached = select(changed).where(changed.c.sla_state == SlaState.BREACHED).cte("breached")
+    recipients = union(
+        select(breached.c.id, breached.c.assignee_id.label("user_id")),
+        select(breached.c.id, team_supervisors.c.user_id)
+        .join(team_supervisors, team_supervisors.c.team_id == breached.c.team_id),
+    ).subquery("recipients")
+    notified = (
+        insert(Notification.__table__)
+        .from_select(
+            ["user_id", "ticket_id", "kind", "message", "created_at"],
+            select(recipients.c.user_id, recipients.c.id, literal(BREACH),
+                   literal(f"{BREACH}:") + cast(recipients.c.id, String),
+                   literal(now, UTCDateTime()))
+            .where(recipients.c.user_id.is_not(None)),
+        )
+        .returning(Notification.__table__.c.ticket_id, Notification.__table__.c.user_id)
+        .cte("notified")
+    )
+    audited = insert(AuditEntry.__table__).from_select(
+        ["entity", "entity_id", "ticket_id", "action", "field", "new_value", "created_at"],
+        select(literal("tickets"), breached.c.id, breached.c.id, literal(BREACH),
+               literal("sla_state"), literal(SlaState.BREACHED.value),
+               literal(now, UTCDateTime())),
+    ).cte("audited")
+    pairs = (select(func.json_agg(func.json_build_array(notified.c.ticket_id,
+                                                         notified.c.user_id)))
+             .scalar_subquery() if notices else literal(None))
+    stmt = select(
+        select(func.count()).select_from(changed).scalar_subquery(),
+        select(func.count()).select_from(breached).scalar_subquery(),
+        pairs,
+    ).add_cte(notified, audited)
+    changed_count, breached_count, notice_pairs = db.session.execute(stmt).one()
+    return changed_count, breached_count, [tuple(p) for p in notice_pairs or ()]
 
 
 def supervisors_by_team(team_ids) -> dict[int, list[int]]:

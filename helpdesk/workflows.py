@@ -40,6 +40,7 @@ from .models import (
     Role,
     RoutingRule,
     Setting,
+    SlaState,
     Strategy,
     Team,
     Ticket,
@@ -328,39 +329,45 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
 
 
 def sweep_sla_states(now: datetime) -> int:
-    """Recompute SLA flags with set-based UPDATEs; notify each first breach once. Safe to run
-    twice at once: a ticket only turns breached in one of them (the UPDATE's WHERE)."""
-    changed, breached = queries.update_sla_states(now)
-    if breached:
-        notify_breaches(breached, now)
+    """Bring every running ticket's SLA state up to `now` in one UPDATE; notify each first
+    breach once (the UPDATE's WHERE makes that hold under two sweeps at once). Returns how many
+    tickets changed state."""
+    mail = bool(current_app.config.get("MAIL_SERVER"))
+    if db.engine.dialect.name == "postgresql":  # notices and audit rows in the same statement
+        changed, _breached, notices = queries.update_sla_states_and_notify(now, notices=mail)
+    else:
+        changed, breached = queries.update_sla_states(now)
+        notices = notify_breaches(breached, now)
+    if mail:
+        for ticket_id, user_id in notices:
+            schedule("mail_breach", ticket_id, user_id, queue="mail",
+                     key=f"breach-mail:{ticket_id}:{user_id}:{now.isoformat()}")
     return changed
 
 
-def notify_breaches(breached: list[tuple[int, int | None, int | None]], now: datetime) -> None:
+def notify_breaches(breached: list[tuple[int, int | None, int | None]],
+                    now: datetime) -> list[tuple[int, int]]:
     """In-panel notice to the assignee and the team's supervisors, and an audit row, per
-    breached (ticket, assignee, team) — bulk inserts, no id lists: a sweep after an outage
-    may breach hundreds of thousands at once."""
+    breached (ticket, assignee, team), in bulk; the (ticket, user) pairs notified. (PostgreSQL
+    does the same inside the sweep's statement: `queries.update_sla_states_and_notify`.)"""
+    if not breached:
+        return []
     bosses = queries.supervisors_by_team({team for _t, _a, team in breached if team})
-    notices = [
-        {"user_id": user_id, "ticket_id": ticket_id, "kind": "sla_breach", "created_at": now,
-         "message": f"sla_breach:{ticket_id}"}
-        for ticket_id, assignee, team in breached
-        for user_id in sorted({assignee, *bosses.get(team, ())} - {None})
-    ]
-    ticket_ids = [ticket_id for ticket_id, _a, _t in breached]
+    notices = [(ticket_id, user_id) for ticket_id, assignee, team in breached
+               for user_id in sorted({assignee, *bosses.get(team, ())} - {None})]
     if notices:
-        db.session.execute(insert(Notification), notices)
-        if current_app.config.get("MAIL_SERVER"):  # e-mail too, when mail is configured
-            for notice in notices:
-                schedule("mail_breach", notice["ticket_id"], notice["user_id"], queue="mail",
-                         key=f"breach-mail:{notice['ticket_id']}:{notice['user_id']}:"
-                             f"{now.isoformat()}")
+        db.session.execute(insert(Notification), [
+            {"user_id": user_id, "ticket_id": ticket_id, "kind": queries.BREACH,
+             "created_at": now, "message": f"{queries.BREACH}:{ticket_id}"}
+            for ticket_id, user_id in notices
+        ])
     db.session.execute(insert(AuditEntry), [
         {"entity": "tickets", "entity_id": ticket_id, "ticket_id": ticket_id, "actor_id": None,
-         "action": "sla_breach", "field": "sla_state", "new_value": "breached",
+         "action": queries.BREACH, "field": "sla_state", "new_value": SlaState.BREACHED.value,
          "created_at": now}
-        for ticket_id in ticket_ids
+        for ticket_id, _a, _t in breached
     ])
+    return notices
 
 
 # --- People -------------------------------------------------------------------------------------
