@@ -13,8 +13,10 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
-from .models import Message
+from .models import Message, Notification
 
 
 def _header(value: str) -> str:
@@ -70,4 +72,27 @@ def build_breach_notice(ticket, user) -> EmailMessage:
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(f"{ticket.number} — {ticket.subject}\n"
                      f"SLA: {ticket.sla_due_at.isoformat() if ticket.sla_due_at else '-'}\n")
+    return mail
+
+
+def build_breach_digest(notice: Notification) -> EmailMessage:
+    """The e-mail to a staff member about many breaches of a team at once, in their language."""
+    config, user = current_app.config, notice.user
+    team = notice.team.name if notice.team is not None else None
+    with force_locale(user.locale):
+        if team is None:
+            subject = _("SLA: %(n)d tickets sin equipo superaron su plazo", n=notice.count)
+        else:
+            subject = _("SLA: %(n)d tickets de %(team)s superaron su plazo", n=notice.count,
+                        team=team)
+        body = _("Un barrido del SLA encontró %(n)d tickets vencidos a la vez. En la cola, "
+                 "filtra por SLA «Vencido» para verlos.", n=notice.count)
+    mail = EmailMessage()
+    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
+    mail["To"] = _header(user.email)
+    mail["Subject"] = _header(subject)
+    mail["Message-ID"] = make_msgid(idstring=f"sla-digest{notice.id}.user{user.id}",
+                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(f"{subject}\n\n{body}\n")
     return mail

@@ -240,6 +240,9 @@ class User(UserMixin, Timestamped, db.Model):
         str_enum(Availability), default=Availability.OFFLINE
     )
     capacity: Mapped[int] = mapped_column(Integer, default=10)
+    #: Unresolved tickets held, kept by triggers on tickets (migration 51ea1b7d29bf). Within a
+    #: transaction that changed tickets this object's copy may be stale: query the column.
+    open_tickets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     teams: Mapped[list[Team]] = relationship(secondary=team_members, back_populates="members")
@@ -668,7 +671,8 @@ class AuditEntry(db.Model):
 
 
 class Notification(db.Model):
-    """An in-panel notice for one staff member (e.g. an SLA breach)."""
+    """An in-panel notice for one staff member: an SLA breach of one ticket, or a digest of
+    `count` breaches of a team's tickets (`team_id`, no ticket)."""
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
@@ -676,10 +680,16 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()
+    team: Mapped[Team | None] = relationship()
 
 
 class JobIntent(db.Model):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import (
     Float,
+    Integer,
     String,
     and_,
     case,
@@ -48,14 +49,16 @@ from .models import (
     TicketStatus,
     User,
     UTCDateTime,
+    agent_skills,
     team_members,
     team_supervisors,
 )
 
 OPEN_STATES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 
-#: Kind of notice and audit action of a first SLA breach.
+#: Kind of notice and audit action of a first SLA breach; kind of a notice for many at once.
 BREACH = "sla_breach"
+BREACH_DIGEST = "sla_breach_digest"
 
 
 def get_setting(key: str, default=None):
@@ -64,37 +67,57 @@ def get_setting(key: str, default=None):
     return default if row is None else row.value
 
 
-def open_count(agent_id: int, cap: int | None = None) -> int:
-    """How many unresolved tickets the agent holds; with `cap`, counting stops there (enough
-    to know whether there is room, and cheap however many the agent has)."""
-    held = select(Ticket.id).where(Ticket.assignee_id == agent_id,
-                                   Ticket.status.in_(OPEN_STATES))
-    if cap is not None:
-        held = held.limit(cap)
-    return db.session.scalar(select(func.count()).select_from(held.subquery()))
-
-
 def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
-    """Every active member of the team with their open-ticket count (counted up to their
-    capacity: all assignment needs, and cheap however many tickets they hold) and skills."""
+    """Every active member of the team with their open-ticket count and skills: one statement
+    (the count is `User.open_tickets`, kept by triggers). The member rows are refreshed in the
+    session, so a ranking right after an assignment sees it."""
     stmt = (
-        select(User)
+        select(User, agent_skills.c.category_id)
         .join(team_members, team_members.c.user_id == User.id)
+        .outerjoin(agent_skills, agent_skills.c.user_id == User.id)
         .where(team_members.c.team_id == team_id, User.active.is_(True))
-        .options(selectinload(User.skills))
         .order_by(User.id)
+        .execution_options(populate_existing=True)
     )
+    people: dict[int, tuple[User, set[int]]] = {}
+    for user, skill in db.session.execute(stmt):
+        people.setdefault(user.id, (user, set()))[1].add(skill)
     return [
-        rules.AgentLoad(
-            id=user.id,
-            availability=user.availability,
-            capacity=user.capacity,
-            open_tickets=open_count(user.id, cap=user.capacity),
-            last_assigned_at=user.last_assigned_at,
-            skills=frozenset(c.id for c in user.skills),
-        )
-        for user in db.session.scalars(stmt)
+        rules.AgentLoad(id=user.id, availability=user.availability, capacity=user.capacity,
+                        open_tickets=user.open_tickets, last_assigned_at=user.last_assigned_at,
+                        skills=frozenset(skills - {None}))
+        for user, skills in people.values()
     ]
+
+
+def ticket_to_route(ticket_id: int):
+    """(ticket, its first message's text) in one statement, the ticket row-locked, with its
+    customer and category loaded: everything routing reads."""
+    first_body = (
+        select(Message.body).where(Message.ticket_id == Ticket.id)
+        .order_by(Message.created_at, Message.id).limit(1).scalar_subquery()
+    )
+    return (
+        select(Ticket, first_body)
+        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category))
+        .where(Ticket.id == ticket_id)
+        .with_for_update(of=Ticket)
+    )
+
+
+def take_capacity(agent_id: int, now: datetime) -> bool:
+    """Claim room for one more ticket: under the agent's row lock, if they hold fewer than
+    their capacity, mark them assigned at `now`. False if they are full. PostgreSQL re-checks
+    the condition on the row's latest version after waiting for a concurrent assigner, so two
+    workers can never push an agent over capacity; the ticket UPDATE that follows (same
+    transaction, lock still held) moves the count."""
+    taken = db.session.execute(
+        update(User.__table__)
+        .where(User.id == agent_id, User.open_tickets < User.capacity)
+        .values(last_assigned_at=now)
+        .returning(User.id)
+    ).first()
+    return taken is not None
 
 
 def routing_rule_specs() -> list[rules.RuleSpec]:
@@ -173,46 +196,51 @@ def update_sla_states(now: datetime) -> tuple[int, list[tuple[int, int | None, i
                        if row.sla_state == SlaState.BREACHED]
 
 
-def update_sla_states_and_notify(now: datetime, *, notices: bool) -> tuple[int, int, list]:
-    """PostgreSQL: `sla_state_update`, with each first breach's notices (the assignee and the
-    team's supervisors) and audit row inserted by the same statement, so a sweep that breaches
-    a hundred thousand tickets never ships them through Python. Returns (changed, breached,
-    [(ticket_id, user_id)] of the notices if `notices`, else [])."""
+def update_sla_states_and_notify(now: datetime, *, ids: bool) -> tuple[int, int, list[int]]:
+    """PostgreSQL: `sla_state_update`, with each first breach's notices and audit row inserted
+    by the same statement, so a sweep that breaches a hundred thousand tickets never ships them
+    through Python. Who is told what is `rules.breach_notices`, in SQL: the assignee and the
+    team's supervisors, one notice per ticket, or one digest per team past the threshold.
+    Returns (changed, breached, the notices' ids if `ids`, else [])."""
     changed = sla_state_update(now).cte("changed")
     breached = select(changed).where(changed.c.sla_state == SlaState.BREACHED).cte("breached")
-    recipients = union(
-        select(breached.c.id, breached.c.assignee_id.label("user_id")),
-        select(breached.c.id, team_supervisors.c.user_id)
+    pairs = union(
+        select(breached.c.id, breached.c.team_id, breached.c.assignee_id.label("user_id"))
+        .where(breached.c.assignee_id.is_not(None)),
+        select(breached.c.id, breached.c.team_id, team_supervisors.c.user_id)
         .join(team_supervisors, team_supervisors.c.team_id == breached.c.team_id),
-    ).subquery("recipients")
+    ).subquery("pairs")
+    told = select(pairs, func.count().over(partition_by=(pairs.c.user_id, pairs.c.team_id))
+                  .label("n")).subquery("told")
+    at = literal(now, UTCDateTime())
+    single = select(told.c.user_id, told.c.id, told.c.team_id, literal(1), literal(BREACH),
+                    literal(f"{BREACH}:") + cast(told.c.id, String), at
+                    ).where(told.c.n <= rules.BREACH_DIGEST_AFTER)
+    digest = select(told.c.user_id, literal(None, Integer), told.c.team_id, told.c.n,
+                    literal(BREACH_DIGEST), literal(f"{BREACH_DIGEST}:") + cast(told.c.n, String),
+                    at).where(told.c.n > rules.BREACH_DIGEST_AFTER).distinct()
+    notices = Notification.__table__
     notified = (
-        insert(Notification.__table__)
-        .from_select(
-            ["user_id", "ticket_id", "kind", "message", "created_at"],
-            select(recipients.c.user_id, recipients.c.id, literal(BREACH),
-                   literal(f"{BREACH}:") + cast(recipients.c.id, String),
-                   literal(now, UTCDateTime()))
-            .where(recipients.c.user_id.is_not(None)),
-        )
-        .returning(Notification.__table__.c.ticket_id, Notification.__table__.c.user_id)
+        insert(notices)
+        .from_select(["user_id", "ticket_id", "team_id", "count", "kind", "message",
+                      "created_at"], single.union_all(digest))
+        .returning(notices.c.id)
         .cte("notified")
     )
     audited = insert(AuditEntry.__table__).from_select(
         ["entity", "entity_id", "ticket_id", "action", "field", "new_value", "created_at"],
         select(literal("tickets"), breached.c.id, breached.c.id, literal(BREACH),
-               literal("sla_state"), literal(SlaState.BREACHED.value),
-               literal(now, UTCDateTime())),
+               literal("sla_state"), literal(SlaState.BREACHED.value), at),
     ).cte("audited")
-    pairs = (select(func.json_agg(func.json_build_array(notified.c.ticket_id,
-                                                         notified.c.user_id)))
-             .scalar_subquery() if notices else literal(None))
+    notice_ids = (select(func.json_agg(notified.c.id)).scalar_subquery() if ids
+                  else literal(None))
     stmt = select(
         select(func.count()).select_from(changed).scalar_subquery(),
         select(func.count()).select_from(breached).scalar_subquery(),
-        pairs,
+        notice_ids,
     ).add_cte(notified, audited)
-    changed_count, breached_count, notice_pairs = db.session.execute(stmt).one()
-    return changed_count, breached_count, [tuple(p) for p in notice_pairs or ()]
+    changed_count, breached_count, notice_ids = db.session.execute(stmt).one()
+    return changed_count, breached_count, list(notice_ids or ())
 
 
 def supervisors_by_team(team_ids) -> dict[int, list[int]]:
@@ -406,11 +434,6 @@ def ticket_search(term: str):
 # --- Assignment and SLA policy (read side) --------------------------------------------------------
 
 
-def lock_user(user_id: int) -> None:
-    """Row-lock an agent until commit (PostgreSQL); SQLite's write lock already serializes."""
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
-
-
 def waiting_tickets(team_id: int, limit: int = 200) -> list[Ticket]:
     """The team's new unassigned tickets, nearest deadline first, locked (others skip them)."""
     stmt = (
@@ -451,12 +474,7 @@ def team_roster(user: User) -> list[tuple[User, int]]:
         team_ids = [team.id for team in user.supervised_teams] or [t.id for t in user.teams]
         member_ids = select(team_members.c.user_id).where(team_members.c.team_id.in_(team_ids))
         stmt = stmt.where(User.id.in_(member_ids))
-    people = list(db.session.scalars(stmt))
-    counts = dict(db.session.execute(
-        select(Ticket.assignee_id, func.count())
-        .where(Ticket.assignee_id.in_([p.id for p in people]), Ticket.status.in_(OPEN_STATES))
-        .group_by(Ticket.assignee_id)).all())
-    return [(person, counts.get(person.id, 0)) for person in people]
+    return [(person, person.open_tickets) for person in db.session.scalars(stmt)]
 
 
 def routing_rules_ordered() -> list[RoutingRule]:
@@ -469,7 +487,8 @@ def unread_notifications(user_id: int, limit: int = 20) -> list[Notification]:
     """The user's unread notices, newest first."""
     stmt = (select(Notification).where(Notification.user_id == user_id,
                                        Notification.read_at.is_(None))
-            .order_by(Notification.created_at.desc()).limit(limit))
+            .options(selectinload(Notification.team))
+            .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
     return list(db.session.scalars(stmt))
 
 

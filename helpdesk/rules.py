@@ -317,6 +317,40 @@ def route(facts: TicketFacts, rules: Sequence[RuleSpec],
     return RoutingDecision(default_team_id, None, facts.priority, None, tuple(misses))
 
 
+# --- Breach notices -----------------------------------------------------------------------------
+
+#: Past this many breaches of one team in one sweep, a person gets one digest notice for them all.
+BREACH_DIGEST_AFTER = 5
+
+
+@dataclass(frozen=True)
+class BreachNotice:
+    """Tell `user_id` about one breached ticket, or (ticket_id None) about `count` of a team's."""
+
+    user_id: int
+    ticket_id: int | None
+    team_id: int | None
+    count: int = 1
+
+
+def breach_notices(breached: Iterable[tuple[int, int | None, int | None]],
+                   supervisors: dict[int, list[int]]) -> list[BreachNotice]:
+    """Who hears of which first breaches (ticket, assignee, team): the assignee and the team's
+    supervisors, once each; a person told of more than BREACH_DIGEST_AFTER tickets of one team
+    gets one digest for that team instead (an outage's catch-up is one notice, not thousands)."""
+    told: dict[tuple[int, int | None], list[int]] = {}
+    for ticket_id, assignee, team in breached:
+        for user_id in sorted({assignee, *supervisors.get(team, ())} - {None}):
+            told.setdefault((user_id, team), []).append(ticket_id)
+    notices = []
+    for (user_id, team), tickets in told.items():
+        if len(tickets) > BREACH_DIGEST_AFTER:
+            notices.append(BreachNotice(user_id, None, team, len(tickets)))
+        else:
+            notices += [BreachNotice(user_id, ticket_id, team) for ticket_id in tickets]
+    return notices
+
+
 # --- Assignment ---------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import generate_password_hash
 
 from . import mail, queries, rules, templating
@@ -230,10 +231,13 @@ def _default_team_id() -> int | None:
 @intent_handler
 def route_ticket(ticket_id: int) -> int | None:
     """Route a new ticket to a team and give it to an eligible agent; the assignee's id or None."""
-    ticket = db.session.scalar(select(Ticket).where(Ticket.id == ticket_id).with_for_update())
-    if ticket is None or ticket.status is not TicketStatus.NEW or ticket.assignee_id:
+    row = db.session.execute(queries.ticket_to_route(ticket_id)).first()
+    if row is None:
+        return None
+    ticket, first_body = row
+    if ticket.status is not TicketStatus.NEW or ticket.assignee_id:
         return None  # already handled: the job is idempotent on the ticket's state
-    decision = rules.route(ticket_facts(ticket), queries.routing_rule_specs(),
+    decision = rules.route(ticket_facts(ticket, first_body), queries.routing_rule_specs(),
                            _fallback_team(ticket))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
     if decision.team_id != ticket.team_id:
@@ -247,17 +251,19 @@ def route_ticket(ticket_id: int) -> int | None:
         _apply_targets(ticket)
     if ticket.team_id is None:
         return None
-    team = db.session.get(Team, ticket.team_id)
-    return auto_assign(ticket, decision.strategy or team.strategy, why)
+    return auto_assign(ticket, decision.strategy, why)
 
 
-def ticket_facts(ticket: Ticket) -> rules.TicketFacts:
-    """What routing looks at, copied out of the ticket and its customer."""
+def ticket_facts(ticket: Ticket, first_body: str | None = None) -> rules.TicketFacts:
+    """What routing looks at, copied out of the ticket and its customer (`first_body`: the
+    first message's text, when the caller already has it)."""
+    if first_body is None:
+        first_body = ticket.messages[0].body if ticket.messages else ""
     customer = ticket.customer
     return rules.TicketFacts(
         category_id=ticket.category_id, priority=ticket.priority, channel=ticket.channel.value,
         plan=customer.plan, country=customer.country, language=ticket.language,
-        text=f"{ticket.subject}\n{ticket.messages[0].body if ticket.messages else ''}",
+        text=f"{ticket.subject}\n{first_body}",
     )
 
 
@@ -266,14 +272,17 @@ def _fallback_team(ticket: Ticket) -> int | None:
     return category_team or _default_team_id()
 
 
-def auto_assign(ticket: Ticket, strategy: Strategy, why: str) -> int | None:
-    """Give the ticket to the best eligible agent of its team; None if nobody has room.
+def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str) -> int | None:
+    """Give the ticket to the best eligible agent of its team (by `strategy`, else the team's);
+    None if nobody has room.
 
-    Candidates are ranked without locks; each is then locked and re-checked, so two workers
-    assigning at once never push an agent over capacity.
+    Candidates are ranked without locks; each one's capacity is then re-checked and taken
+    under their row lock (`queries.take_capacity`), so two workers assigning at once never
+    push an agent over capacity.
     """
-    loads = queries.team_agent_loads(ticket.team_id)
-    for agent_id in rules.rank_agents(loads, strategy, ticket.category_id):
+    strategy = strategy or db.session.get(Team, ticket.team_id).strategy
+    for agent_id in rules.rank_agents(queries.team_agent_loads(ticket.team_id), strategy,
+                                      ticket.category_id):
         agent = db.session.get(User, agent_id)
         try:
             assign_ticket(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}")
@@ -309,10 +318,9 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     if not rules.can_reassign(ticket.status):
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     if agent is not None and agent.id != ticket.assignee_id:
-        queries.lock_user(agent.id)  # capacity is checked and taken under the agent's row lock
-        if not rules.has_capacity(queries.open_count(agent.id, cap=agent.capacity),
-                                  agent.capacity):
+        if not queries.take_capacity(agent.id, now):  # checked and taken under a row lock
             raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
+        set_committed_value(agent, "last_assigned_at", now)
     if ticket.assignee_id is not None and ticket.team_id is not None \
             and (agent is None or agent.id != ticket.assignee_id):
         _schedule_waiting(ticket.team_id)  # the previous assignee has room again
@@ -322,52 +330,52 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     ticket.assignee = agent
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
     _set_status(ticket, new_status, actor, reason, now)
-    if agent is not None:
-        agent.last_assigned_at = now
     db.session.flush()
 
 
 
 def sweep_sla_states(now: datetime) -> int:
     """Bring every running ticket's SLA state up to `now` in one UPDATE; notify each first
-    breach once (the UPDATE's WHERE makes that hold under two sweeps at once). Returns how many
-    tickets changed state."""
-    mail = bool(current_app.config.get("MAIL_SERVER"))
+    breach once (the UPDATE's WHERE makes that hold under two sweeps at once), by e-mail too
+    when mail is configured. Returns how many tickets changed state."""
+    mail_on = bool(current_app.config.get("MAIL_SERVER"))
     if db.engine.dialect.name == "postgresql":  # notices and audit rows in the same statement
-        changed, _breached, notices = queries.update_sla_states_and_notify(now, notices=mail)
+        changed, _breached, notice_ids = queries.update_sla_states_and_notify(now, ids=mail_on)
     else:
         changed, breached = queries.update_sla_states(now)
-        notices = notify_breaches(breached, now)
-    if mail:
-        for ticket_id, user_id in notices:
-            schedule("mail_breach", ticket_id, user_id, queue="mail",
-                     key=f"breach-mail:{ticket_id}:{user_id}:{now.isoformat()}")
+        notice_ids = notify_breaches(breached, now)
+    if mail_on:
+        for notice_id in notice_ids:
+            schedule("mail_notice", notice_id, queue="mail", key=f"notice-mail:{notice_id}")
     return changed
 
 
 def notify_breaches(breached: list[tuple[int, int | None, int | None]],
-                    now: datetime) -> list[tuple[int, int]]:
-    """In-panel notice to the assignee and the team's supervisors, and an audit row, per
-    breached (ticket, assignee, team), in bulk; the (ticket, user) pairs notified. (PostgreSQL
-    does the same inside the sweep's statement: `queries.update_sla_states_and_notify`.)"""
+                    now: datetime) -> list[int]:
+    """The notices of `rules.breach_notices` and an audit row per breached (ticket, assignee,
+    team), in bulk; the notices' ids. (PostgreSQL does the same inside the sweep's statement:
+    `queries.update_sla_states_and_notify`.)"""
     if not breached:
         return []
     bosses = queries.supervisors_by_team({team for _t, _a, team in breached if team})
-    notices = [(ticket_id, user_id) for ticket_id, assignee, team in breached
-               for user_id in sorted({assignee, *bosses.get(team, ())} - {None})]
+    notices = rules.breach_notices(breached, bosses)
+    ids = []
     if notices:
-        db.session.execute(insert(Notification), [
-            {"user_id": user_id, "ticket_id": ticket_id, "kind": queries.BREACH,
-             "created_at": now, "message": f"{queries.BREACH}:{ticket_id}"}
-            for ticket_id, user_id in notices
-        ])
+        ids = list(db.session.scalars(insert(Notification).returning(Notification.id), [
+            {"user_id": n.user_id, "ticket_id": n.ticket_id, "team_id": n.team_id,
+             "count": n.count, "created_at": now,
+             **({"kind": queries.BREACH, "message": f"{queries.BREACH}:{n.ticket_id}"}
+                if n.ticket_id else
+                {"kind": queries.BREACH_DIGEST, "message": f"{queries.BREACH_DIGEST}:{n.count}"})}
+            for n in notices
+        ]))
     db.session.execute(insert(AuditEntry), [
         {"entity": "tickets", "entity_id": ticket_id, "ticket_id": ticket_id, "actor_id": None,
          "action": queries.BREACH, "field": "sla_state", "new_value": SlaState.BREACHED.value,
          "created_at": now}
         for ticket_id, _a, _t in breached
     ])
-    return notices
+    return ids
 
 
 # --- People -------------------------------------------------------------------------------------
@@ -577,11 +585,15 @@ def _event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data
 
 
 @intent_handler
-def mail_breach(ticket_id: int, user_id: int) -> None:
-    """Outbox handler: e-mail one staff member about one SLA breach."""
-    ticket, user = db.session.get(Ticket, ticket_id), db.session.get(User, user_id)
-    if ticket is not None and user is not None and user.active:
-        mail.deliver(mail.build_breach_notice(ticket, user))
+def mail_notice(notification_id: int) -> None:
+    """Outbox handler: e-mail a breach notice (one ticket, or a team's digest) to its person."""
+    notice = db.session.get(Notification, notification_id)
+    if notice is None or not notice.user.active:
+        return  # gone (ticket or person deleted) or no longer staff: nothing to say
+    if notice.ticket is not None:
+        mail.deliver(mail.build_breach_notice(notice.ticket, notice.user))
+    elif notice.kind == queries.BREACH_DIGEST:
+        mail.deliver(mail.build_breach_digest(notice))
 
 
 @intent_handler

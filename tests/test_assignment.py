@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 
 from helpdesk import workflows
 from helpdesk.extensions import db
@@ -120,6 +120,7 @@ def test_concurrent_assigners_never_exceed_capacity(app, race, tecnico, make_use
             AuditEntry.action == "assign").group_by(AuditEntry.ticket_id)).all()
     assert loads == {agents[0]: 3, agents[1]: 3}
     assert len(per_ticket) == 6 and all(n == 1 for _t, n in per_ticket)  # never twice
+    assert_counters_true(app, {agents[0]: 3, agents[1]: 3})
 
 
 def test_agents_set_their_own_availability_in_the_panel(app, tecnico, make_user, make_ticket,
@@ -151,3 +152,77 @@ def test_only_supervisors_set_someone_elses_availability(app, tecnico, make_user
     bad = login_as(sup).post("/admin/availability", data={"availability": "on-the-moon"},
                              follow_redirects=True)
     assert "Disponibilidad desconocida." in bad.get_data(as_text=True)
+
+
+def counters_and_truth(app):
+    """{agent id: (users.open_tickets, unresolved tickets they really hold)} for every user."""
+    with app.app_context():
+        held = dict(db.session.execute(
+            select(Ticket.assignee_id, func.count())
+            .where(Ticket.assignee_id.is_not(None),
+                   Ticket.status.in_([TicketStatus.NEW, TicketStatus.OPEN,
+                                      TicketStatus.PENDING]))
+            .group_by(Ticket.assignee_id)).all())
+        return {user.id: (user.open_tickets, held.get(user.id, 0))
+                for user in db.session.scalars(select(User))}
+
+
+def assert_counters_true(app, expected: dict[int, int]):
+    counts = counters_and_truth(app)
+    assert all(counter == truth for counter, truth in counts.values()), counts
+    assert {user: counts[user][0] for user in expected} == expected
+
+
+def test_open_ticket_counters_follow_every_change(app, tecnico, make_user, make_ticket,
+                                                  make_customer, run_jobs):
+    """users.open_tickets (kept by database triggers) against a real count, step by step:
+    assignment, reassignment, waiting, resolution, reopening, the pool, bulk insert, delete."""
+    ana = make_user(Role.AGENT, teams=[tecnico["team"]])
+    luis = make_user(Role.AGENT, teams=[tecnico["team"]], availability=Availability.AWAY)
+    sup = make_user(Role.SUPERVISOR, teams=[tecnico["team"]], availability=Availability.OFFLINE)
+    first, second = (make_ticket(category_id=tecnico["category"]) for _ in range(2))
+    run_jobs()
+    assert_counters_true(app, {ana: 2, luis: 0})
+
+    def act(step):
+        with app.app_context(), workflows.atomic():
+            step(db.session.get(Ticket, first), db.session.get(User, sup))
+
+    act(lambda t, s: workflows.reassign_ticket(t, team=t.team, agent=db.session.get(User, luis),
+                                               actor=s))
+    assert_counters_true(app, {ana: 1, luis: 1})
+    act(lambda t, s: workflows.add_reply(t, "¿Sigue pasando?", actor=t.assignee,
+                                         status=TicketStatus.PENDING))
+    assert_counters_true(app, {ana: 1, luis: 1})  # waiting for the customer still counts
+    act(lambda t, s: workflows.change_status(t, TicketStatus.RESOLVED, actor=t.assignee))
+    assert_counters_true(app, {ana: 1, luis: 0})
+    act(lambda t, s: workflows.add_customer_message(t, "Ha vuelto a fallar."))
+    assert_counters_true(app, {ana: 1, luis: 1})  # reopened, back in Luis's hands
+    act(lambda t, s: workflows.reassign_ticket(t, team=t.team, agent=None, actor=s))
+    assert_counters_true(app, {ana: 1, luis: 0})
+
+    with app.app_context(), workflows.atomic():  # a bulk insert, as the demo loader does
+        customer = make_customer()
+        db.session.execute(insert(Ticket), [
+            {"subject": f"Carga {n}", "customer_id": customer, "assignee_id": ana,
+             "status": status, "team_id": tecnico["team"]}
+            for n, status in enumerate([TicketStatus.OPEN] * 3 + [TicketStatus.RESOLVED])])
+    assert_counters_true(app, {ana: 4, luis: 0})
+    with app.app_context(), workflows.atomic():
+        db.session.execute(delete(Ticket).where(Ticket.subject.like("Carga %")))
+        db.session.delete(db.session.get(Ticket, second))
+    assert_counters_true(app, {ana: 0, luis: 0})
+
+
+def test_a_full_agent_is_refused_even_with_a_stale_ranking(app, tecnico, make_user,
+                                                           make_ticket, run_jobs):
+    """The capacity check reads the agent's row under its lock, not what a ranking saw."""
+    agent = make_user(Role.AGENT, teams=[tecnico["team"]], capacity=1)
+    held, extra = (make_ticket(category_id=tecnico["category"]) for _ in range(2))
+    run_jobs()
+    assert assignees(app, [held, extra]) == [agent, None]
+    with app.app_context(), workflows.atomic():
+        with pytest.raises(workflows.CapacityExceeded):
+            workflows.assign_ticket(db.session.get(Ticket, extra), db.session.get(User, agent),
+                                    actor=None, reason="test")
+    assert_counters_true(app, {agent: 1})

@@ -36,7 +36,7 @@ def test_sweep_and_routing_at_500_tickets(app, bench):
         result, timer = bench.measure_sweep(now, "smoke")
         assert result["sweep_smoke_changed"] == mix["approaching"] + mix["breached"]
         assert result["sweep_smoke_breached"] == mix["breached"]
-        assert result["sweep_smoke_notices"] >= mix["breached"]  # the supervisor, at least
+        assert result["sweep_smoke_notices"] > 0  # per ticket, or a digest per person and team
         assert len(bench.sweep_updates(timer)) == 1  # one statement does it all
 
         routing = bench.measure_routing(5, warmup=1, seed=1)

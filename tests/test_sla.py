@@ -151,7 +151,10 @@ def test_two_sweeps_at_once_notify_once(app, race, make_customer, make_user, mak
     later = rules.utcnow() + timedelta(hours=2)
     race(4, lambda: workflows.sweep_sla_states(later))
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Notification)) == 20
+        notices = db.session.execute(select(Notification.user_id, Notification.count)).all()
+        audits = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sla_breach"))
+    assert notices == [(agent, 20)] and audits == 20  # one digest, each breach audited once
 
 
 def test_breach_notices_show_in_the_panel_until_read(app, make_customer, make_user, login_as):
@@ -221,4 +224,49 @@ def test_a_sweep_after_an_outage_breaches_tens_of_thousands_at_once(app, make_cu
     with app.app_context(), workflows.atomic():
         assert workflows.sweep_sla_states(rules.utcnow()) == 40_000
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Notification)) == 80_000
+        notices = db.session.execute(select(Notification.user_id, Notification.kind,
+                                            Notification.team_id, Notification.count,
+                                            Notification.ticket_id)).all()
+        audits = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sla_breach"))
+    # One digest each for the agent and the supervisor, not 80,000 notices; every breach audited.
+    assert sorted(notices) == sorted([(agent, "sla_breach_digest", team, 40_000, None),
+                                      (boss, "sla_breach_digest", team, 40_000, None)])
+    assert audits == 40_000
+
+
+def test_past_the_threshold_a_person_gets_one_digest_per_team(app, make_customer, make_user,
+                                                             make_team, login_as):
+    """Five breaches of a team: five notices each; six: one digest each, linked to the queue
+    filtered to the team's breached tickets."""
+    few, many = make_team("Cuenta"), make_team("Facturación")
+    agent, boss = make_user(Role.AGENT, teams=[few, many]), make_user(Role.SUPERVISOR)
+    with app.app_context(), workflows.atomic():
+        for team in (db.session.get(Team, few), db.session.get(Team, many)):
+            team.supervisors.append(db.session.get(User, boss))
+    customer = make_customer()
+    ids = {team: [create(app, customer, priority=Priority.URGENT, team_id=team)
+                  for _ in range(rules.BREACH_DIGEST_AFTER + (team == many))]
+           for team in (few, many)}
+    with app.app_context(), workflows.atomic():
+        for ticket_id in ids[few] + ids[many]:
+            db.session.get(Ticket, ticket_id).assignee_id = agent
+    with app.app_context(), workflows.atomic():
+        workflows.sweep_sla_states(rules.utcnow() + timedelta(hours=2))
+    with app.app_context():
+        rows = db.session.execute(select(Notification.user_id, Notification.ticket_id,
+                                         Notification.team_id, Notification.count)).all()
+    for user in (agent, boss):
+        mine = [r for r in rows if r.user_id == user]
+        assert sorted(r.ticket_id for r in mine if r.team_id == few) == sorted(ids[few])
+        assert [(r.ticket_id, r.count) for r in mine if r.team_id == many] == [
+            (None, rules.BREACH_DIGEST_AFTER + 1)]
+    client = login_as(boss)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert f'data-testid="notices-count">{rules.BREACH_DIGEST_AFTER + 1}<' in page
+    assert "6 tickets de Facturación superaron su plazo SLA a la vez." in page
+    queue = client.get(f"/admin/tickets/sla-breached/?team={many}", follow_redirects=True)
+    listed = queue.get_data(as_text=True)
+    assert queue.status_code == 200
+    assert all(f"#{ticket_id}<" in listed for ticket_id in ids[many])
+    assert not any(f"#{ticket_id}<" in listed for ticket_id in ids[few])

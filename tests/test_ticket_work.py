@@ -275,3 +275,24 @@ def test_sla_breach_is_mailed_to_staff_when_mail_is_configured(app, desk, run_jo
     assert [rcpt for rcpt, _content in smtp_server.messages] == [[ana_email]]
     mail_ = email.message_from_bytes(smtp_server.messages[0][1], policy=policy.default)
     assert mail_["Subject"] == f"SLA #{desk['ticket']}: No puedo entrar"
+
+
+def test_many_breaches_at_once_are_one_mail_in_the_readers_language(app, desk, make_ticket,
+                                                                    run_jobs, smtp_server):
+    with app.app_context(), workflows.atomic():
+        db.session.get(User, desk["ana"]).locale = "en"
+    tickets = [desk["ticket"]] + [make_ticket(f"Caída {n}", "Nada carga.",
+                                              customer_id=desk["customer"]) for n in range(6)]
+    with app.app_context(), workflows.atomic():
+        for ticket_id in tickets:
+            ticket = db.session.get(Ticket, ticket_id)
+            ticket.team_id, ticket.assignee_id = desk["team"], desk["ana"]
+    with app.app_context(), workflows.atomic():
+        workflows.sweep_sla_states(rules.utcnow() + timedelta(days=3))
+        ana_email = db.session.get(User, desk["ana"]).email
+    run_jobs()
+    assert [rcpt for rcpt, _content in smtp_server.messages] == [[ana_email]]
+    mail_ = email.message_from_bytes(smtp_server.messages[0][1], policy=policy.default)
+    assert mail_["Subject"] == "SLA: 7 tickets of Cuenta passed their deadline"
+    run_jobs()  # the intent is done: no second mail
+    assert len(smtp_server.messages) == 1

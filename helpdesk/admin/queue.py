@@ -65,15 +65,21 @@ SAVED_VIEWS = (
 )
 
 
+def filter_args(view, spec) -> dict[str, str]:
+    """The list's URL arguments that apply these (filter, value) pairs of `view`."""
+    args = {}
+    for position, (flt, value) in enumerate(spec):
+        index = view._filters.index(flt)
+        args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
+    return args
+
+
 def saved_view_tabs(view, counts: dict[str, int]) -> list[dict]:
     """Each tab's label, count (capped: `more` says there are more), URL (built from the view's
     own filters) and its filter arguments."""
     tabs = []
     for key, label, spec in SAVED_VIEWS:
-        args = {}
-        for position, (flt, value) in enumerate(spec):
-            index = view._filters.index(flt)
-            args[f"flt{position}_{view.get_filter_arg(index, flt)}"] = value
+        args = filter_args(view, spec)
         count = counts.get(key, 0)
         tabs.append({"key": key, "label": label, "count": min(count, queries.COUNT_CAP),
                      "more": count > queries.COUNT_CAP, "url": url_for(".index_view", **args),

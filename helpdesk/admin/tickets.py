@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, has_app_context, redirect, url_for
+from flask import abort, has_app_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
@@ -75,6 +75,10 @@ def _names(model):
     return options
 
 
+SLA_FILTER = filters.FilterEqual(Ticket.sla_state, _l("SLA"), options=_options(SlaState))
+TEAM_FILTER = IdEqual(Ticket.team_id, _l("Equipo"), options=_names(Team))
+
+
 def _link(view, context, model, name):
     """Number and subject open the ticket page (escaped: subjects are customer text)."""
     url = url_for(".work_view", ticket_id=model.id)
@@ -112,9 +116,9 @@ class TicketView(TicketWorkMixin, ReassignMixin, StaffModelView):
         queue.STATUS, queue.STATUS_IN,
         filters.FilterEqual(Ticket.priority, _l("Prioridad"), options=_options(Priority)),
         filters.FilterEqual(Ticket.channel, _l("Canal"), options=_options(Channel)),
-        filters.FilterEqual(Ticket.sla_state, _l("SLA"), options=_options(SlaState)),
+        SLA_FILTER,
         IdEqual(Ticket.category_id, _l("Categoría"), options=_names(Category)),
-        IdEqual(Ticket.team_id, _l("Equipo"), options=_names(Team)),
+        TEAM_FILTER,
         IdEqual(Ticket.assignee_id, _l("Asignado a"), options=_names(User)),
         queue.MINE, queue.UNASSIGNED, queue.MY_TEAMS,
         filters.DateTimeBetweenFilter(Ticket.created_at, _l("Creado")),
@@ -149,6 +153,15 @@ class TicketView(TicketWorkMixin, ReassignMixin, StaffModelView):
             self, queries.queue_counts(current_user))
         self._template_args["sla_states"] = list(SlaState)
         return super().index_view()
+
+    @expose("/sla-breached/")
+    def breached_view(self):
+        """Where a breach digest links: the unresolved breached tickets, of one team if given."""
+        spec = [(SLA_FILTER, SlaState.BREACHED.value), (queue.STATUS_IN, queue.UNRESOLVED)]
+        team_id = parse_id(request.args.get("team"))
+        if team_id is not None:
+            spec.append((TEAM_FILTER, str(team_id)))
+        return redirect(url_for(".index_view", **queue.filter_args(self, spec)))
 
     @action("reassign", _l("Reasignar"))
     def action_reassign(self, ids):
