@@ -47,7 +47,7 @@ from sqlalchemy import create_engine, event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from helpdesk import demo, rules, workflows
+from helpdesk import demo, queries, rules, workflows
 from helpdesk.extensions import db, shutdown_embedded_redis
 from helpdesk.models import (
     AuditEntry,
@@ -410,9 +410,10 @@ def show_plans(updates: list[tuple[str, str, object]], analyze: bool, title: str
 
 
 def breach_counts() -> tuple[int, int]:
-    """(breach audit rows, breach notifications) written so far."""
-    audits = select(func.count()).where(AuditEntry.action == "sla_breach")
-    notices = select(func.count()).where(Notification.kind == "sla_breach")
+    """(breach audit rows, breach notices: one per ticket or a digest) written so far."""
+    audits = select(func.count()).where(AuditEntry.action == queries.BREACH)
+    notices = select(func.count()).where(Notification.kind.in_((queries.BREACH,
+                                                               queries.BREACH_DIGEST)))
     counts = db.session.scalar(audits), db.session.scalar(notices)
     db.session.rollback()
     return counts

@@ -67,10 +67,10 @@ def get_setting(key: str, default=None):
     return default if row is None else row.value
 
 
-def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
-    """Every active member of the team with their open-ticket count and skills: one statement
-    (the count is `User.open_tickets`, kept by triggers). The member rows are refreshed in the
-    session, so a ranking right after an assignment sees it."""
+def team_agents(team_id: int) -> dict[int, tuple[User, rules.AgentLoad]]:
+    """Every active member of the team, by id: the user and how assignment sees them (open
+    tickets from `User.open_tickets`, kept by triggers; skills). One statement; the rows are
+    refreshed in the session, so a ranking right after an assignment sees it."""
     stmt = (
         select(User, agent_skills.c.category_id)
         .join(team_members, team_members.c.user_id == User.id)
@@ -82,24 +82,31 @@ def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
     people: dict[int, tuple[User, set[int]]] = {}
     for user, skill in db.session.execute(stmt):
         people.setdefault(user.id, (user, set()))[1].add(skill)
-    return [
-        rules.AgentLoad(id=user.id, availability=user.availability, capacity=user.capacity,
-                        open_tickets=user.open_tickets, last_assigned_at=user.last_assigned_at,
-                        skills=frozenset(skills - {None}))
+    return {
+        user.id: (user, rules.AgentLoad(
+            id=user.id, availability=user.availability, capacity=user.capacity,
+            open_tickets=user.open_tickets, last_assigned_at=user.last_assigned_at,
+            skills=frozenset(skills - {None})))
         for user, skills in people.values()
-    ]
+    }
+
+
+def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
+    """How assignment sees each active member of the team (see `team_agents`)."""
+    return [load for _user, load in team_agents(team_id).values()]
 
 
 def ticket_to_route(ticket_id: int):
     """(ticket, its first message's text) in one statement, the ticket row-locked, with its
-    customer and category loaded: everything routing reads."""
+    customer, category and team loaded: everything routing reads of it."""
     first_body = (
         select(Message.body).where(Message.ticket_id == Ticket.id)
         .order_by(Message.created_at, Message.id).limit(1).scalar_subquery()
     )
     return (
         select(Ticket, first_body)
-        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category))
+        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category),
+                 joinedload(Ticket.team))
         .where(Ticket.id == ticket_id)
         .with_for_update(of=Ticket)
     )

@@ -99,6 +99,13 @@ def active_due(status: TicketStatus, first_response_at: datetime | None,
     return None if status is TicketStatus.PENDING else resolution_due
 
 
+def same_clock(old: TicketStatus, new: TicketStatus) -> bool:
+    """Whether the SLA clock reads the same under both statuses (`active_due` treats new and
+    open alike), so a move between them needs no new deadlines."""
+    running = (TicketStatus.NEW, TicketStatus.OPEN)
+    return old is new or (old in running and new in running)
+
+
 @dataclass(frozen=True)
 class SlaClock:
     """A ticket's deadlines: both targets, the one running now, and when it turns amber."""

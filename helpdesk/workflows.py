@@ -237,6 +237,13 @@ def route_ticket(ticket_id: int) -> int | None:
     ticket, first_body = row
     if ticket.status is not TicketStatus.NEW or ticket.assignee_id:
         return None  # already handled: the job is idempotent on the ticket's state
+    # What routing reads next (rules, policies, the team's agents) never depends on this
+    # ticket's pending changes: no flush before each read, one flush at the end.
+    with db.session.no_autoflush:
+        return _route(ticket, first_body)
+
+
+def _route(ticket: Ticket, first_body: str) -> int | None:
     decision = rules.route(ticket_facts(ticket, first_body), queries.routing_rule_specs(),
                            _fallback_team(ticket))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
@@ -281,9 +288,10 @@ def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str) -> int | No
     push an agent over capacity.
     """
     strategy = strategy or db.session.get(Team, ticket.team_id).strategy
-    for agent_id in rules.rank_agents(queries.team_agent_loads(ticket.team_id), strategy,
-                                      ticket.category_id):
-        agent = db.session.get(User, agent_id)
+    agents = queries.team_agents(ticket.team_id)
+    loads = [load for _user, load in agents.values()]
+    for agent_id in rules.rank_agents(loads, strategy, ticket.category_id):
+        agent = agents[agent_id][0]
         try:
             assign_ticket(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}")
         except CapacityExceeded:
@@ -545,9 +553,10 @@ def _set_status(ticket: Ticket, status: TicketStatus, actor: User | None, reason
     if status is TicketStatus.RESOLVED and ticket.assignee_id and ticket.team_id:
         _schedule_waiting(ticket.team_id)  # the assignee has room again
     _pause_or_resume(ticket, status, now)
-    ticket.status = status
+    old, ticket.status = ticket.status, status
     ticket.resolved_at = now if status is TicketStatus.RESOLVED else None
-    _apply_targets(ticket, now)
+    if not rules.same_clock(old, status):
+        _apply_targets(ticket, now)
 
 
 def _pause_or_resume(ticket: Ticket, status: TicketStatus, now: datetime) -> None:

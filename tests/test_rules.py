@@ -107,3 +107,15 @@ def test_status_choices_and_reply_status():
     assert rules.status_after_reply(TicketStatus.OPEN, TicketStatus.OPEN) is TicketStatus.OPEN
     assert rules.status_after_reply(TicketStatus.OPEN, TicketStatus.RESOLVED) is \
         TicketStatus.PENDING
+
+
+def test_only_moves_that_change_the_clock_need_new_deadlines():
+    assert rules.same_clock(TicketStatus.NEW, TicketStatus.OPEN)
+    assert rules.same_clock(TicketStatus.PENDING, TicketStatus.PENDING)
+    for status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
+        assert not rules.same_clock(TicketStatus.OPEN, status)
+        assert not rules.same_clock(status, TicketStatus.NEW)
+    created = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # and indeed: new and open run alike
+    due = {status: rules.active_due(status, None, created + timedelta(hours=1), None)
+           for status in (TicketStatus.NEW, TicketStatus.OPEN)}
+    assert due[TicketStatus.NEW] == due[TicketStatus.OPEN] == created + timedelta(hours=1)
