@@ -79,6 +79,13 @@ def select_timezone() -> str | None:
 def init_app(app: Flask) -> None:
     """Attach every extension to `app`; Redis is connected lazily by `get_redis()`."""
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "postgresql":
+                # Core bulk INSERTs as multi-row statements, as with psycopg2 (psycopg 3 would
+                # send one per row): the open-ticket counter's statement trigger then fires
+                # once per thousand rows, not once per row on the same agent row.
+                engine.dialect.use_insertmanyvalues_wo_returning = True
     migrate.init_app(app, db, directory=str(Path(app.root_path) / "migrations"),
                     render_as_batch=True, compare_type=True)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
