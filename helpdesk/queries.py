@@ -180,16 +180,24 @@ def sla_state_at_sql(now: datetime):
 
 
 def sla_state_update(now: datetime):
-    """One UPDATE that moves every running ticket whose state is out of date to the state it has
-    at `now`, returning (id, assignee_id, team_id, sla_state) of each changed row. Concurrent
-    sweeps are safe: PostgreSQL re-checks the WHERE on a row another sweep just changed, so
-    each ticket changes (and breaches) in one of them only. It leaves updated_at alone: the
-    clock moving is not an edit."""
+    """One UPDATE that moves every running ticket whose state is behind `now` forward to the
+    state it has at `now`, returning (id, assignee_id, team_id, sla_state) of each changed row.
+
+    Only forward (ok → approaching → breached): a sweep with an earlier `now` that runs late
+    never takes a breached ticket back to approaching, which would make the next sweep breach
+    it — and notify — a second time. Deadlines that move later reset the state themselves
+    (`workflows._apply_targets`). Concurrent sweeps are safe: PostgreSQL re-checks the WHERE on
+    a row another sweep just changed, so each ticket changes (and breaches) in one of them only.
+    It leaves updated_at alone: the clock moving is not an edit."""
     target = sla_state_at_sql(now)
     tickets = Ticket.__table__
+    behind = or_(
+        and_(tickets.c.sla_due_at <= now, tickets.c.sla_state != SlaState.BREACHED),
+        and_(tickets.c.sla_warn_at <= now, tickets.c.sla_state == SlaState.OK),
+    )
     return (
         update(tickets)
-        .where(tickets.c.sla_due_at.is_not(None), tickets.c.sla_state != target)
+        .where(tickets.c.sla_due_at.is_not(None), behind)
         .values(sla_state=target, updated_at=tickets.c.updated_at)
         .returning(tickets.c.id, tickets.c.assignee_id, tickets.c.team_id, tickets.c.sla_state)
     )

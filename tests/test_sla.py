@@ -117,6 +117,30 @@ def test_first_breach_notifies_assignee_and_supervisors_once(app, make_customer,
     assert notified == sorted([agent, boss]) and audits == 1
 
 
+def test_a_late_sweep_never_moves_a_state_back(app, make_customer, make_user):
+    """Two workers' sweeps can commit out of order: the one whose clock read earlier must not
+    take a breached ticket back to approaching, or the next sweep would breach it again."""
+    agent = make_user(Role.AGENT)
+    created = rules.utcnow()
+    ticket_id = create(app, make_customer(), priority=Priority.URGENT, now=created)
+    with app.app_context(), workflows.atomic():
+        workflows.assign_ticket(db.session.get(Ticket, ticket_id), db.session.get(User, agent),
+                                actor=None, reason="t")
+    moments = [created + timedelta(minutes=61), created + timedelta(minutes=50),
+               created + timedelta(minutes=62)]  # breached, approaching again?, breached
+    changed = []
+    for moment in moments:
+        with app.app_context(), workflows.atomic():
+            changed.append(workflows.sweep_sla_states(moment))
+    with app.app_context():
+        notices = db.session.scalar(select(func.count()).select_from(Notification))
+        audits = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "sla_breach"))
+    assert changed == [1, 0, 0]
+    assert row(app, ticket_id).sla_state is SlaState.BREACHED
+    assert (notices, audits) == (1, 1)
+
+
 def test_resolution_clock_pauses_while_waiting_for_the_customer(app, make_customer, make_user):
     with app.app_context(), workflows.atomic():
         db.session.add(SlaPolicy(priority=Priority.NORMAL, first_response_minutes=24 * 60,
