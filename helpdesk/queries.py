@@ -112,6 +112,35 @@ def ticket_to_route(ticket_id: int):
     )
 
 
+#: `Session.info` key: ids of the tickets this transaction holds row locks on (cleared at the
+#: transaction's end by `workflows`).
+LOCKED_TICKETS = "helpdesk.locked_tickets"
+
+
+def hold_ticket_locks(ticket_ids) -> None:
+    """Note that this transaction row-locked these tickets (`lock_for_assignment` skips them)."""
+    db.session.info.setdefault(LOCKED_TICKETS, set()).update(ticket_ids)
+
+
+def lock_for_assignment(ticket_id: int, agent_ids) -> None:
+    """Take the row locks an assignment needs in the one order every assigner follows: the
+    ticket, then the agents (new and previous) by id. Without it two assignments crossing paths
+    deadlock — A's ticket going to B while B's goes to A; a worker routing a ticket (ticket
+    locked, then its agent) while that agent replies to it (agent, then ticket) — because the
+    capacity check locks the new agent and the counter's trigger then locks the old one.
+    PostgreSQL only: SQLite has one writer at a time. The ticket is skipped when this
+    transaction already holds it (routing, the waiting-ticket pass)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    if ticket_id not in db.session.info.get(LOCKED_TICKETS, ()):
+        db.session.execute(select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+        hold_ticket_locks([ticket_id])
+    agent_ids = sorted({i for i in agent_ids if i is not None})
+    if len(agent_ids) > 1:  # one agent is locked by `take_capacity` itself
+        db.session.execute(select(User.id).where(User.id.in_(agent_ids)).order_by(User.id)
+                           .with_for_update())
+
+
 def take_capacity(agent_id: int, now: datetime) -> bool:
     """Claim room for one more ticket: under the agent's row lock, if they hold fewer than
     their capacity, mark them assigned at `now`. False if they are full. PostgreSQL re-checks
@@ -459,7 +488,9 @@ def waiting_tickets(team_id: int, limit: int = 200) -> list[Ticket]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(db.session.scalars(stmt))
+    tickets = list(db.session.scalars(stmt))
+    hold_ticket_locks(ticket.id for ticket in tickets)
+    return tickets
 
 
 def teams_with_waiting() -> list[int]:

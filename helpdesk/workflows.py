@@ -117,6 +117,12 @@ def _drop_after_rollback(session):
     session.info.pop("helpdesk.intents", None)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_row_locks(session, transaction):
+    if transaction.parent is None:  # the database transaction ended: its row locks are gone
+        session.info.pop(queries.LOCKED_TICKETS, None)
+
+
 #: Outbox handlers by name: what an intent may run. Each takes plain arguments.
 INTENT_HANDLERS: dict[str, Callable] = {}
 
@@ -235,6 +241,7 @@ def route_ticket(ticket_id: int) -> int | None:
     if row is None:
         return None
     ticket, first_body = row
+    queries.hold_ticket_locks([ticket.id])
     if ticket.status is not TicketStatus.NEW or ticket.assignee_id:
         return None  # already handled: the job is idempotent on the ticket's state
     # What routing reads next (rules, policies, the team's agents) never depends on this
@@ -326,6 +333,7 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     if not rules.can_reassign(ticket.status):
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     if agent is not None and agent.id != ticket.assignee_id:
+        queries.lock_for_assignment(ticket.id, [agent.id, ticket.assignee_id])
         if not queries.take_capacity(agent.id, now):  # checked and taken under a row lock
             raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
         set_committed_value(agent, "last_assigned_at", now)

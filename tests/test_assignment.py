@@ -226,3 +226,36 @@ def test_a_full_agent_is_refused_even_with_a_stale_ranking(app, tecnico, make_us
             workflows.assign_ticket(db.session.get(Ticket, extra), db.session.get(User, agent),
                                     actor=None, reason="test")
     assert_counters_true(app, {agent: 1})
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+def test_crossing_reassignments_wait_instead_of_deadlocking(app, race, tecnico, make_user,
+                                                            make_ticket):
+    """A supervisor moves Ana's ticket to Luis while another moves Luis's to Ana, again and
+    again: each reassignment locks the new agent (capacity) and the old one (the counter's
+    trigger), so without one lock order PostgreSQL kills one of them as a deadlock."""
+    ana, luis = (make_user(Role.AGENT, teams=[tecnico["team"]], capacity=100) for _ in range(2))
+    boss = make_user(Role.SUPERVISOR, teams=[tecnico["team"]])
+    rounds = 12
+    held = {ana: [], luis: []}
+    for owner in (ana, luis):
+        for _ in range(rounds):
+            ticket_id = make_ticket(category_id=tecnico["category"])
+            held[owner].append(ticket_id)
+            with app.app_context(), workflows.atomic():
+                workflows.assign_ticket(db.session.get(Ticket, ticket_id),
+                                        db.session.get(User, owner), actor=None, reason="t")
+    for n in range(rounds):
+        turns = iter([(held[ana][n], luis), (held[luis][n], ana)])
+
+        def swap(turns=turns):
+            ticket_id, to = next(turns)
+            workflows.reassign_ticket(db.session.get(Ticket, ticket_id), team=None,
+                                      agent=db.session.get(User, to),
+                                      actor=db.session.get(User, boss))
+
+        race(2, swap)
+    assert assignees(app, held[ana]) == [luis] * rounds
+    assert assignees(app, held[luis]) == [ana] * rounds
+    assert_counters_true(app, {ana: rounds, luis: rounds})
