@@ -211,9 +211,12 @@ def race(app_config):
 
     def run(n: int, action) -> None:
         barrier, errors = threading.Barrier(n), []
+        # Built here, one after the other: Werkzeug compiles each route with `ast.parse`, and
+        # CPython 3.11 can fail ("AST constructor recursion depth mismatch") when threads do
+        # that at once.
+        apps = [create_app(app_config) for _ in range(n)]
 
-        def one():
-            local = create_app(app_config)
+        def one(local):
             try:
                 with local.app_context():
                     barrier.wait(timeout=30)
@@ -222,7 +225,7 @@ def race(app_config):
             except Exception as exc:  # surfaced below, in the test's thread
                 errors.append(exc)
 
-        threads = [threading.Thread(target=one) for _ in range(n)]
+        threads = [threading.Thread(target=one, args=(local,)) for local in apps]
         for thread in threads:
             thread.start()
         for thread in threads:
