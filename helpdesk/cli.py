@@ -104,6 +104,17 @@ def demo_command(tickets: int, seed: int, if_empty: bool, quiet: bool):
     click.echo("logins (password 'demo'): " + ", ".join(demo.DEMO_LOGINS))
 
 
+@helpdesk.command("recount")
+def recount_command():
+    """Check the agents' open-ticket counters against their tickets and repair any drift."""
+    require_database()
+    with workflows.atomic():
+        repaired = workflows.recount_open_tickets()
+    for user_id, was, actual in repaired:
+        click.echo(f"user {user_id}: open tickets {was} -> {actual}")
+    click.echo(f"recount: {len(repaired)} counter(s) repaired")
+
+
 @helpdesk.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.argument("queues", nargs=-1)

@@ -51,11 +51,18 @@ def sweep_waiting() -> int:
         return workflows.sweep_waiting(rules.utcnow())
 
 
+def recount_open_tickets() -> int:
+    """Cron, hourly: check the agents' open-ticket counters; repair (and log) any drift."""
+    with job_context():
+        return len(workflows.recount_open_tickets())
+
+
 #: (function, options) pairs for rq's CronScheduler.register.
 CRON = [
     (sweep_sla_states, {"queue_name": "sla", "interval": 60}),
     (sweep_outbox, {"queue_name": "default", "interval": 30}),
     (sweep_waiting, {"queue_name": "default", "interval": 120}),
+    (recount_open_tickets, {"queue_name": "default", "interval": 3600}),
 ]
 
 

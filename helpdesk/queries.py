@@ -137,8 +137,7 @@ def lock_for_assignment(ticket_id: int, agent_ids) -> None:
         hold_ticket_locks([ticket_id])
     agent_ids = sorted({i for i in agent_ids if i is not None})
     if len(agent_ids) > 1:  # one agent is locked by `take_capacity` itself
-        db.session.execute(select(User.id).where(User.id.in_(agent_ids)).order_by(User.id)
-                           .with_for_update())
+        lock_users(agent_ids)
 
 
 def take_capacity(agent_id: int, now: datetime) -> bool:
@@ -154,6 +153,35 @@ def take_capacity(agent_id: int, now: datetime) -> bool:
         .returning(User.id)
     ).first()
     return taken is not None
+
+
+def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, int, int]]:
+    """(user id, stored `open_tickets`, true count) of every user whose counter is wrong; one
+    statement, so one snapshot: a change in flight is either in both numbers or in neither."""
+    held = (
+        select(Ticket.assignee_id, func.count().label("n"))
+        .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(OPEN_STATES))
+        .group_by(Ticket.assignee_id)
+        .subquery()
+    )
+    actual = func.coalesce(held.c.n, 0)
+    stmt = (
+        select(User.id, User.open_tickets, actual)
+        .outerjoin(held, held.c.assignee_id == User.id)
+        .where(User.open_tickets != actual)
+        .order_by(User.id)
+    )
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(list(user_ids)))
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def lock_users(user_ids: Sequence[int]) -> None:
+    """Row-lock these users in id order (PostgreSQL; SQLite has one writer at a time): the
+    counter's triggers wait for us."""
+    if db.engine.dialect.name == "postgresql" and user_ids:
+        db.session.execute(select(User.id).where(User.id.in_(list(user_ids)))
+                           .order_by(User.id).with_for_update())
 
 
 def routing_rule_specs() -> list[rules.RuleSpec]:

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import generate_password_hash
@@ -348,6 +348,27 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     _set_status(ticket, new_status, actor, reason, now)
     db.session.flush()
 
+
+
+def recount_open_tickets() -> list[tuple[int, int, int]]:
+    """Check every agent's open-ticket counter (`User.open_tickets`, kept by triggers) against
+    their tickets and repair the wrong ones, each an audit row and a warning in the log. The
+    wrong ones are counted again under their row locks before the repair, so a ticket assigned
+    meanwhile is neither lost nor counted twice. Returns (user id, was, is) of each repair."""
+    drift = queries.open_ticket_drift()
+    if not drift:
+        return []
+    queries.lock_users([user_id for user_id, _was, _is in drift])
+    drift = queries.open_ticket_drift([user_id for user_id, _was, _is in drift])
+    for user_id, was, actual in drift:
+        log.warning("open-ticket counter of user %s was %s, is %s: repaired", user_id, was,
+                    actual)
+        db.session.execute(update(User).where(User.id == user_id).values(open_tickets=actual))
+        db.session.add(AuditEntry(entity="users", entity_id=user_id, action="recount",
+                                  field="open_tickets", old_value=str(was),
+                                  new_value=str(actual)))
+    db.session.flush()
+    return drift
 
 
 def sweep_sla_states(now: datetime) -> int:
