@@ -69,25 +69,26 @@ def get_setting(key: str, default=None):
 
 def team_agents(team_id: int) -> dict[int, tuple[User, rules.AgentLoad]]:
     """Every active member of the team, by id: the user and how assignment sees them (open
-    tickets from `User.open_tickets`, kept by triggers; skills). One statement; the rows are
-    refreshed in the session, so a ranking right after an assignment sees it."""
+    tickets from `User.open_tickets`, kept by triggers; skills). One statement. The load is
+    read as columns, fresh from the database even when the user is already in the session (a
+    ranking right after an assignment sees it), without overwriting that object's state."""
     stmt = (
-        select(User, agent_skills.c.category_id)
+        select(User, User.availability, User.capacity, User.open_tickets,
+               User.last_assigned_at, agent_skills.c.category_id)
         .join(team_members, team_members.c.user_id == User.id)
         .outerjoin(agent_skills, agent_skills.c.user_id == User.id)
         .where(team_members.c.team_id == team_id, User.active.is_(True))
         .order_by(User.id)
-        .execution_options(populate_existing=True)
     )
-    people: dict[int, tuple[User, set[int]]] = {}
-    for user, skill in db.session.execute(stmt):
-        people.setdefault(user.id, (user, set()))[1].add(skill)
+    people: dict[int, tuple[User, tuple, set[int]]] = {}
+    for user, *load, skill in db.session.execute(stmt):
+        people.setdefault(user.id, (user, load, set()))[2].add(skill)
     return {
         user.id: (user, rules.AgentLoad(
-            id=user.id, availability=user.availability, capacity=user.capacity,
-            open_tickets=user.open_tickets, last_assigned_at=user.last_assigned_at,
-            skills=frozenset(skills - {None})))
-        for user, skills in people.values()
+            id=user.id, availability=availability, capacity=capacity, open_tickets=open_tickets,
+            last_assigned_at=last_assigned_at, skills=frozenset(skills - {None})))
+        for user, (availability, capacity, open_tickets, last_assigned_at), skills
+        in people.values()
     }
 
 

@@ -4,8 +4,9 @@ import os
 
 import pytest
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from helpdesk import jobs, workflows
+from helpdesk import jobs, queries, workflows
 from helpdesk.extensions import db, get_queue
 from helpdesk.models import (
     AuditEntry,
@@ -293,3 +294,19 @@ def test_a_drifted_counter_is_found_and_repaired(app, tecnico, make_user, make_t
     again = app.test_cli_runner().invoke(args=["helpdesk", "recount"])
     assert "recount: 0 counter(s) repaired" in again.output
     assert_counters_true(app, {ana: 3, luis: 0})
+
+
+def test_ranking_reads_fresh_loads_and_keeps_unsaved_changes(app, tecnico, make_user):
+    """`queries.team_agents` sees load the database moved behind the session's back, and leaves
+    the session's pending edits of those users alone."""
+    ana = make_user(Role.AGENT, teams=[tecnico["team"]])
+    with app.app_context(), workflows.atomic():
+        db.session.execute(update(User).where(User.id == ana).values(open_tickets=5))
+    with app.app_context():
+        user = db.session.get(User, ana)
+        set_committed_value(user, "open_tickets", 0)  # as if a trigger had moved it since
+        with db.session.no_autoflush:
+            user.name = "Ana María"
+            agents = queries.team_agents(tecnico["team"])
+        assert agents[ana][0] is user and user.name == "Ana María"
+        assert agents[ana][1].open_tickets == 5
