@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import (
@@ -45,6 +46,8 @@ from .models import (
     Setting,
     SlaPolicy,
     SlaState,
+    Strategy,
+    Team,
     Ticket,
     TicketStatus,
     User,
@@ -67,47 +70,60 @@ def get_setting(key: str, default=None):
     return default if row is None else row.value
 
 
-def team_agents(team_id: int) -> dict[int, tuple[User, rules.AgentLoad]]:
-    """Every active member of the team, by id: the user and how assignment sees them (open
-    tickets from `User.open_tickets`, kept by triggers; skills). One statement. The load is
-    read as columns, fresh from the database even when the user is already in the session (a
-    ranking right after an assignment sees it), without overwriting that object's state."""
+class TeamAgents(NamedTuple):
+    """A team as assignment sees it: its strategy (None when it has no active member) and its
+    active members by id, each the user and their `rules.AgentLoad`."""
+
+    strategy: Strategy | None
+    agents: dict[int, tuple[User, rules.AgentLoad]]
+
+
+def team_agents(team_id: int) -> TeamAgents:
+    """Every active member of the team and the team's strategy, in one statement. Open
+    tickets come from `User.open_tickets`, kept by triggers. The load is read as columns, fresh
+    from the database even when the user is already in the session (a ranking right after an
+    assignment sees it), without overwriting that object's state."""
     stmt = (
         select(User, User.availability, User.capacity, User.open_tickets,
-               User.last_assigned_at, agent_skills.c.category_id)
+               User.last_assigned_at, agent_skills.c.category_id, Team.strategy)
         .join(team_members, team_members.c.user_id == User.id)
+        .join(Team, Team.id == team_members.c.team_id)
         .outerjoin(agent_skills, agent_skills.c.user_id == User.id)
         .where(team_members.c.team_id == team_id, User.active.is_(True))
         .order_by(User.id)
     )
     people: dict[int, tuple[User, tuple, set[int]]] = {}
-    for user, *load, skill in db.session.execute(stmt):
+    strategies = set()
+    for user, *load, skill, strategy in db.session.execute(stmt):
         people.setdefault(user.id, (user, load, set()))[2].add(skill)
-    return {
+        strategies.add(strategy)
+    return TeamAgents(strategies.pop() if strategies else None, {
         user.id: (user, rules.AgentLoad(
             id=user.id, availability=availability, capacity=capacity, open_tickets=open_tickets,
             last_assigned_at=last_assigned_at, skills=frozenset(skills - {None})))
         for user, (availability, capacity, open_tickets, last_assigned_at), skills
         in people.values()
-    }
+    })
 
 
 def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
     """How assignment sees each active member of the team (see `team_agents`)."""
-    return [load for _user, load in team_agents(team_id).values()]
+    return [load for _user, load in team_agents(team_id).agents.values()]
 
 
 def ticket_to_route(ticket_id: int):
-    """(ticket, its first message's text) in one statement, the ticket row-locked, with its
-    customer, category and team loaded: everything routing reads of it."""
+    """(ticket, its first message's text, …) in one statement, the ticket row-locked, with its
+    customer and category loaded: everything routing reads of it. On PostgreSQL the same
+    statement makes this transaction's commit asynchronous (see `workflows.route_ticket`)."""
     first_body = (
         select(Message.body).where(Message.ticket_id == Ticket.id)
         .order_by(Message.created_at, Message.id).limit(1).scalar_subquery()
     )
+    extra = ([func.set_config("synchronous_commit", "off", True)]
+             if db.engine.dialect.name == "postgresql" else [])
     return (
-        select(Ticket, first_body)
-        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category),
-                 joinedload(Ticket.team))
+        select(Ticket, first_body, *extra)
+        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category))
         .where(Ticket.id == ticket_id)
         .with_for_update(of=Ticket)
     )

@@ -307,6 +307,6 @@ def test_ranking_reads_fresh_loads_and_keeps_unsaved_changes(app, tecnico, make_
         set_committed_value(user, "open_tickets", 0)  # as if a trigger had moved it since
         with db.session.no_autoflush:
             user.name = "Ana María"
-            agents = queries.team_agents(tecnico["team"])
+            agents = queries.team_agents(tecnico["team"]).agents
         assert agents[ana][0] is user and user.name == "Ana María"
         assert agents[ana][1].open_tickets == 5
