@@ -71,20 +71,19 @@ def get_setting(key: str, default=None):
 
 
 class TeamAgents(NamedTuple):
-    """A team as assignment sees it: its strategy (None when it has no active member) and its
-    active members by id, each the user and their `rules.AgentLoad`."""
+    """A team as assignment sees it: its strategy (None when it has no active member) and how
+    each active member stands (`rules.AgentLoad`), by id."""
 
     strategy: Strategy | None
-    agents: dict[int, tuple[User, rules.AgentLoad]]
+    loads: dict[int, rules.AgentLoad]
 
 
 def team_agents(team_id: int) -> TeamAgents:
-    """Every active member of the team and the team's strategy, in one statement. Open
-    tickets come from `User.open_tickets`, kept by triggers. The load is read as columns, fresh
-    from the database even when the user is already in the session (a ranking right after an
-    assignment sees it), without overwriting that object's state."""
+    """The team's strategy and every active member's load, in one statement, as columns: fresh
+    from the database (open tickets from `User.open_tickets`, kept by triggers), so a ranking
+    right after an assignment sees it, and no User object is built or refreshed for it."""
     stmt = (
-        select(User, User.availability, User.capacity, User.open_tickets,
+        select(User.id, User.availability, User.capacity, User.open_tickets,
                User.last_assigned_at, agent_skills.c.category_id, Team.strategy)
         .join(team_members, team_members.c.user_id == User.id)
         .join(Team, Team.id == team_members.c.team_id)
@@ -92,23 +91,23 @@ def team_agents(team_id: int) -> TeamAgents:
         .where(team_members.c.team_id == team_id, User.active.is_(True))
         .order_by(User.id)
     )
-    people: dict[int, tuple[User, tuple, set[int]]] = {}
+    people: dict[int, tuple[tuple, set[int]]] = {}
     strategies = set()
-    for user, *load, skill, strategy in db.session.execute(stmt):
-        people.setdefault(user.id, (user, load, set()))[2].add(skill)
+    for user_id, *load, skill, strategy in db.session.execute(stmt):
+        people.setdefault(user_id, (load, set()))[1].add(skill)
         strategies.add(strategy)
     return TeamAgents(strategies.pop() if strategies else None, {
-        user.id: (user, rules.AgentLoad(
-            id=user.id, availability=availability, capacity=capacity, open_tickets=open_tickets,
-            last_assigned_at=last_assigned_at, skills=frozenset(skills - {None})))
-        for user, (availability, capacity, open_tickets, last_assigned_at), skills
-        in people.values()
+        user_id: rules.AgentLoad(
+            id=user_id, availability=availability, capacity=capacity, open_tickets=open_tickets,
+            last_assigned_at=last_assigned_at, skills=frozenset(skills - {None}))
+        for user_id, ((availability, capacity, open_tickets, last_assigned_at), skills)
+        in people.items()
     })
 
 
 def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
     """How assignment sees each active member of the team (see `team_agents`)."""
-    return [load for _user, load in team_agents(team_id).agents.values()]
+    return list(team_agents(team_id).loads.values())
 
 
 def ticket_to_route(ticket_id: int):
@@ -157,19 +156,19 @@ def lock_for_assignment(ticket_id: int, agent_ids) -> None:
         lock_users(agent_ids)
 
 
-def take_capacity(agent_id: int, now: datetime) -> bool:
+def take_capacity(agent_id: int, now: datetime) -> User | None:
     """Claim room for one more ticket: under the agent's row lock, if they hold fewer than
-    their capacity, mark them assigned at `now`. False if they are full. PostgreSQL re-checks
-    the condition on the row's latest version after waiting for a concurrent assigner, so two
-    workers can never push an agent over capacity; the ticket UPDATE that follows (same
-    transaction, lock still held) moves the count."""
-    taken = db.session.execute(
-        update(User.__table__)
+    their capacity, mark them assigned at `now` and return them (the same statement loads
+    them). None if they are full. PostgreSQL re-checks the condition on the row's latest
+    version after waiting for a concurrent assigner, so two workers can never push an agent
+    over capacity; the ticket UPDATE that follows (same transaction, lock still held) moves
+    the count."""
+    return db.session.scalars(
+        update(User)
         .where(User.id == agent_id, User.open_tickets < User.capacity)
         .values(last_assigned_at=now)
-        .returning(User.id)
+        .returning(User)
     ).first()
-    return taken is not None
 
 
 def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, int, int]]:

@@ -19,7 +19,6 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import generate_password_hash
 
 from . import mail, queries, rules, templating
@@ -301,15 +300,14 @@ def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str) -> int | No
     under their row lock (`queries.take_capacity`), so two workers assigning at once never
     push an agent over capacity.
     """
-    team_strategy, agents = queries.team_agents(ticket.team_id)
+    team_strategy, loads = queries.team_agents(ticket.team_id)
     strategy = strategy or team_strategy
-    loads = [load for _user, load in agents.values()]
-    for agent_id in rules.rank_agents(loads, strategy, ticket.category_id):
-        agent = agents[agent_id][0]
-        try:
-            assign_ticket(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}")
-        except CapacityExceeded:
+    now = rules.utcnow()
+    for agent_id in rules.rank_agents(loads.values(), strategy, ticket.category_id):
+        agent = _claim(ticket, agent_id, now)
+        if agent is None:
             continue  # someone else filled them up meanwhile: next candidate
+        _hand_over(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}", now=now)
         return agent_id
     return None
 
@@ -339,11 +337,21 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     now = now or rules.utcnow()
     if not rules.can_reassign(ticket.status):
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
-    if agent is not None and agent.id != ticket.assignee_id:
-        queries.lock_for_assignment(ticket.id, [agent.id, ticket.assignee_id])
-        if not queries.take_capacity(agent.id, now):  # checked and taken under a row lock
-            raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
-        set_committed_value(agent, "last_assigned_at", now)
+    if agent is not None and agent.id != ticket.assignee_id \
+            and _claim(ticket, agent.id, now) is None:
+        raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
+    _hand_over(ticket, agent, actor=actor, reason=reason, now=now)
+
+
+def _claim(ticket: Ticket, agent_id: int, now: datetime) -> User | None:
+    """Room for the ticket with the agent, taken under their row lock (after the ticket's and
+    the previous assignee's, in the one order): the agent, or None if they are full."""
+    queries.lock_for_assignment(ticket.id, [agent_id, ticket.assignee_id])
+    return queries.take_capacity(agent_id, now)
+
+
+def _hand_over(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str,
+               now: datetime) -> None:
     if ticket.assignee_id is not None and ticket.team_id is not None \
             and (agent is None or agent.id != ticket.assignee_id):
         _schedule_waiting(ticket.team_id)  # the previous assignee has room again
@@ -354,7 +362,6 @@ def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, rea
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
     _set_status(ticket, new_status, actor, reason, now)
     db.session.flush()
-
 
 
 def recount_open_tickets() -> list[tuple[int, int, int]]:

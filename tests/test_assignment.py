@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import jobs, queries, workflows
@@ -307,6 +307,35 @@ def test_ranking_reads_fresh_loads_and_keeps_unsaved_changes(app, tecnico, make_
         set_committed_value(user, "open_tickets", 0)  # as if a trigger had moved it since
         with db.session.no_autoflush:
             user.name = "Ana María"
-            agents = queries.team_agents(tecnico["team"]).agents
-        assert agents[ana][0] is user and user.name == "Ana María"
-        assert agents[ana][1].open_tickets == 5
+            loads = queries.team_agents(tecnico["team"]).loads
+        assert user.name == "Ana María" and loads[ana].open_tickets == 5
+
+
+def test_an_assignment_marks_the_agent_already_in_the_session(app, tecnico, make_user,
+                                                              make_ticket):
+    """Round-robin ranks by last_assigned_at: the capacity UPDATE sets it in the database and
+    on the User object the caller holds."""
+    ana = make_user(Role.AGENT, teams=[tecnico["team"]])
+    ticket_id = make_ticket(category_id=tecnico["category"])
+    with app.app_context(), workflows.atomic():
+        agent = db.session.get(User, ana)
+        assert agent.last_assigned_at is None
+        workflows.assign_ticket(db.session.get(Ticket, ticket_id), agent, actor=None,
+                                reason="t")
+        marked = agent.last_assigned_at
+        assert marked is not None
+    with app.app_context():
+        assert db.session.get(User, ana).last_assigned_at == marked
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL")
+def test_routing_alone_commits_without_waiting_for_the_disk(app, tecnico, make_user,
+                                                           make_ticket):
+    ana = make_user(Role.AGENT, teams=[tecnico["team"]])
+    ticket_id = make_ticket(category_id=tecnico["category"])
+    with app.app_context(), workflows.atomic():
+        assert workflows.route_ticket(ticket_id) == ana
+        assert db.session.scalar(text("SHOW synchronous_commit")) == "off"
+    with app.app_context():
+        assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
