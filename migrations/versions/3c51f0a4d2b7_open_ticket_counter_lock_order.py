@@ -5,8 +5,10 @@ Two repairs to the counter of 51ea1b7d29bf:
 - The statement triggers for bulk INSERT and DELETE lock the agents' rows in id order before
   updating them, the order assignment takes them in, so a bulk load never deadlocks with it.
 - The first backfill ran before the triggers existed, with tickets still writable: a ticket
-  assigned in between was missed. The counts are taken again here with ticket writes held off
-  (PostgreSQL: SHARE ROW EXCLUSIVE on tickets, until this migration commits).
+  assigned in between was missed. The counts are taken again here under every user's row lock
+  (PostgreSQL; taken in id order, as assignment does), so an assignment running meanwhile
+  either is in the count or moves it after this migration commits. (Locking the tickets table
+  instead would deadlock with an assigner that holds an agent's row.)
 
 Revision ID: 3c51f0a4d2b7
 Revises: a112773955c7
@@ -33,7 +35,7 @@ UPDATE users SET open_tickets = (
 
 def statement_function(name: str, table: str, sign: str, lock_first: bool) -> str:
     lock = (f"PERFORM 1 FROM users WHERE id IN (SELECT assignee_id FROM {table}) "
-            f"ORDER BY id FOR UPDATE;" if lock_first else "")
+            f"ORDER BY id FOR NO KEY UPDATE;" if lock_first else "")
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -54,7 +56,7 @@ def functions(lock_first: bool) -> list[str]:
 
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE")
+        op.execute("SELECT id FROM users ORDER BY id FOR NO KEY UPDATE")
         for statement in functions(lock_first=True):
             op.execute(statement)
     op.execute(RECOUNT)
