@@ -124,18 +124,22 @@ def ticket_to_route(ticket_id: int):
         select(Ticket, first_body, *extra)
         .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category))
         .where(Ticket.id == ticket_id)
-        .with_for_update(of=Ticket)
+        .with_for_update(of=Ticket, key_share=True)
     )
 
 
-#: `Session.info` key: ids of the tickets this transaction holds row locks on (cleared at the
-#: transaction's end by `workflows`).
+#: `Session.info` key: {ticket id: the (sub)transaction that row-locked it}, for the tickets
+#: this transaction holds locks on. `workflows` forgets them when that transaction ends.
 LOCKED_TICKETS = "helpdesk.locked_tickets"
 
 
 def hold_ticket_locks(ticket_ids) -> None:
-    """Note that this transaction row-locked these tickets (`lock_for_assignment` skips them)."""
-    db.session.info.setdefault(LOCKED_TICKETS, set()).update(ticket_ids)
+    """Note that this transaction row-locked these tickets (`lock_for_assignment` skips them);
+    inside a savepoint, until that savepoint ends (rolling it back releases them)."""
+    session = db.session()  # the Session itself: the scoped proxy lacks these two
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    db.session.info.setdefault(LOCKED_TICKETS, {}).update(
+        (ticket_id, transaction) for ticket_id in ticket_ids)
 
 
 def lock_for_assignment(ticket_id: int, agent_ids) -> None:
@@ -149,7 +153,8 @@ def lock_for_assignment(ticket_id: int, agent_ids) -> None:
     if db.engine.dialect.name != "postgresql":
         return
     if ticket_id not in db.session.info.get(LOCKED_TICKETS, ()):
-        db.session.execute(select(Ticket.id).where(Ticket.id == ticket_id).with_for_update())
+        db.session.execute(select(Ticket.id).where(Ticket.id == ticket_id)
+                           .with_for_update(key_share=True))
         hold_ticket_locks([ticket_id])
     agent_ids = sorted({i for i in agent_ids if i is not None})
     if len(agent_ids) > 1:  # one agent is locked by `take_capacity` itself
@@ -168,6 +173,9 @@ def take_capacity(agent_id: int, now: datetime) -> User | None:
         .where(User.id == agent_id, User.open_tickets < User.capacity)
         .values(last_assigned_at=now)
         .returning(User)
+        # "fetch": the rows the database changed get the new value in the session too; the
+        # default would judge the WHERE on the session's (possibly stale) open_tickets.
+        .execution_options(synchronize_session="fetch")
     ).first()
 
 
@@ -194,10 +202,21 @@ def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, 
 
 def lock_users(user_ids: Sequence[int]) -> None:
     """Row-lock these users in id order (PostgreSQL; SQLite has one writer at a time): the
-    counter's triggers wait for us."""
+    counter's triggers wait for us. FOR NO KEY UPDATE, what an UPDATE of their row takes, so
+    inserts that merely reference them (audit rows, messages) are not held up."""
     if db.engine.dialect.name == "postgresql" and user_ids:
         db.session.execute(select(User.id).where(User.id.in_(list(user_ids)))
-                           .order_by(User.id).with_for_update())
+                           .order_by(User.id).with_for_update(key_share=True))
+
+
+def lock_team_agents(team_id: int) -> None:
+    """Row-lock the team's active members in id order (PostgreSQL): a transaction that assigns
+    several tickets to them takes every agent lock up front, in the one order."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            select(User.id).join(team_members, team_members.c.user_id == User.id)
+            .where(team_members.c.team_id == team_id, User.active.is_(True))
+            .order_by(User.id).with_for_update(of=User, key_share=True))
 
 
 def routing_rule_specs() -> list[rules.RuleSpec]:
@@ -223,8 +242,11 @@ def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Tick
     valid = [i for i in (rules.parse_id(i) for i in ids) if i is not None]
     stmt = select(Ticket).where(Ticket.id.in_(valid)).order_by(Ticket.id)
     if for_update:
-        stmt = stmt.with_for_update()
-    return list(db.session.scalars(stmt))
+        stmt = stmt.with_for_update(key_share=True)
+    tickets = list(db.session.scalars(stmt))
+    if for_update:
+        hold_ticket_locks(ticket.id for ticket in tickets)
+    return tickets
 
 
 def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> list[JobIntent]:
@@ -530,7 +552,7 @@ def waiting_tickets(team_id: int, limit: int = 200) -> list[Ticket]:
                Ticket.assignee_id.is_(None))
         .order_by(Ticket.sla_due_at.is_(None), Ticket.sla_due_at, Ticket.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)
     )
     tickets = list(db.session.scalars(stmt))
     hold_ticket_locks(ticket.id for ticket in tickets)

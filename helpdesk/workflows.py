@@ -19,6 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from werkzeug.security import generate_password_hash
 
 from . import mail, queries, rules, templating
@@ -118,8 +119,14 @@ def _drop_after_rollback(session):
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_row_locks(session, transaction):
+    held = session.info.get(queries.LOCKED_TICKETS)
+    if not held:
+        return
     if transaction.parent is None:  # the database transaction ended: its row locks are gone
         session.info.pop(queries.LOCKED_TICKETS, None)
+    else:  # a savepoint ended; if it was rolled back, so were the locks taken inside it
+        for ticket_id in [t for t, taken_in in held.items() if taken_in is transaction]:
+            del held[ticket_id]
 
 
 #: Outbox handlers by name: what an intent may run. Each takes plain arguments.
@@ -319,7 +326,10 @@ def assign_waiting(team_id: int) -> list[int]:
     if team is None:
         return []
     assigned = []
-    for ticket in queries.waiting_tickets(team_id):
+    tickets = queries.waiting_tickets(team_id)  # locked: tickets first, then agents
+    if tickets:
+        queries.lock_team_agents(team_id)  # every agent this pass can touch, in id order
+    for ticket in tickets:
         if auto_assign(ticket, team.strategy, "waiting") is None:
             break  # nobody has room left
         assigned.append(ticket.id)
@@ -629,6 +639,9 @@ def _apply_targets(ticket: Ticket, now: datetime | None = None) -> None:
     if clock.running_due is not None:
         ticket.sla_state = rules.sla_state_at(now or rules.utcnow(), clock.warn_at,
                                               clock.running_due)
+        # Written even when it equals what the session holds: the sweep (a Core UPDATE) may
+        # have moved it in the database since this ticket was loaded, and only moves forward.
+        flag_modified(ticket, "sla_state")
 
 
 def _event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data) -> None:
@@ -678,6 +691,19 @@ def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, ac
         assign_ticket(ticket, agent, actor=actor, reason="manual")
     _touch(ticket, rules.utcnow())
     db.session.flush()
+
+
+def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None,
+                     actor: User) -> list[Ticket]:
+    """A supervisor moves several tickets at once (`reassign_ticket` each). Every lock is taken
+    up front in the one order — the tickets by id, then every agent involved (the new one and
+    the previous assignees) by id — so a bulk move never deadlocks with another assignment."""
+    tickets = queries.tickets_by_ids(ticket_ids, for_update=True)
+    involved = {ticket.assignee_id for ticket in tickets} | {agent.id if agent else None}
+    queries.lock_users(sorted(i for i in involved if i is not None))
+    for ticket in tickets:
+        reassign_ticket(ticket, team=team, agent=agent, actor=actor)
+    return tickets
 
 
 # --- Routing configuration ----------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """Automatic assignment: availability, capacity, strategies, waiting tickets — real worker."""
 
 import os
+import threading
+import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from helpdesk import jobs, queries, workflows
+from app import create_app
+from helpdesk import jobs, queries, rules, workflows
 from helpdesk.extensions import db, get_queue
 from helpdesk.models import (
     AuditEntry,
@@ -339,3 +343,151 @@ def test_routing_alone_commits_without_waiting_for_the_disk(app, tecnico, make_u
         assert db.session.scalar(text("SHOW synchronous_commit")) == "off"
     with app.app_context():
         assert db.session.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+def test_the_capacity_update_keeps_a_stale_in_session_agent_true(app, tecnico, make_user):
+    """take_capacity judges room in the database, whatever the session remembers: room →
+    the held User is marked assigned (and keeps its pending edit); full → left alone."""
+    ana = make_user(Role.AGENT, teams=[tecnico["team"]], capacity=1)
+    with app.app_context():
+        agent = db.session.get(User, ana)
+        set_committed_value(agent, "open_tickets", 1)  # looks full; the database has room
+        with db.session.no_autoflush:
+            agent.name = "Ana María"
+            assert queries.take_capacity(ana, rules.utcnow()) is agent
+        assert agent.last_assigned_at is not None and agent.name == "Ana María"
+        db.session.rollback()
+    with app.app_context(), workflows.atomic():
+        db.session.execute(update(User).where(User.id == ana).values(open_tickets=1))
+    with app.app_context():
+        agent = db.session.get(User, ana)
+        set_committed_value(agent, "open_tickets", 0)  # looks free; the database is full
+        assert queries.take_capacity(ana, rules.utcnow()) is None
+        assert agent.last_assigned_at is None
+        db.session.rollback()
+
+
+def _two_at_once(app_config, first, second, pause: threading.Event):
+    """Run `first` and, once it sets `pause`, `second`, each in its own app and transaction;
+    the errors."""
+    apps = [create_app(app_config) for _ in range(2)]
+    errors = []
+
+    def run(local, body, wait):
+        try:
+            if wait:
+                pause.wait(10)
+                time.sleep(0.3)  # `first` is mid-transaction, holding its first locks
+            with local.app_context(), workflows.atomic():
+                body()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(apps[0], first, False)),
+               threading.Thread(target=run, args=(apps[1], second, True))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+def test_a_bulk_move_and_a_single_reassignment_never_deadlock(app, app_config, tecnico,
+                                                              make_user, make_ticket,
+                                                              monkeypatch):
+    """The queue's bulk move (Luis's and Ana's tickets to Xavi) pauses after its first
+    ticket while a supervisor moves another of Ana's tickets to Luis: with agent locks taken
+    per ticket that is a cycle; taken up front in id order, one waits for the other."""
+    ana, luis, xavi = (make_user(Role.AGENT, teams=[tecnico["team"]], capacity=50)
+                       for _ in range(3))
+    boss = make_user(Role.SUPERVISOR, teams=[tecnico["team"]])
+    t1, t2, t9 = (make_ticket(category_id=tecnico["category"]) for _ in range(3))
+    with app.app_context(), workflows.atomic():
+        for ticket_id, owner in ((t1, luis), (t2, ana), (t9, ana)):
+            workflows.assign_ticket(db.session.get(Ticket, ticket_id),
+                                    db.session.get(User, owner), actor=None, reason="t")
+    paused = threading.Event()
+    reassign = workflows.reassign_ticket
+
+    def slow_first(ticket, **kwargs):  # the real thing, with a pause after the first ticket
+        reassign(ticket, **kwargs)
+        if ticket.id == t1 and not paused.is_set():
+            paused.set()
+            time.sleep(1.5)
+
+    monkeypatch.setattr(workflows, "reassign_ticket", slow_first)
+    errors = _two_at_once(
+        app_config,
+        lambda: workflows.reassign_tickets([t1, t2], team=None,
+                                           agent=db.session.get(User, xavi),
+                                           actor=db.session.get(User, boss)),
+        lambda: reassign(db.session.get(Ticket, t9), team=None,
+                         agent=db.session.get(User, luis), actor=db.session.get(User, boss)),
+        paused)
+    assert not errors, errors
+    assert assignees(app, [t1, t2, t9]) == [xavi, xavi, luis]
+    assert_counters_true(app, {ana: 0, luis: 1, xavi: 2})
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+def test_the_waiting_pass_and_a_reassignment_never_deadlock(app, app_config, tecnico,
+                                                            make_user, make_ticket, run_jobs,
+                                                            monkeypatch):
+    """The waiting-ticket pass gives one ticket to Luis, pauses, then one to Ana, while a
+    supervisor moves Ana's ticket to Luis (locking Ana, then Luis)."""
+    ana, luis = (make_user(Role.AGENT, teams=[tecnico["team"]], capacity=50,
+                           availability=Availability.OFFLINE) for _ in range(2))
+    boss = make_user(Role.SUPERVISOR)
+    waiting = [make_ticket(category_id=tecnico["category"]) for _ in range(2)]
+    run_jobs()  # routed to the team; nobody available
+    held = make_ticket(category_id=tecnico["category"])
+    with app.app_context(), workflows.atomic():
+        workflows.assign_ticket(db.session.get(Ticket, held), db.session.get(User, ana),
+                                actor=None, reason="t")
+        db.session.execute(update(User).where(User.id.in_([ana, luis])).values(
+            availability=Availability.AVAILABLE, last_assigned_at=None))
+        db.session.execute(update(User).where(User.id == luis).values(
+            last_assigned_at=rules.utcnow() - timedelta(days=1)))  # Luis first, then Ana
+    paused = threading.Event()
+    claim = workflows._claim
+
+    def slow_claim(ticket, agent_id, now):
+        agent = claim(ticket, agent_id, now)
+        if not paused.is_set():
+            paused.set()
+            time.sleep(1.5)
+        return agent
+
+    monkeypatch.setattr(workflows, "_claim", slow_claim)
+    errors = _two_at_once(
+        app_config,
+        lambda: workflows.assign_waiting(tecnico["team"]),
+        lambda: workflows.reassign_ticket(db.session.get(Ticket, held), team=None,
+                                          agent=db.session.get(User, luis),
+                                          actor=db.session.get(User, boss)),
+        paused)
+    assert not errors, errors
+    assert None not in assignees(app, waiting) and assignees(app, [held]) == [luis]
+    assert_counters_true(app, {})
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
+                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+def test_a_rolled_back_savepoint_takes_its_ticket_locks_along(app, app_config, make_ticket):
+    """ROLLBACK TO SAVEPOINT releases the row locks taken inside it: the transaction must not
+    go on believing it holds them (lock_for_assignment would skip the lock)."""
+    ticket_id = make_ticket()
+    other = create_app(app_config)
+    with app.app_context(), workflows.atomic():
+        nested = db.session.begin_nested()
+        queries.lock_for_assignment(ticket_id, [])
+        assert ticket_id in db.session.info[queries.LOCKED_TICKETS]
+        nested.rollback()
+        assert ticket_id not in db.session.info.get(queries.LOCKED_TICKETS, {})
+        with other.app_context():  # and indeed another transaction can lock it now
+            assert db.session.execute(select(Ticket.id).where(Ticket.id == ticket_id)
+                                      .with_for_update(nowait=True)).scalar() == ticket_id
+            db.session.rollback()

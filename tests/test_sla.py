@@ -141,6 +141,26 @@ def test_a_late_sweep_never_moves_a_state_back(app, make_customer, make_user):
     assert (notices, audits) == (1, 1)
 
 
+def test_a_change_after_a_sweep_rewrites_the_state_the_session_still_holds(app,
+                                                                           make_customer):
+    """A page loads an urgent ticket (ok); the sweep breaches it in the database behind the
+    session's back; the page then lowers the priority, so the deadline is two days away. The
+    recomputed state (ok) equals what the session holds, and must still be written: the
+    forward-only sweep would never take it back."""
+    created = rules.utcnow() - timedelta(minutes=61)
+    ticket_id = create(app, make_customer(), priority=Priority.URGENT, now=created)
+    with app.app_context(), workflows.atomic():
+        db.session.execute(Ticket.__table__.update().values(sla_state="ok"))
+    with app.app_context(), workflows.atomic():
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.sla_state is SlaState.OK
+        assert workflows.sweep_sla_states(rules.utcnow()) == 1  # a Core UPDATE: the
+        workflows.change_priority(ticket, Priority.LOW, actor=None)  # session saw nothing
+    ticket = row(app, ticket_id)
+    assert ticket.sla_due_at > rules.utcnow() + timedelta(hours=40)
+    assert ticket.sla_state is SlaState.OK
+
+
 def test_resolution_clock_pauses_while_waiting_for_the_customer(app, make_customer, make_user):
     with app.app_context(), workflows.atomic():
         db.session.add(SlaPolicy(priority=Priority.NORMAL, first_response_minutes=24 * 60,

@@ -221,9 +221,8 @@ class ReassignMixin:
                 with workflows.atomic():
                     team = _pick(Team, form.team.data)
                     agent = _pick(User, form.agent.data)
-                    for ticket in queries.tickets_by_ids(ids, for_update=True):
-                        workflows.reassign_ticket(ticket, team=team, agent=agent,
-                                                  actor=current_user)
+                    workflows.reassign_tickets(ids, team=team, agent=agent,
+                                               actor=current_user)
             except DomainError as exc:
                 flash(str(exc), "error")
             else:
