@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -92,11 +92,11 @@ def team_agents(team_id: int) -> TeamAgents:
         .order_by(User.id)
     )
     people: dict[int, tuple[tuple, set[int]]] = {}
-    strategies = set()
-    for user_id, *load, skill, strategy in db.session.execute(stmt):
+    strategy = None
+    for user_id, *load, skill, team_strategy in db.session.execute(stmt):
         people.setdefault(user_id, (load, set()))[1].add(skill)
-        strategies.add(strategy)
-    return TeamAgents(strategies.pop() if strategies else None, {
+        strategy = team_strategy  # the same on every row: one team
+    return TeamAgents(strategy, {
         user_id: rules.AgentLoad(
             id=user_id, availability=availability, capacity=capacity, open_tickets=open_tickets,
             last_assigned_at=last_assigned_at, skills=frozenset(skills - {None}))
@@ -156,7 +156,7 @@ def lock_for_assignment(ticket_id: int, agent_ids) -> None:
         db.session.execute(select(Ticket.id).where(Ticket.id == ticket_id)
                            .with_for_update(key_share=True))
         hold_ticket_locks([ticket_id])
-    agent_ids = sorted({i for i in agent_ids if i is not None})
+    agent_ids = set(agent_ids) - {None}
     if len(agent_ids) > 1:  # one agent is locked by `take_capacity` itself
         lock_users(agent_ids)
 
@@ -200,12 +200,13 @@ def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, 
     return [tuple(row) for row in db.session.execute(stmt)]
 
 
-def lock_users(user_ids: Sequence[int]) -> None:
+def lock_users(user_ids: Iterable[int]) -> None:
     """Row-lock these users in id order (PostgreSQL; SQLite has one writer at a time): the
     counter's triggers wait for us. FOR NO KEY UPDATE, what an UPDATE of their row takes, so
     inserts that merely reference them (audit rows, messages) are not held up."""
+    user_ids = list(user_ids)
     if db.engine.dialect.name == "postgresql" and user_ids:
-        db.session.execute(select(User.id).where(User.id.in_(list(user_ids)))
+        db.session.execute(select(User.id).where(User.id.in_(user_ids))
                            .order_by(User.id).with_for_update(key_share=True))
 
 

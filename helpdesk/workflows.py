@@ -379,11 +379,11 @@ def recount_open_tickets() -> list[tuple[int, int, int]]:
     their tickets and repair the wrong ones, each an audit row and a warning in the log. The
     wrong ones are counted again under their row locks before the repair, so a ticket assigned
     meanwhile is neither lost nor counted twice. Returns (user id, was, is) of each repair."""
-    drift = queries.open_ticket_drift()
-    if not drift:
+    drifted = [user_id for user_id, _was, _is in queries.open_ticket_drift()]
+    if not drifted:
         return []
-    queries.lock_users([user_id for user_id, _was, _is in drift])
-    drift = queries.open_ticket_drift([user_id for user_id, _was, _is in drift])
+    queries.lock_users(drifted)
+    drift = queries.open_ticket_drift(drifted)
     for user_id, was, actual in drift:
         log.warning("open-ticket counter of user %s was %s, is %s: repaired", user_id, was,
                     actual)
@@ -700,7 +700,7 @@ def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None,
     the previous assignees) by id — so a bulk move never deadlocks with another assignment."""
     tickets = queries.tickets_by_ids(ticket_ids, for_update=True)
     involved = {ticket.assignee_id for ticket in tickets} | {agent.id if agent else None}
-    queries.lock_users(sorted(i for i in involved if i is not None))
+    queries.lock_users(involved - {None})
     for ticket in tickets:
         reassign_ticket(ticket, team=team, agent=agent, actor=actor)
     return tickets
