@@ -130,6 +130,12 @@ class StaffModelView(StaffView, ModelView):
     def __init__(self, model, name=None, category=None, endpoint=None, **kwargs):
         super().__init__(model, db, name=name, category=category, endpoint=endpoint, **kwargs)
 
+    def _get_ruleset_missing_fields(self, ruleset, form):
+        """Form rules name the visible fields; the hidden CSRF token is never among them, and
+        Flask-Admin would otherwise strip it (every create/edit with rules then failed CSRF)."""
+        missing = super()._get_ruleset_missing_fields(ruleset, form)
+        return [name for name in missing if name != "csrf_token"]
+
     def get_one(self, id):
         """The row with this integer id, or None (Flask-Admin then says it does not exist)."""
         row_id = parse_id(id)
