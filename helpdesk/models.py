@@ -7,7 +7,6 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -27,6 +26,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .enums import (  # noqa: F401  (re-exported: callers import enums from models too)
+    Availability,
+    Channel,
+    IntentState,
+    Labelled,
+    MessageKind,
+    Priority,
+    Role,
+    SlaState,
+    Strategy,
+    TicketStatus,
+)
 from .extensions import db
 
 
@@ -81,118 +92,6 @@ def str_enum(enum_class: type[enum.StrEnum], length: int = 20) -> Enum:
         validate_strings=True,
         values_callable=lambda members: [m.value for m in members],
     )
-
-
-class Labelled:
-    """Enum mixin: `.label` is the translated name shown in the panel."""
-
-    LABELS: dict[str, Any] = {}
-
-    @property
-    def label(self) -> str:
-        return str(type(self).LABELS.get(self.value, self.value))
-
-    def __str__(self) -> str:
-        return self.label
-
-
-class Role(Labelled, enum.IntEnum):
-    AGENT = 1
-    SUPERVISOR = 2
-    ADMIN = 3
-
-
-Role.LABELS = {1: _l("Agente"), 2: _l("Supervisor"), 3: _l("Administrador")}
-
-
-class Availability(Labelled, enum.StrEnum):
-    AVAILABLE = "available"
-    AWAY = "away"
-    OFFLINE = "offline"
-
-
-Availability.LABELS = {
-    "available": _l("Disponible"),
-    "away": _l("Ausente"),
-    "offline": _l("Desconectado"),
-}
-
-
-class TicketStatus(Labelled, enum.StrEnum):
-    NEW = "new"
-    OPEN = "open"
-    PENDING = "pending"
-    RESOLVED = "resolved"
-
-
-TicketStatus.LABELS = {
-    "new": _l("Nuevo"),
-    "open": _l("Abierto"),
-    "pending": _l("Pendiente"),
-    "resolved": _l("Resuelto"),
-}
-
-
-class Priority(Labelled, enum.StrEnum):
-    URGENT = "urgent"
-    HIGH = "high"
-    NORMAL = "normal"
-    LOW = "low"
-
-
-Priority.LABELS = {"urgent": _l("Urgente"), "high": _l("Alta"), "normal": _l("Normal"),
-                   "low": _l("Baja")}
-
-
-class Channel(Labelled, enum.StrEnum):
-    EMAIL = "email"
-    WEB = "web"
-    CHAT = "chat"
-    PHONE = "phone"
-    APP = "app"
-
-
-Channel.LABELS = {"email": _l("Correo"), "web": _l("Formulario web"), "chat": _l("Chat"),
-                  "phone": _l("Teléfono"), "app": _l("App")}
-
-
-class SlaState(Labelled, enum.StrEnum):
-    OK = "ok"
-    APPROACHING = "approaching"
-    BREACHED = "breached"
-
-
-SlaState.LABELS = {"ok": _l("En plazo"), "approaching": _l("Próximo a vencer"),
-                   "breached": _l("Vencido")}
-
-
-class MessageKind(Labelled, enum.StrEnum):
-    CUSTOMER = "customer"
-    REPLY = "reply"
-    NOTE = "note"
-    EVENT = "event"
-
-
-MessageKind.LABELS = {"customer": _l("Mensaje del cliente"), "reply": _l("Respuesta"),
-                      "note": _l("Nota interna"), "event": _l("Evento")}
-
-
-class Strategy(Labelled, enum.StrEnum):
-    ROUND_ROBIN = "round_robin"
-    LEAST_LOADED = "least_loaded"
-
-
-Strategy.LABELS = {"round_robin": _l("Rotativa (round-robin)"),
-                   "least_loaded": _l("Menor carga")}
-
-
-class IntentState(Labelled, enum.StrEnum):
-    PENDING = "pending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-IntentState.LABELS = {"pending": _l("Pendiente"), "done": _l("Hecho"), "failed": _l("Fallido")}
 
 
 class Timestamped:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .models import Availability, Priority, SlaState, Strategy, TicketStatus
+from .enums import Availability, Priority, SlaState, Strategy, TicketStatus
 
 #: The guide's first-response targets, in minutes.
 DEFAULT_FIRST_RESPONSE_MINUTES = {
