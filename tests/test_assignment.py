@@ -417,7 +417,7 @@ def test_a_bulk_move_and_a_single_reassignment_never_deadlock(app, app_config, t
             paused.set()
             time.sleep(1.5)
 
-    monkeypatch.setattr(workflows, "reassign_ticket", slow_first)
+    monkeypatch.setattr(workflows.assignment, "reassign_ticket", slow_first)
     errors = _two_at_once(
         app_config,
         lambda: workflows.reassign_tickets([t1, t2], team=None,
@@ -452,7 +452,7 @@ def test_the_waiting_pass_and_a_reassignment_never_deadlock(app, app_config, tec
         db.session.execute(update(User).where(User.id == luis).values(
             last_assigned_at=rules.utcnow() - timedelta(days=1)))  # Luis first, then Ana
     paused = threading.Event()
-    claim = workflows._claim
+    claim = workflows.assignment._claim
 
     def slow_claim(ticket, agent_id, now):
         agent = claim(ticket, agent_id, now)
@@ -461,7 +461,7 @@ def test_the_waiting_pass_and_a_reassignment_never_deadlock(app, app_config, tec
             time.sleep(1.5)
         return agent
 
-    monkeypatch.setattr(workflows, "_claim", slow_claim)
+    monkeypatch.setattr(workflows.assignment, "_claim", slow_claim)
     errors = _two_at_once(
         app_config,
         lambda: workflows.assign_waiting(tecnico["team"]),

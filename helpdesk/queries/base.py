@@ -1,0 +1,18 @@
+"""Constants and settings every read shares."""
+
+from __future__ import annotations
+
+from ..extensions import db
+from ..models import Setting, TicketStatus
+
+OPEN_STATES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+
+#: Kind of notice and audit action of a first SLA breach; kind of a notice for many at once.
+BREACH = "sla_breach"
+
+BREACH_DIGEST = "sla_breach_digest"
+
+def get_setting(key: str, default=None):
+    """A value of the settings table, or `default`."""
+    row = db.session.get(Setting, key)
+    return default if row is None else row.value

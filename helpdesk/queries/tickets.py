@@ -1,0 +1,126 @@
+"""Tickets as a person sees them: visibility, the queue's counts, search, the ticket page."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, false, func, literal, or_, select, true
+from sqlalchemy.orm import joinedload, selectinload
+
+from .. import rules
+from ..extensions import db
+from ..models import (
+    AuditEntry,
+    Customer,
+    Message,
+    ResponseTemplate,
+    Role,
+    Ticket,
+    TicketStatus,
+    User,
+)
+from .base import OPEN_STATES
+
+
+def visible_to(user: User):
+    """Tickets a user may see: all for supervisors and admins; for agents, their own, their
+    teams', and unrouted ones."""
+    if user.role >= Role.SUPERVISOR:
+        return true()
+    return or_(Ticket.assignee_id == user.id, in_teams(user), Ticket.team_id.is_(None))
+
+def in_teams(user: User):
+    """Tickets of one of the user's teams; a constant false without teams (an empty IN would
+    be tested row by row, all along the queue's index)."""
+    team_ids = [team.id for team in user.teams]
+    return Ticket.team_id.in_(team_ids) if team_ids else false()
+
+def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
+    """The ticket if it exists and `user` may see it, with what its page shows (people, thread
+    and authors) loaded in two statements, however long the thread."""
+    ticket_id = rules.parse_id(ticket_id)
+    if ticket_id is None:
+        return None
+    stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user)).options(
+        joinedload(Ticket.customer), joinedload(Ticket.category), joinedload(Ticket.team),
+        joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author))
+    return db.session.scalar(stmt)
+
+def describe_changes_since(ticket_id: int, version: int) -> str:
+    """What others did to the ticket since `version`, in words ("Ana añadió una respuesta")."""
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.ticket_id == ticket_id, AuditEntry.ticket_version >= version)
+        .order_by(AuditEntry.id)
+    )
+    phrases = []
+    for entry in db.session.scalars(stmt):
+        who = entry.actor.name if entry.actor else _("el sistema")
+        phrase = _change_phrase(entry, who)
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+    return "; ".join(phrases) or _("se actualizó")
+
+def _change_phrase(entry: AuditEntry, who: str) -> str | None:
+    if entry.action == "reply":
+        return _("%(who)s añadió una respuesta", who=who)
+    if entry.action == "note":
+        return _("%(who)s añadió una nota interna", who=who)
+    if entry.action == "status" and entry.new_value in TicketStatus._value2member_map_:
+        return _("%(who)s cambió el estado a %(status)s", who=who,
+                 status=TicketStatus(entry.new_value).label)
+    if entry.action == "assign":
+        agent = db.session.get(User, int(entry.new_value)) if entry.new_value else None
+        return _("%(who)s asignó el ticket a %(agent)s", who=who,
+                 agent=agent.name if agent else _("la cola del equipo"))
+    if entry.action == "update":
+        return _("%(who)s editó el ticket", who=who)
+    return None
+
+def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate]:
+    """Active templates for the reply toolbar: the ticket's category (or general ones) in the
+    agent's language, the category's own first."""
+    stmt = (
+        select(ResponseTemplate)
+        .where(ResponseTemplate.active.is_(True), ResponseTemplate.locale == locale,
+               or_(ResponseTemplate.category_id == ticket.category_id,
+                   ResponseTemplate.category_id.is_(None)))
+        .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.name)
+    )
+    return list(db.session.scalars(stmt))
+
+#: A tab's count stops here (the tab then shows "10.000+"): a render never counts the table.
+COUNT_CAP = 10_000
+
+def queue_counts(user: User, cap: int = COUNT_CAP) -> dict[str, int]:
+    """The count behind each saved view of the queue, within what `user` may see, in one
+    statement; a count above `cap` comes back as cap + 1 (each reads at most cap + 1 rows)."""
+    unresolved = Ticket.status.in_(OPEN_STATES)
+    views = {
+        **{status.value: Ticket.status == status for status in TicketStatus},
+        "mine": and_(Ticket.assignee_id == user.id, unresolved),
+        "unassigned": and_(Ticket.assignee_id.is_(None), unresolved),
+        "team": and_(in_teams(user), unresolved),
+    }
+    visible = visible_to(user)
+    counts = db.session.execute(select(*(
+        _capped_count(visible, condition, cap=cap).label(key)
+        for key, condition in views.items()))).one()
+    return dict(zip(views, counts, strict=True))
+
+def _capped_count(*conditions, cap: int):
+    """count(*) over at most cap + 1 matching tickets, as a scalar subquery."""
+    rows = select(literal(1)).select_from(Ticket).where(*conditions).limit(cap + 1).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+def ticket_search(term: str):
+    """One search word: a ticket number, or text in the subject, the customer's name or e-mail,
+    or any message of the thread."""
+    number = rules.parse_id(term)
+    if number is not None:
+        return Ticket.id == number
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    customers = select(Customer.id).where(
+        or_(Customer.name.ilike(like, escape="\\"), Customer.email.ilike(like, escape="\\")))
+    messages = select(Message.ticket_id).where(Message.body.ilike(like, escape="\\"))
+    return or_(Ticket.subject.ilike(like, escape="\\"), Ticket.customer_id.in_(customers),
+               Ticket.id.in_(messages))

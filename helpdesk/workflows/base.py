@@ -1,0 +1,102 @@
+"""The transaction boundary, the audit trail and the checks every change shares."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .. import queries
+from ..errors import Conflict, DomainError
+from ..extensions import db
+from ..models import AuditEntry, Message, MessageKind, Ticket, User, event_body
+
+SUBJECT_MAX = 200
+
+
+BODY_MAX = 50_000
+
+
+PASSWORD_MIN = 8
+
+
+REPLY_MAX = 20_000
+
+
+NOTE_MAX = 10_000
+
+
+@contextmanager
+def atomic():
+    """Commit once on success; roll back everything on any error."""
+    try:
+        yield db.session
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_row_locks(session, transaction):
+    held = session.info.get(queries.LOCKED_TICKETS)
+    if not held:
+        return
+    if transaction.parent is None:  # the database transaction ended: its row locks are gone
+        session.info.pop(queries.LOCKED_TICKETS, None)
+    else:  # a savepoint ended; if it was rolled back, so were the locks taken inside it
+        for ticket_id in [t for t, taken_in in held.items() if taken_in is transaction]:
+            del held[ticket_id]
+
+
+def audit(obj, actor: User | None, action: str, *, field: str | None = None, old=None,
+          new=None, reason: str | None = None) -> AuditEntry:
+    """Write one audit row: who did what to which object, old → new, and why."""
+    entry = AuditEntry(
+        entity=obj.__tablename__,
+        entity_id=obj.id,
+        ticket_id=obj.id if isinstance(obj, Ticket) else None,
+        ticket_version=obj.version if isinstance(obj, Ticket) else None,
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        field=field,
+        old_value=None if old is None else str(getattr(old, "value", old)),
+        new_value=None if new is None else str(getattr(new, "value", new)),
+        reason=reason,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def clean_text(value: str | None, name: str, limit: int) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise DomainError(_("El campo «%(name)s» es obligatorio.", name=name))
+    if len(text) > limit:
+        raise DomainError(
+            _("El campo «%(name)s» admite como máximo %(limit)d caracteres.", name=name,
+              limit=limit)
+        )
+    return text
+
+
+def ensure_fresh(ticket: Ticket, expected_version: int | None) -> None:
+    """Refuse to act on a ticket changed since the page was loaded, saying what changed."""
+    if expected_version is None or ticket.version == expected_version:
+        return
+    raise Conflict(_("Mientras trabajabas, otra persona cambió este ticket: %(changes)s. "
+                     "Revisa el hilo y vuelve a enviar; tu texto sigue en el formulario.",
+                     changes=queries.describe_changes_since(ticket.id, expected_version)))
+
+
+def touch(ticket: Ticket, now: datetime) -> None:
+    """Every change to a ticket bumps its version (the UPDATE carries version_id_col)."""
+    ticket.updated_at = now
+
+
+def add_event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data) -> None:
+    db.session.add(Message(ticket=ticket, kind=MessageKind.EVENT, author=actor, created_at=now,
+                           body=event_body(event, **data)))

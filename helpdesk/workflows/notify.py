@@ -1,0 +1,31 @@
+"""Outbox handlers that send mail: replies to customers, breach notices to staff."""
+
+from __future__ import annotations
+
+from .. import mail, queries
+from ..extensions import db
+from ..models import Message, MessageKind, Notification
+from .outbox import intent_handler
+
+
+@intent_handler("mail_notice")
+def mail_notice(notification_id: int) -> None:
+    """Outbox handler: e-mail a breach notice (one ticket, or a team's digest) to its person."""
+    notice = db.session.get(Notification, notification_id)
+    if notice is None or not notice.user.active:
+        return  # gone (ticket or person deleted) or no longer staff: nothing to say
+    if notice.ticket is not None:
+        mail.deliver(mail.build_breach_notice(notice.ticket, notice.user))
+    elif notice.kind == queries.BREACH_DIGEST:
+        mail.deliver(mail.build_breach_digest(notice))
+
+
+@intent_handler("send_reply")
+def send_reply(message_id: int) -> None:
+    """Outbox handler: mail one public reply to the customer (once)."""
+    message = db.session.get(Message, message_id)
+    if message is None or message.kind is not MessageKind.REPLY or message.email_message_id:
+        return
+    email = mail.build_reply(message)
+    mail.deliver(email)
+    message.email_message_id = str(email["Message-ID"]).strip()
