@@ -34,6 +34,7 @@ class TeamAgents(NamedTuple):
     strategy: Strategy | None
     loads: dict[int, rules.AgentLoad]
 
+
 def team_agents(team_id: int) -> TeamAgents:
     """The team's strategy and every active member's load, in one statement, as columns: fresh
     from the database (open tickets from `User.open_tickets`, kept by triggers), so a ranking
@@ -60,9 +61,11 @@ def team_agents(team_id: int) -> TeamAgents:
         in people.items()
     })
 
+
 def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
     """How assignment sees each active member of the team (see `team_agents`)."""
     return list(team_agents(team_id).loads.values())
+
 
 def ticket_to_route(ticket_id: int):
     """(ticket, its first message's text, …) in one statement, the ticket row-locked, with its
@@ -81,6 +84,7 @@ def ticket_to_route(ticket_id: int):
         .with_for_update(of=Ticket, key_share=True)
     )
 
+
 def take_capacity(agent_id: int, now: datetime) -> User | None:
     """Claim room for one more ticket: under the agent's row lock, if they hold fewer than
     their capacity, mark them assigned at `now` and return them (the same statement loads
@@ -97,6 +101,7 @@ def take_capacity(agent_id: int, now: datetime) -> User | None:
         # default would judge the WHERE on the session's (possibly stale) open_tickets.
         .execution_options(synchronize_session="fetch")
     ).first()
+
 
 def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, int, int]]:
     """(user id, stored `open_tickets`, true count) of every user whose counter is wrong; one
@@ -118,6 +123,7 @@ def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, 
         stmt = stmt.where(User.id.in_(list(user_ids)))
     return [tuple(row) for row in db.session.execute(stmt)]
 
+
 def routing_rule_specs() -> list[rules.RuleSpec]:
     """The enabled routing rules in evaluation order, as plain data."""
     stmt = (
@@ -135,10 +141,12 @@ def routing_rule_specs() -> list[rules.RuleSpec]:
         for r in db.session.scalars(stmt)
     ]
 
+
 def routing_rules_ordered() -> list[RoutingRule]:
     """Every routing rule (enabled or not) in evaluation order."""
     return list(db.session.scalars(select(RoutingRule).order_by(RoutingRule.position,
                                                                RoutingRule.id)))
+
 
 def waiting_tickets(team_id: int, limit: int = 200) -> list[Ticket]:
     """The team's new unassigned tickets, nearest deadline first, locked (others skip them)."""
@@ -154,12 +162,14 @@ def waiting_tickets(team_id: int, limit: int = 200) -> list[Ticket]:
     hold_ticket_locks(ticket.id for ticket in tickets)
     return tickets
 
+
 def teams_with_waiting() -> list[int]:
     """Teams that have new tickets nobody has taken."""
     stmt = select(Ticket.team_id).distinct().where(
         Ticket.status == TicketStatus.NEW, Ticket.assignee_id.is_(None),
         Ticket.team_id.is_not(None))
     return list(db.session.scalars(stmt))
+
 
 def team_roster(user: User) -> list[tuple[User, int]]:
     """Agents of the teams `user` supervises (all active staff for admins), with open counts."""

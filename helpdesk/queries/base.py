@@ -10,6 +10,7 @@ OPEN_STATES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
 #: Kind of notice and audit action of a first SLA breach; kind of a notice for many at once.
 BREACH = "sla_breach"
 
+
 BREACH_DIGEST = "sla_breach_digest"
 
 def get_setting(key: str, default=None):

@@ -14,6 +14,7 @@ from ..models import Ticket, User, team_members
 #: this transaction holds locks on. `workflows` forgets them when that transaction ends.
 LOCKED_TICKETS = "helpdesk.locked_tickets"
 
+
 def hold_ticket_locks(ticket_ids) -> None:
     """Note that this transaction row-locked these tickets (`lock_for_assignment` skips them);
     inside a savepoint, until that savepoint ends (rolling it back releases them)."""
@@ -21,6 +22,7 @@ def hold_ticket_locks(ticket_ids) -> None:
     transaction = session.get_nested_transaction() or session.get_transaction()
     db.session.info.setdefault(LOCKED_TICKETS, {}).update(
         (ticket_id, transaction) for ticket_id in ticket_ids)
+
 
 def lock_for_assignment(ticket_id: int, agent_ids) -> None:
     """Take the row locks an assignment needs in the one order every assigner follows: the
@@ -40,6 +42,7 @@ def lock_for_assignment(ticket_id: int, agent_ids) -> None:
     if len(agent_ids) > 1:  # one agent is locked by `take_capacity` itself
         lock_users(agent_ids)
 
+
 def lock_users(user_ids: Iterable[int]) -> None:
     """Row-lock these users in id order (PostgreSQL; SQLite has one writer at a time): the
     counter's triggers wait for us. FOR NO KEY UPDATE, what an UPDATE of their row takes, so
@@ -49,6 +52,7 @@ def lock_users(user_ids: Iterable[int]) -> None:
         db.session.execute(select(User.id).where(User.id.in_(user_ids))
                            .order_by(User.id).with_for_update(key_share=True))
 
+
 def lock_team_agents(team_id: int) -> None:
     """Row-lock the team's active members in id order (PostgreSQL): a transaction that assigns
     several tickets to them takes every agent lock up front, in the one order."""
@@ -57,6 +61,7 @@ def lock_team_agents(team_id: int) -> None:
             select(User.id).join(team_members, team_members.c.user_id == User.id)
             .where(team_members.c.team_id == team_id, User.active.is_(True))
             .order_by(User.id).with_for_update(of=User, key_share=True))
+
 
 def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Ticket]:
     """The tickets with these ids, locked for update where the database can."""

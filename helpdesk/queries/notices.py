@@ -25,6 +25,7 @@ def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> li
     )
     return list(db.session.scalars(stmt))
 
+
 def unread_notifications(user_id: int, limit: int = 20) -> list[Notification]:
     """The user's unread notices, newest first."""
     stmt = (select(Notification).where(Notification.user_id == user_id,
@@ -32,6 +33,7 @@ def unread_notifications(user_id: int, limit: int = 20) -> list[Notification]:
             .options(selectinload(Notification.team))
             .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
     return list(db.session.scalars(stmt))
+
 
 def unread_count(user_id: int) -> int:
     """How many unread notices the user has (uses the user/read_at index)."""

@@ -19,13 +19,16 @@ class epoch(FunctionElement):
     type = Float()
     inherit_cache = True
 
+
 @compiles(epoch)
 def _epoch_default(element, compiler, **kw):
     return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
 
+
 @compiles(epoch, "sqlite")
 def _epoch_sqlite(element, compiler, **kw):
     return f"(julianday({compiler.process(element.clauses, **kw)}) * 86400.0)"
+
 
 def report_first_response(since: datetime) -> list:
     """Per priority: tickets answered since `since` and their mean first-response seconds."""
@@ -37,6 +40,7 @@ def report_first_response(since: datetime) -> list:
     )
     order = list(Priority)
     return sorted(db.session.execute(stmt).all(), key=lambda r: order.index(r[0]))
+
 
 def report_resolution_by_category(since: datetime) -> list:
     """Per category: tickets resolved since `since` and their mean resolution seconds."""
@@ -50,12 +54,14 @@ def report_resolution_by_category(since: datetime) -> list:
     )
     return db.session.execute(stmt).all()
 
+
 def report_satisfaction(since: datetime) -> tuple[int, float | None]:
     """How many ratings since `since` and their mean score."""
     stmt = select(func.count(), func.avg(SatisfactionRating.score)).where(
         SatisfactionRating.created_at >= since
     )
     return tuple(db.session.execute(stmt).one())
+
 
 def report_agent_productivity(since: datetime) -> list:
     """Per active agent: tickets resolved since `since` and tickets open now."""

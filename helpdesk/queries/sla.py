@@ -45,6 +45,7 @@ def sla_policy(priority: Priority) -> tuple[int, int | None, rules.Calendar | No
                                             [h.day for h in policy.calendar.holidays])
     return policy.first_response_minutes, policy.resolution_minutes, calendar
 
+
 def sla_state_at_sql(now: datetime):
     """The SLA state a running deadline has at `now`, as SQL (rules.sla_state_at's twin)."""
     def state(value: SlaState):
@@ -53,6 +54,7 @@ def sla_state_at_sql(now: datetime):
     return case((Ticket.sla_due_at <= now, state(SlaState.BREACHED)),
                 (Ticket.sla_warn_at <= now, state(SlaState.APPROACHING)),
                 else_=state(SlaState.OK))
+
 
 def sla_state_update(now: datetime):
     """One UPDATE that moves every running ticket whose state is behind `now` forward to the
@@ -77,12 +79,14 @@ def sla_state_update(now: datetime):
         .returning(tickets.c.id, tickets.c.assignee_id, tickets.c.team_id, tickets.c.sla_state)
     )
 
+
 def update_sla_states(now: datetime) -> tuple[int, list[tuple[int, int | None, int | None]]]:
     """Run `sla_state_update`: how many changed and, for the tickets that just breached,
     (id, assignee id, team id)."""
     rows = db.session.execute(sla_state_update(now)).all()
     return len(rows), [(row.id, row.assignee_id, row.team_id) for row in rows
                        if row.sla_state == SlaState.BREACHED]
+
 
 def update_sla_states_and_notify(now: datetime, *, ids: bool) -> tuple[int, int, list[int]]:
     """PostgreSQL: `sla_state_update`, with each first breach's notices and audit row inserted
@@ -129,6 +133,7 @@ def update_sla_states_and_notify(now: datetime, *, ids: bool) -> tuple[int, int,
     ).add_cte(notified, audited)
     changed_count, breached_count, notice_ids = db.session.execute(stmt).one()
     return changed_count, breached_count, list(notice_ids or ())
+
 
 def supervisors_by_team(team_ids) -> dict[int, list[int]]:
     """The supervisors' user ids of each of these teams (one small query, however many)."""

@@ -28,11 +28,13 @@ def visible_to(user: User):
         return true()
     return or_(Ticket.assignee_id == user.id, in_teams(user), Ticket.team_id.is_(None))
 
+
 def in_teams(user: User):
     """Tickets of one of the user's teams; a constant false without teams (an empty IN would
     be tested row by row, all along the queue's index)."""
     team_ids = [team.id for team in user.teams]
     return Ticket.team_id.in_(team_ids) if team_ids else false()
+
 
 def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
     """The ticket if it exists and `user` may see it, with what its page shows (people, thread
@@ -44,6 +46,7 @@ def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
         joinedload(Ticket.customer), joinedload(Ticket.category), joinedload(Ticket.team),
         joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author))
     return db.session.scalar(stmt)
+
 
 def describe_changes_since(ticket_id: int, version: int) -> str:
     """What others did to the ticket since `version`, in words ("Ana añadió una respuesta")."""
@@ -59,6 +62,7 @@ def describe_changes_since(ticket_id: int, version: int) -> str:
         if phrase and phrase not in phrases:
             phrases.append(phrase)
     return "; ".join(phrases) or _("se actualizó")
+
 
 def _change_phrase(entry: AuditEntry, who: str) -> str | None:
     if entry.action == "reply":
@@ -76,6 +80,7 @@ def _change_phrase(entry: AuditEntry, who: str) -> str | None:
         return _("%(who)s editó el ticket", who=who)
     return None
 
+
 def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate]:
     """Active templates for the reply toolbar: the ticket's category (or general ones) in the
     agent's language, the category's own first."""
@@ -88,8 +93,10 @@ def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate
     )
     return list(db.session.scalars(stmt))
 
+
 #: A tab's count stops here (the tab then shows "10.000+"): a render never counts the table.
 COUNT_CAP = 10_000
+
 
 def queue_counts(user: User, cap: int = COUNT_CAP) -> dict[str, int]:
     """The count behind each saved view of the queue, within what `user` may see, in one
@@ -107,10 +114,12 @@ def queue_counts(user: User, cap: int = COUNT_CAP) -> dict[str, int]:
         for key, condition in views.items()))).one()
     return dict(zip(views, counts, strict=True))
 
+
 def _capped_count(*conditions, cap: int):
     """count(*) over at most cap + 1 matching tickets, as a scalar subquery."""
     rows = select(literal(1)).select_from(Ticket).where(*conditions).limit(cap + 1).subquery()
     return select(func.count()).select_from(rows).scalar_subquery()
+
 
 def ticket_search(term: str):
     """One search word: a ticket number, or text in the subject, the customer's name or e-mail,
