@@ -5,53 +5,22 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import threading
-import uuid
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from redis.exceptions import RedisError
 from rq import Worker
 from rq.serializers import JSONSerializer
-from sqlalchemy import text
 
 from . import workflows
+from .cron import run_scheduler
 from .errors import DomainError
-from .extensions import QUEUES, db, get_queue, get_redis
+from .extensions import QUEUES, db, get_queue
+from .launcher import serve
 from .models import Role
+from .preflight import fail, require_database, require_redis
 
 helpdesk = AppGroup("helpdesk", help="Bayit+ Soporte: demo data, users, worker, cron.")
-
-CRON_LOCK = "helpdesk:cron:lock"
-CRON_LOCK_TTL = 30
-
-
-def fail(message: str) -> None:
-    """Stop the command with a one-line message and exit status 1."""
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
-
-
-def require_database() -> None:
-    """Exit with one line if the database cannot be reached."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception as exc:
-        fail(f"cannot reach the database ({type(exc).__name__}); check DATABASE_URL")
-    finally:
-        db.session.rollback()  # release the connection (and SQLite's write lock)
-
-
-def require_redis():
-    """Exit with one line if Redis cannot be reached; else return the connection."""
-    try:
-        redis = get_redis()
-        redis.ping()
-        return redis
-    except (RedisError, OSError) as exc:
-        fail(f"cannot reach Redis ({type(exc).__name__}); check REDIS_URL")
-
 
 @helpdesk.command("check")
 def check_command():
@@ -128,42 +97,11 @@ def worker_command(burst: bool, queues: tuple[str, ...]):
     worker.work(burst=burst, with_scheduler=False)
 
 
-def acquire_cron_lock(redis, token: str) -> bool:
-    """Take the single-scheduler lock; False if another scheduler holds it."""
-    return bool(redis.set(CRON_LOCK, token, nx=True, ex=CRON_LOCK_TTL))
-
-
-def _renew_cron_lock(redis, token: str, stop: threading.Event) -> None:
-    renew = redis.register_script(
-        "if redis.call('get', KEYS[1]) == ARGV[1] then "
-        "return redis.call('expire', KEYS[1], ARGV[2]) else return 0 end"
-    )
-    while not stop.wait(CRON_LOCK_TTL / 3):
-        try:
-            if not renew(keys=[CRON_LOCK], args=[token, CRON_LOCK_TTL]):
-                os._exit(3)  # lost the lock: another scheduler took over; never run two
-        except RedisError:
-            continue
-
-
 @helpdesk.command("cron")
 def cron_command():
     """Run the one rq cron scheduler; a second one refuses to start."""
-    from .jobs import build_cron
-
-    redis = require_redis()
-    token = uuid.uuid4().hex
-    if not acquire_cron_lock(redis, token):
+    if not run_scheduler(require_redis()):
         fail("another helpdesk cron scheduler is already running")
-    stop = threading.Event()
-    threading.Thread(target=_renew_cron_lock, args=(redis, token, stop), daemon=True).start()
-    scheduler = build_cron(redis)
-    try:
-        scheduler.start()
-    finally:
-        stop.set()
-        redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then "
-                   "return redis.call('del', KEYS[1]) else return 0 end", 1, CRON_LOCK, token)
 
 
 @helpdesk.command("serve")
@@ -171,8 +109,6 @@ def cron_command():
 @click.option("--demo/--no-demo", default=True, help="Load demo data on the first start.")
 def serve_command(port: int, demo: bool):
     """`make run`: migrate, load demo data once, then web + worker + cron until Ctrl-C."""
-    from .launcher import serve
-
     serve(current_app._get_current_object(), port=port, demo=demo)
 
 

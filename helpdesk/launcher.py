@@ -12,8 +12,8 @@ import click
 import flask_migrate
 from flask import Flask
 
-from .cli import fail, require_database, require_redis
 from .extensions import shutdown_embedded_redis
+from .preflight import fail, require_database, require_redis
 
 DEMO_TICKETS = 3000
 

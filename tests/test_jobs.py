@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from helpdesk import cli, jobs, rules, workflows
+from helpdesk import cron, jobs, rules, workflows
 from helpdesk.extensions import db, get_queue
 from helpdesk.models import (
     AuditEntry,
@@ -146,14 +146,14 @@ def test_sla_sweep_flags_tickets_with_set_based_updates(app, make_ticket, run_jo
 
 def test_cron_scheduler_registers_json_jobs_and_only_one_runs(app, redis):
     with app.app_context():
-        scheduler = jobs.build_cron(redis)
+        scheduler = cron.build_cron(redis)
         assert {j.func_name for j in scheduler.get_jobs()} == {
             "helpdesk.jobs.sweep_sla_states", "helpdesk.jobs.sweep_outbox",
             "helpdesk.jobs.sweep_waiting", "helpdesk.jobs.recount_open_tickets"}
         scheduler.enqueue_jobs()
         assert get_queue("sla").count == 1
-    assert cli.acquire_cron_lock(redis, "first")
-    assert not cli.acquire_cron_lock(redis, "second")
+    assert cron.acquire_cron_lock(redis, "first")
+    assert not cron.acquire_cron_lock(redis, "second")
     result = app.test_cli_runner().invoke(args=["helpdesk", "cron"])
     assert result.exit_code == 1
     assert "another helpdesk cron scheduler is already running" in result.output

@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import queries, rules, templating, workflows
+from .. import phrases, queries, rules, templating, workflows
 from ..accounts import country_name, get_directory, state_label
 from ..errors import Conflict, DomainError
 from ..extensions import db
@@ -34,24 +34,6 @@ from ..models import (
 )
 
 PAGE = "helpdesk/tickets/work.html"
-
-
-def describe_event(message) -> str:
-    """A system event of the thread, in the viewer's language."""
-    data = message.event or {}
-    who = message.author.name if message.author else _("El sistema")
-    kind = data.get("event")
-    if kind == "status" and data.get("new") in TicketStatus._value2member_map_:
-        return _("%(who)s cambió el estado a %(status)s", who=who,
-                 status=TicketStatus(data["new"]).label)
-    if kind == "assign":
-        if data.get("to"):
-            return _("%(who)s asignó el ticket a %(agent)s", who=who, agent=data["to"])
-        return _("%(who)s devolvió el ticket a la cola del equipo", who=who)
-    if kind == "escalate":
-        return _("Escalado a %(to)s: %(reason)s", to=data.get("to", ""),
-                 reason=data.get("reason", ""))
-    return data.get("text") or message.body
 
 
 def sla_countdown(ticket: Ticket) -> str | None:
@@ -90,7 +72,7 @@ class TicketWorkMixin:
             take_form=TicketActionForm(version=version),
             account=get_directory().summary(ticket.customer_id, exclude_ticket=ticket.id),
             templates=[{"id": t.id, "name": t.name, "body": t.body} for t in templates],
-            placeholders=templating.PLACEHOLDERS, describe_event=describe_event,
+            placeholders=templating.PLACEHOLDERS, describe_event=phrases.event_sentence,
             state_label=state_label, country_name=country_name,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
             sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),

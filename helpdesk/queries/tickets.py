@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
-from .. import rules
+from .. import phrases, rules
 from ..extensions import db
 from ..models import (
     AuditEntry,
@@ -14,6 +14,7 @@ from ..models import (
     Message,
     ResponseTemplate,
     Role,
+    Team,
     Ticket,
     TicketStatus,
     User,
@@ -55,30 +56,19 @@ def describe_changes_since(ticket_id: int, version: int) -> str:
         .where(AuditEntry.ticket_id == ticket_id, AuditEntry.ticket_version >= version)
         .order_by(AuditEntry.id)
     )
-    phrases = []
+    sentences = []
     for entry in db.session.scalars(stmt):
         who = entry.actor.name if entry.actor else _("el sistema")
-        phrase = _change_phrase(entry, who)
-        if phrase and phrase not in phrases:
-            phrases.append(phrase)
-    return "; ".join(phrases) or _("se actualizó")
-
-
-def _change_phrase(entry: AuditEntry, who: str) -> str | None:
-    if entry.action == "reply":
-        return _("%(who)s añadió una respuesta", who=who)
-    if entry.action == "note":
-        return _("%(who)s añadió una nota interna", who=who)
-    if entry.action == "status" and entry.new_value in TicketStatus._value2member_map_:
-        return _("%(who)s cambió el estado a %(status)s", who=who,
-                 status=TicketStatus(entry.new_value).label)
-    if entry.action == "assign":
-        agent = db.session.get(User, int(entry.new_value)) if entry.new_value else None
-        return _("%(who)s asignó el ticket a %(agent)s", who=who,
-                 agent=agent.name if agent else _("la cola del equipo"))
-    if entry.action == "update":
-        return _("%(who)s editó el ticket", who=who)
-    return None
+        if entry.action == "assign" and entry.field == "team":
+            team = db.session.get(Team, int(entry.new_value)) if entry.new_value else None
+            sentence = phrases.moved_to_team(who, team.name if team else None)
+        else:
+            agent = (db.session.get(User, int(entry.new_value))
+                     if entry.action == "assign" and entry.new_value else None)
+            sentence = phrases.change_sentence(entry, who, agent.name if agent else None)
+        if sentence and sentence not in sentences:
+            sentences.append(sentence)
+    return "; ".join(sentences) or _("se actualizó")
 
 
 def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate]:

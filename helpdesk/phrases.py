@@ -1,0 +1,58 @@
+"""What happened to a ticket, in a sentence in the viewer's language: the thread's system events
+and the audit rows behind "while you worked, …". One sentence per kind of change, written once."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from .enums import TicketStatus
+
+
+def status_changed(who: str, value: str | None) -> str | None:
+    """"Ana cambió el estado a Pendiente", or None for an unknown status value."""
+    if value not in TicketStatus._value2member_map_:
+        return None
+    return _("%(who)s cambió el estado a %(status)s", who=who, status=TicketStatus(value).label)
+
+
+def assigned(who: str, agent_name: str | None) -> str:
+    """"Ana asignó el ticket a Luis", or the ticket went back to the team's queue."""
+    if agent_name:
+        return _("%(who)s asignó el ticket a %(agent)s", who=who, agent=agent_name)
+    return _("%(who)s devolvió el ticket a la cola del equipo", who=who)
+
+
+def moved_to_team(who: str, team_name: str | None) -> str:
+    """"Eva movió el ticket al equipo Facturación"."""
+    return _("%(who)s movió el ticket al equipo %(team)s", who=who, team=team_name or "—")
+
+
+def event_sentence(message) -> str:
+    """A system event of the thread (`Message.event`)."""
+    data = message.event or {}
+    who = message.author.name if message.author else _("El sistema")
+    kind = data.get("event")
+    if kind == "status" and (sentence := status_changed(who, data.get("new"))):
+        return sentence
+    if kind == "assign":
+        return assigned(who, data.get("to"))
+    if kind == "escalate":
+        return _("Escalado a %(to)s: %(reason)s", to=data.get("to", ""),
+                 reason=data.get("reason", ""))
+    return data.get("text") or message.body
+
+
+def change_sentence(entry, who: str, agent_name: str | None = None) -> str | None:
+    """An audit row of a ticket (`AuditEntry`); `agent_name` is the new assignee's, for an
+    assignment. None for changes nobody needs told."""
+    if entry.action == "reply":
+        return _("%(who)s añadió una respuesta", who=who)
+    if entry.action == "note":
+        return _("%(who)s añadió una nota interna", who=who)
+    if entry.action == "status":
+        return status_changed(who, entry.new_value)
+    if entry.action == "assign":
+        return assigned(who, agent_name)
+    if entry.action == "update":
+        return _("%(who)s editó el ticket", who=who)
+    return None
