@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 
@@ -141,7 +142,25 @@ class StaffModelView(StaffView, ModelView):
         row_id = parse_id(id)
         return None if row_id is None else db.session.get(self.model, row_id)
 
+    #: Form fields a workflow sets, with its own audit rows and side effects (see
+    #: `apply_workflow_fields`), instead of Flask-Admin's populate_obj.
+    workflow_fields: tuple[str, ...] = ()
+
+    def apply_workflow_fields(self, model, data: dict, is_created: bool) -> None:
+        """Hand `workflow_fields` ({name: value}) to the domain layer, before the commit."""
+
+    def create_model(self, form):
+        with _fields_apart(form, self.workflow_fields):
+            return super().create_model(form)
+
+    def update_model(self, form, model):
+        with _fields_apart(form, self.workflow_fields):
+            return super().update_model(form, model)
+
     def on_model_change(self, form, model, is_created):
+        if self.workflow_fields:
+            db.session.flush()
+            self.apply_workflow_fields(model, form.workflow_data, is_created)
         if is_created:
             db.session.flush()
             audit(model, current_user, "create")
@@ -155,6 +174,21 @@ class StaffModelView(StaffView, ModelView):
 
     def on_model_delete(self, model):
         audit(model, current_user, "delete", old=str(model))
+
+
+@contextmanager
+def _fields_apart(form, names):
+    """Take these fields out of the form while Flask-Admin populates and audits the model
+    (their values wait in `form.workflow_data`); put them back for a re-rendered form."""
+    fields = dict(form._fields)
+    form.workflow_data = {name: fields[name].data for name in names if name in fields}
+    for name in form.workflow_data:
+        del form._fields[name]
+    try:
+        yield
+    finally:
+        form._fields.clear()
+        form._fields.update(fields)
 
 
 def _plain(value):

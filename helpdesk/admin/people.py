@@ -49,25 +49,36 @@ class AgentView(StaffModelView):
     }
 
     def create_model(self, form):
+        return self._save(form, None)
+
+    def update_model(self, form, model):
+        return bool(self._save(form, model))
+
+    def _save(self, form, user: User | None):
+        """Every field through the domain layer: accounts, passwords and what assignment reads
+        (so a newly available agent gets waiting tickets, as from the home page)."""
+        is_created = user is None
         try:
             with workflows.atomic():
-                user = workflows.create_user(
-                    form.email.data, form.name.data, form.password.data or "",
-                    role=form.role.data, actor=current_user,
-                )
-                for name in ("active", "teams", "supervised_teams", "skills", "availability",
-                             "capacity", "locale", "timezone"):
-                    getattr(form, name).populate_obj(user, name)
+                if is_created:
+                    user = workflows.create_user(form.email.data, form.name.data,
+                                                 form.password.data or "", role=form.role.data,
+                                                 actor=current_user)
+                elif form.password.data:
+                    workflows.set_password(user, form.password.data, actor=current_user)
+                workflows.update_user(
+                    user, actor=current_user, name=form.name.data, email=form.email.data,
+                    role=form.role.data, active=form.active.data, locale=form.locale.data,
+                    timezone=form.timezone.data)
+                workflows.update_agent_profile(
+                    user, actor=current_user, teams=form.teams.data,
+                    supervised_teams=form.supervised_teams.data, skills=form.skills.data,
+                    capacity=form.capacity.data, availability=form.availability.data)
         except Exception as exc:
             self.handle_view_exception(exc)
             return False
+        self.after_model_change(form, user, is_created)
         return user
-
-    def on_model_change(self, form, model, is_created):
-        super().on_model_change(form, model, is_created)
-        if not is_created and form.password.data:
-            model.password_hash = workflows.hash_password(form.password.data)
-            workflows.audit(model, current_user, "update", field="password")
 
 
 def people_views(category: str) -> list:

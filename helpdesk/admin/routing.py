@@ -171,11 +171,8 @@ def _choice(enum, value, default):
 def _explain(facts: rules.TicketFacts) -> dict:
     """The decision and, per enabled rule in order, whether it matched or why not."""
     specs = queries.routing_rule_specs()
-    default = queries.get_setting("routing.default_team_id")
-    if facts.category_id:
-        category = db.session.get(Category, facts.category_id)
-        default = (category.default_team_id if category else None) or default
-    decision = rules.route(facts, specs, default)
+    category = db.session.get(Category, facts.category_id) if facts.category_id else None
+    decision = rules.route(facts, specs, queries.fallback_team_id(category))
     misses = dict(decision.misses)
     rows = []
     for spec in specs:
@@ -251,6 +248,11 @@ class TeamView(StaffModelView):
                     "supervisors")
     form_overrides = {"strategy": enum_field(Strategy)}
     form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
+    workflow_fields = ("members", "supervisors")
+
+    def apply_workflow_fields(self, model, data, is_created):
+        workflows.set_team_members(model, members=data["members"],
+                                   supervisors=data["supervisors"], actor=current_user)
 
 
 def _valid_timezone(form, field):

@@ -26,7 +26,6 @@ from ..models import (
     MessageKind,
     Priority,
     ResponseTemplate,
-    Role,
     Team,
     Ticket,
     TicketStatus,
@@ -76,9 +75,10 @@ class TicketWorkMixin:
             state_label=state_label, country_name=country_name,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
             sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),
-            can_take=ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED,
-            can_reassign=current_user.role >= Role.SUPERVISOR and rules.can_reassign(
-                ticket.status),
+            can_take=rules.may_take(current_user.role, (t.id for t in current_user.teams),
+                                    team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+                                    status=ticket.status),
+            can_reassign=rules.may_reassign(current_user.role, ticket.status),
         ), status_code
 
     @expose("/<int:ticket_id>/")
@@ -184,7 +184,7 @@ class ReassignMixin:
     @expose("/reassign", methods=("GET", "POST"))
     def reassign_view(self):
         """Choose a team and/or an agent for the selected tickets, then apply."""
-        if current_user.role < Role.SUPERVISOR:
+        if not rules.may_reassign(current_user.role):
             abort(403)
         form = ReassignForm(ids=request.args.get("ids", ""))
         form.team.choices = [("", _("— sin cambio —"))] + [

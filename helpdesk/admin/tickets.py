@@ -16,17 +16,15 @@ from sqlalchemy.orm import selectinload
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from .. import queries, workflows
+from .. import queries, rules, workflows
 from ..extensions import db
 from ..models import (
     Category,
     Channel,
     Priority,
-    Role,
     SlaState,
     Team,
     Ticket,
-    TicketStatus,
     User,
 )
 from ..rules import parse_id
@@ -43,9 +41,9 @@ def _assignee_cell(view, context, model, name):
     """The assignee, or *Tomar* for an unassigned ticket the viewer may take."""
     if model.assignee is not None:
         return model.assignee.name
-    my_teams = {team.id for team in current_user.teams}
-    if model.status is TicketStatus.RESOLVED or (
-            current_user.role is Role.AGENT and model.team_id not in my_teams):
+    if not rules.may_take(current_user.role, (team.id for team in current_user.teams),
+                          team_id=model.team_id, assignee_id=model.assignee_id,
+                          status=model.status):
         return ""
     return Markup(
         '<form method="post" action="{}" class="d-inline">'
@@ -166,12 +164,12 @@ class TicketView(TicketWorkMixin, ReassignMixin, StaffModelView):
     @action("reassign", _l("Reasignar"))
     def action_reassign(self, ids):
         """Bulk: open the reassignment form for the selected tickets (supervisors)."""
-        if current_user.role < Role.SUPERVISOR:
+        if not rules.may_reassign(current_user.role):
             abort(403)
         return redirect(url_for(".reassign_view", ids=",".join(str(i) for i in ids)))
 
     def is_action_allowed(self, name):
-        if name == "reassign" and current_user.role < Role.SUPERVISOR:
+        if name == "reassign" and not rules.may_reassign(current_user.role):
             return False
         return super().is_action_allowed(name)
 

@@ -3,6 +3,7 @@ reports. Split by capability; everything callers use is re-exported here."""
 
 from .assignment import (
     TeamAgents,
+    fallback_team_id,
     open_ticket_drift,
     routing_rule_specs,
     routing_rules_ordered,
@@ -60,6 +61,7 @@ from .tickets import (
 )
 
 __all__ = [
+    "fallback_team_id",
     "BREACH",
     "BREACH_DIGEST",
     "COUNT_CAP",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 from .. import rules
 from ..extensions import db
 from ..models import (
+    Category,
     Message,
     Role,
     RoutingRule,
@@ -23,7 +24,7 @@ from ..models import (
     agent_skills,
     team_members,
 )
-from .base import OPEN_STATES
+from .base import OPEN_STATES, get_setting
 from .locks import hold_ticket_locks
 
 
@@ -179,3 +180,15 @@ def team_roster(user: User) -> list[tuple[User, int]]:
         member_ids = select(team_members.c.user_id).where(team_members.c.team_id.in_(team_ids))
         stmt = stmt.where(User.id.in_(member_ids))
     return [(person, person.open_tickets) for person in db.session.scalars(stmt)]
+
+
+def fallback_team_id(category: Category | None) -> int | None:
+    """The team of a ticket no routing rule places: its category's team, else the default team
+    chosen in the panel (while that team exists), else the first active team. Routing and
+    *Probar* both ask here, so the explanation is the decision."""
+    if category is not None and category.default_team_id is not None:
+        return category.default_team_id
+    team_id = get_setting("routing.default_team_id")
+    if team_id is not None and db.session.get(Team, team_id) is not None:
+        return team_id
+    return db.session.scalar(select(Team.id).where(Team.active.is_(True)).order_by(Team.id))

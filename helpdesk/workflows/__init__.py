@@ -63,6 +63,10 @@ from .people import (
     mark_notifications_read,
     set_availability,
     set_locale,
+    set_password,
+    set_team_members,
+    update_agent_profile,
+    update_user,
 )
 from .tickets import (
     add_customer_message,
@@ -73,6 +77,10 @@ from .tickets import (
 )
 
 __all__ = [
+    "update_user",
+    "set_password",
+    "update_agent_profile",
+    "set_team_members",
     "BODY_MAX",
     "CapacityExceeded",
     "Conflict",

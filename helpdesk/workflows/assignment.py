@@ -6,12 +6,12 @@ import logging
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from .. import queries, rules
 from ..errors import CapacityExceeded, DomainError
 from ..extensions import db
-from ..models import AuditEntry, Role, Strategy, Team, Ticket, TicketStatus, User
+from ..models import AuditEntry, Strategy, Team, Ticket, TicketStatus, User
 from .base import add_event, audit, ensure_fresh, touch
 from .lifecycle import apply_targets, set_status
 from .outbox import intent_handler, schedule_waiting
@@ -44,7 +44,7 @@ def route_ticket(ticket_id: int) -> int | None:
 
 def _route(ticket: Ticket, first_body: str) -> int | None:
     decision = rules.route(ticket_facts(ticket, first_body), queries.routing_rule_specs(),
-                           _fallback_team(ticket))
+                           queries.fallback_team_id(ticket.category))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
     if decision.team_id != ticket.team_id:
         audit(ticket, None, "route", field="team", old=ticket.team_id, new=decision.team_id,
@@ -71,18 +71,6 @@ def ticket_facts(ticket: Ticket, first_body: str | None = None) -> rules.TicketF
         plan=customer.plan, country=customer.country, language=ticket.language,
         text=f"{ticket.subject}\n{first_body}",
     )
-
-
-def _default_team_id() -> int | None:
-    team_id = queries.get_setting("routing.default_team_id")
-    if team_id is not None and db.session.get(Team, team_id) is not None:
-        return team_id
-    return db.session.scalar(select(Team.id).where(Team.active.is_(True)).order_by(Team.id))
-
-
-def _fallback_team(ticket: Ticket) -> int | None:
-    category_team = ticket.category.default_team_id if ticket.category else None
-    return category_team or _default_team_id()
 
 
 def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str) -> int | None:
@@ -182,11 +170,15 @@ def recount_open_tickets() -> list[tuple[int, int, int]]:
 
 
 def take_ticket(ticket: Ticket, *, actor: User, expected_version: int | None = None) -> None:
-    """The agent takes an unassigned ticket of one of their teams."""
+    """The person takes an unassigned ticket they may take (`rules.take_refusal`)."""
     ensure_fresh(ticket, expected_version)
-    if ticket.assignee_id is not None:
+    refusal = rules.take_refusal(actor.role, (t.id for t in actor.teams), team_id=ticket.team_id,
+                                 assignee_id=ticket.assignee_id, status=ticket.status)
+    if refusal == rules.TAKEN:
         raise DomainError(_("Este ticket ya está asignado a %(name)s.", name=ticket.assignee.name))
-    if actor.role is Role.AGENT and ticket.team_id not in {t.id for t in actor.teams}:
+    if refusal == rules.RESOLVED:
+        raise DomainError(_("Un ticket resuelto no se puede tomar; reábrelo primero."))
+    if refusal == rules.NOT_YOUR_TEAM:
         raise DomainError(_("Solo puedes tomar tickets de tus equipos."))
     assign_ticket(ticket, actor, actor=actor, reason="take")
     touch(ticket, rules.utcnow())
@@ -196,9 +188,12 @@ def take_ticket(ticket: Ticket, *, actor: User, expected_version: int | None = N
 def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, actor: User,
                     expected_version: int | None = None) -> None:
     """A supervisor moves a ticket to a team and/or an agent (None: the team's pool)."""
-    if actor.role < Role.SUPERVISOR:
+    refusal = rules.reassign_refusal(actor.role, ticket.status)
+    if refusal == rules.NOT_A_SUPERVISOR:
         raise DomainError(_("Solo un supervisor puede reasignar tickets."))
     ensure_fresh(ticket, expected_version)
+    if refusal == rules.RESOLVED:
+        raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     team = team or (ticket.team if agent is None or ticket.team in agent.teams else None)
     if agent is not None and team is not None and team not in agent.teams:
         raise DomainError(_("%(name)s no pertenece al equipo %(team)s.", name=agent.name,
