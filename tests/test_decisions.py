@@ -84,6 +84,21 @@ def test_reassign_is_refused_where_it_is_not_offered(app, desk, login_as, make_t
     assert ticket_row(app, ticket_id).team_id != target
 
 
+@pytest.fixture
+def waiting_ticket(app, make_ticket, run_jobs):
+    """A ticket of the team that nobody could take: it waits, unassigned."""
+
+    def make(team_id: int) -> int:
+        ticket_id = make_ticket()
+        with app.app_context(), workflows.atomic():
+            db.session.get(Ticket, ticket_id).team_id = team_id
+        run_jobs()
+        assert ticket_row(app, ticket_id).assignee_id is None
+        return ticket_id
+
+    return make
+
+
 def agent_form(user: User, **changes) -> dict:
     """The Agentes edit form as the browser posts it, with `changes`."""
     data = {"name": user.name, "email": user.email, "role": str(user.role.value),
@@ -96,17 +111,13 @@ def agent_form(user: User, **changes) -> dict:
 
 
 def test_making_an_agent_available_in_agentes_assigns_waiting_tickets(
-        app, make_team, make_user, make_ticket, login_as, run_jobs):
+        app, make_team, make_user, waiting_ticket, login_as, run_jobs):
     """The Agentes form used to set availability directly: nothing got the waiting ticket.
     Through the workflow it is audited and the team's assignment pass runs."""
     team = make_team("Cuenta")
     agent = make_user(Role.AGENT, teams=[team], availability=Availability.OFFLINE)
     admin = make_user(Role.ADMIN)
-    ticket_id = make_ticket()
-    with app.app_context(), workflows.atomic():
-        db.session.get(Ticket, ticket_id).team_id = team
-    run_jobs()
-    assert ticket_row(app, ticket_id).assignee_id is None  # nobody available: it waits
+    ticket_id = waiting_ticket(team)
 
     with app.app_context():
         data = agent_form(db.session.get(User, agent), availability="available")
@@ -122,16 +133,12 @@ def test_making_an_agent_available_in_agentes_assigns_waiting_tickets(
 
 
 def test_raising_capacity_in_agentes_assigns_waiting_tickets(
-        app, make_team, make_user, make_ticket, login_as, run_jobs):
+        app, make_team, make_user, waiting_ticket, login_as, run_jobs):
     """A full agent given more room takes the team's waiting ticket."""
     team = make_team("Cuenta")
     agent = make_user(Role.AGENT, teams=[team], capacity=0)
     admin = make_user(Role.ADMIN)
-    ticket_id = make_ticket()
-    with app.app_context(), workflows.atomic():
-        db.session.get(Ticket, ticket_id).team_id = team
-    run_jobs()
-    assert ticket_row(app, ticket_id).assignee_id is None
+    ticket_id = waiting_ticket(team)
     with app.app_context():
         data = agent_form(db.session.get(User, agent), capacity="3")
     assert login_as(admin).post(f"/admin/agents/edit/?id={agent}", data=data).status_code == 302
@@ -140,16 +147,12 @@ def test_raising_capacity_in_agentes_assigns_waiting_tickets(
 
 
 def test_adding_an_available_member_in_equipos_assigns_waiting_tickets(
-        app, make_team, make_user, make_ticket, login_as, run_jobs):
+        app, make_team, make_user, waiting_ticket, login_as, run_jobs):
     """Team membership edited by a supervisor goes through the workflow too."""
     team = make_team("Cuenta")
     agent = make_user(Role.AGENT)  # available, in no team yet
     boss = make_user(Role.SUPERVISOR)
-    ticket_id = make_ticket()
-    with app.app_context(), workflows.atomic():
-        db.session.get(Ticket, ticket_id).team_id = team
-    run_jobs()
-    assert ticket_row(app, ticket_id).assignee_id is None
+    ticket_id = waiting_ticket(team)
     response = login_as(boss).post(f"/admin/teams/edit/?id={team}", data={
         "name": "Cuenta", "description": "", "email": "", "strategy": "round_robin",
         "active": "y", "members": [str(agent)], "supervisors": [str(boss)]})
