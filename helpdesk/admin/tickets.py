@@ -9,7 +9,6 @@ from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -40,21 +39,14 @@ def _options(enum):
 
 
 def _assignee_cell(view, context, model, name):
-    """The assignee, or *Tomar* for an unassigned ticket the viewer may take."""
+    """The assignee, or the list template's *Tomar* macro for an unassigned ticket the viewer
+    may take."""
     if model.assignee is not None:
         return model.assignee.name
     my_teams = {team.id for team in current_user.teams}
-    if model.status is TicketStatus.RESOLVED or (
-            current_user.role is Role.AGENT and model.team_id not in my_teams):
-        return ""
-    return Markup(
-        '<form method="post" action="{}" class="d-inline">'
-        '<input type="hidden" name="csrf_token" value="{}">'
-        '<input type="hidden" name="version" value="{}">'
-        '<button class="btn btn-sm btn-outline-success py-0" data-testid="take-{}">{}</button>'
-        "</form>"
-    ).format(url_for(".take_view", ticket_id=model.id), generate_csrf(), model.version,
-             model.id, _("Tomar"))
+    may_take = not (model.status is TicketStatus.RESOLVED or (
+        current_user.role is Role.AGENT and model.team_id not in my_teams))
+    return context.resolve("take_button")(model=model, column=name, may_take=may_take)
 
 
 class IdEqual(filters.FilterEqual):
