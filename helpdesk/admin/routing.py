@@ -191,7 +191,7 @@ class RoutingRuleView(RoutingTestMixin, StaffModelView):
     column_default_sort = ("position", False)
     column_sortable_list = ("position", "name", "enabled")
     column_searchable_list = ("name", "keywords")
-    # the position with its ▲ ▼ buttons: a macro of routing_list.html
+    # the position with its ▲ ▼ buttons: the move_buttons macro of helpdesk/macros.html
     column_formatters = {**ENUM_FORMATTERS, "position": macro("move_buttons")}
     form_columns = ("name", "position", "enabled", "category", "priority", "channel", "plan",
                     "country", "language", "keywords", "team", "priority_override", "strategy")

@@ -39,8 +39,8 @@ def _options(enum):
 
 
 def _assignee_cell(view, context, model, name):
-    """The assignee, or the list template's *Tomar* macro for an unassigned ticket the viewer
-    may take."""
+    """The assignee, or *Tomar* (the `take_button` macro of helpdesk/macros.html) for an
+    unassigned ticket; whether the viewer may take it is decided here."""
     if model.assignee is not None:
         return model.assignee.name
     my_teams = {team.id for team in current_user.teams}
