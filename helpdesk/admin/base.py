@@ -107,6 +107,8 @@ class StaffModelView(StaffView, ModelView):
     """A CRUD view whose create/edit/delete follow `write_roles` and leave audit rows."""
 
     form_base_class = AdminForm
+    list_template = "helpdesk/model_list.html"  # Flask-Admin's list, every control labelled
+    details_template = "helpdesk/model_details.html"  # knows the cell macros formatters name
     column_type_formatters = TYPE_FORMATTERS
     column_type_formatters_detail = DETAIL_TYPE_FORMATTERS
     can_view_details = True

@@ -7,11 +7,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.model.template import macro
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
@@ -60,20 +59,6 @@ MISS_LABELS = {
     "country": _l("el país no coincide"), "language": _l("el idioma no coincide"),
     "keywords": _l("ninguna palabra clave aparece en el texto"),
 }
-
-
-def _move_buttons(view, context, model, name):
-    """Position with ▲ ▼ buttons (POST + CSRF) to reorder."""
-    button = ('<form method="post" action="{}" class="d-inline">'
-              '<input type="hidden" name="csrf_token" value="{}">'
-              '<button class="btn btn-link btn-sm p-0 mx-1" title="{}" data-testid="{}">{}</button>'
-              "</form>")
-    parts = [Markup("{}").format(model.position)]
-    for direction, label, arrow in ((-1, _("Subir"), "▲"), (1, _("Bajar"), "▼")):
-        parts.append(Markup(button).format(
-            url_for(".move_view", rule_id=model.id, direction=direction), generate_csrf(),
-            label, f"move-{model.id}-{direction}", arrow))
-    return Markup("").join(parts)
 
 
 class RoutingTestMixin:
@@ -203,7 +188,8 @@ class RoutingRuleView(RoutingTestMixin, StaffModelView):
     column_default_sort = ("position", False)
     column_sortable_list = ("position", "name", "enabled")
     column_searchable_list = ("name", "keywords")
-    column_formatters = {**ENUM_FORMATTERS, "position": _move_buttons}
+    # the position with its ▲ ▼ buttons: the move_buttons macro of helpdesk/macros.html
+    column_formatters = {**ENUM_FORMATTERS, "position": macro("move_buttons")}
     form_columns = ("name", "position", "enabled", "category", "priority", "channel", "plan",
                     "country", "language", "keywords", "team", "priority_override", "strategy")
     form_overrides = {"priority": enum_field(Priority, optional=True),

@@ -9,7 +9,6 @@ from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -38,21 +37,14 @@ def _options(enum):
 
 
 def _assignee_cell(view, context, model, name):
-    """The assignee, or *Tomar* for an unassigned ticket the viewer may take."""
+    """The assignee, or *Tomar* (the `take_button` macro of helpdesk/macros.html) for an
+    unassigned ticket; whether the viewer may take it is decided here."""
     if model.assignee is not None:
         return model.assignee.name
-    if not rules.may_take(current_user.role, (team.id for team in current_user.teams),
-                          team_id=model.team_id, assignee_id=model.assignee_id,
-                          status=model.status):
-        return ""
-    return Markup(
-        '<form method="post" action="{}" class="d-inline">'
-        '<input type="hidden" name="csrf_token" value="{}">'
-        '<input type="hidden" name="version" value="{}">'
-        '<button class="btn btn-sm btn-outline-success py-0" data-testid="take-{}">{}</button>'
-        "</form>"
-    ).format(url_for(".take_view", ticket_id=model.id), generate_csrf(), model.version,
-             model.id, _("Tomar"))
+    may_take = rules.may_take(current_user.role, (team.id for team in current_user.teams),
+                              team_id=model.team_id, assignee_id=model.assignee_id,
+                              status=model.status)
+    return context.resolve("take_button")(model=model, column=name, may_take=may_take)
 
 
 class IdEqual(filters.FilterEqual):
