@@ -29,6 +29,7 @@ class StaffSpec(NamedTuple):
     locale: str = "es"
     timezone: str = "Europe/Madrid"
     skills: tuple[str, ...] = ()
+    supervises: tuple[str, ...] = ()
 
 
 class Issue(NamedTuple):
@@ -101,7 +102,7 @@ STAFF = tuple(
     StaffSpec(s["email"], s["name"], Role[s["role"].upper()], tuple(s.get("teams", ())),
               Availability(s.get("availability", "available")), s["capacity"],
               s.get("locale", "es"), s.get("timezone", "Europe/Madrid"),
-              tuple(s.get("skills", ())))
+              tuple(s.get("skills", ())), tuple(s.get("supervises", ())))
     for s in load("staff.toml")["staff"]
 )
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from .. import workflows
 from ..extensions import db
-from ..models import AccountEvent, Category, Customer, Role, Team, User
+from ..models import AccountEvent, Category, Customer, Team, User
 from . import copy
 from .bulk import insert_rows
 from .plan import (
@@ -27,7 +27,7 @@ DAY = 86_400
 
 
 def seed_staff(now: datetime, password: str) -> list[User]:
-    """The staff of copy.STAFF, one password for all; the supervisor supervises every team."""
+    """The staff of copy.STAFF (teams, skills, supervised teams), one password for all."""
     password_hash = workflows.hash_password(password)  # scrypt is slow: hash once
     teams = {team.name: team for team in db.session.scalars(select(Team))}
     categories = {c.code: c for c in db.session.scalars(select(Category))}
@@ -40,8 +40,8 @@ def seed_staff(now: datetime, password: str) -> list[User]:
              updated_at=since)
         for spec in copy.STAFF
     ]
-    supervisor = next(user for user in users if user.role is Role.SUPERVISOR)
-    supervisor.supervised_teams = [teams[name] for name, *_rest in copy.TEAMS]
+    for user, spec in zip(users, copy.STAFF, strict=True):
+        user.supervised_teams = [teams[name] for name in spec.supervises]
     db.session.add_all(users)
     db.session.flush()
     return users

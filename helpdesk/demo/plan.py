@@ -15,11 +15,13 @@ from sqlalchemy import select
 from .. import queries, rules
 from ..extensions import db
 from ..models import (
+    Availability,
     Category,
     Channel,
     Priority,
     Role,
     SlaPolicy,
+    SlaState,
     Strategy,
     Team,
     TicketStatus,
@@ -29,8 +31,12 @@ from . import copy
 from .bulk import next_ids
 from .copy import Issue, Voice
 
-#: Agents start at most this share of their capacity busy, so new tickets can still be assigned.
-OPEN_LOAD = 0.7
+#: Each agent starts with a share of their capacity busy drawn from this range, so new tickets
+#: can still be assigned and *Tomar* works.
+OPEN_LOAD = (0.4, 0.7)
+#: New tickets waiting in a team's queue, as a share of its available agents' capacity: the
+#: waiting pass assigns them once the worker runs, and they still leave everyone room.
+WAITING_LOAD = 0.1
 
 
 class Weighted:
@@ -56,6 +62,7 @@ PICK_CATEGORY = _weights("category")
 PICK_RESOLUTION = _weights("resolution")
 PICK_SCORE = _weights("score", int)
 PICK_SCORE_LATE = _weights("score_late", int)
+PICK_SLA_STATE = _weights("sla_state", SlaState)
 PICK_COUNTRY = Weighted(copy.COUNTRIES)
 PICK_PLAN = Weighted(copy.PLANS)
 PICK_SUBSCRIPTION = Weighted(copy.SUBSCRIPTION_STATES)
@@ -131,14 +138,16 @@ class Plan:
     pools: dict[tuple[int, str], list[tuple[int, str]]] = field(default_factory=dict)
     last_assigned: dict[int, datetime] = field(default_factory=dict)
     room: dict[int, int] = field(default_factory=dict)  # open tickets an agent may still get
+    waiting: dict[int, float] = field(default_factory=dict)  # new tickets a team may still hold
 
 
 def make_plan(rng: random.Random, now: datetime, ref: dict, staff: list[User]) -> Plan:
     """The plan for this seed, read from the reference rows and staff just created."""
     teams = db.session.scalars(select(Team)).all()
     categories = db.session.scalars(select(Category)).all()
+    agents = [user for user in staff if user.role is Role.AGENT]  # supervisors work no history
     members: dict[int, list] = {team.id: [] for team in teams}
-    for user in staff:
+    for user in agents:
         for team in user.teams:
             members[team.id].append((user.id, user.name, frozenset(c.code for c in user.skills)))
     policies = db.session.scalars(select(SlaPolicy)).all()
@@ -154,8 +163,21 @@ def make_plan(rng: random.Random, now: datetime, ref: dict, staff: list[User]) -
         resolutions=ref["resolution_categories"], reasons=ref["escalation_reasons"],
         rule_specs=queries.routing_rule_specs(), members=members,
         supervisor=(supervisor.id, supervisor.name), ids=next_ids(),
-        room={user.id: int(user.capacity * OPEN_LOAD) for user in staff},
+        room={user.id: int(user.capacity * rng.uniform(*OPEN_LOAD)) for user in agents},
+        waiting=_waiting_room(agents),
     )
+
+
+def _waiting_room(agents: list[User]) -> dict[int, float]:
+    """Per team, the new tickets it may hold unassigned: WAITING_LOAD of its available agents'
+    capacity, an agent of several teams shared among them."""
+    waiting: dict[int, float] = {}
+    for user in agents:
+        if user.availability is Availability.AVAILABLE:
+            for team in user.teams:
+                share = user.capacity * WAITING_LOAD / len(user.teams)
+                waiting[team.id] = waiting.get(team.id, 0.0) + share
+    return waiting
 
 
 def pool(plan: Plan, team_id: int, code: str) -> list[tuple[int, str]]:

@@ -32,7 +32,7 @@ def ticket_row(plan: Plan, d: Draft, last_at: datetime) -> dict:
         "resolution_category_id": plan.resolutions[d.resolution] if resolved else None,
         "closing_notes": d.issue.closing.format_map(d.slots) if resolved else None,
         "customer_confirmed": True if d.score is not None else None,
-        "version": 1, "created_at": d.created, "updated_at": max(last_at, d.resolved_at or
+        "version": version(d), "created_at": d.created, "updated_at": max(last_at, d.resolved_at or
                                                                    last_at),
     }
 
@@ -52,28 +52,47 @@ def message_rows(plan: Plan, d: Draft, thread: list[tuple], out: list[dict]) -> 
                     "created_at": at})
 
 
+def _later(d: Draft) -> tuple[datetime, str] | None:
+    """The reply after the first one that set a status (pending or resolved), if any."""
+    if d.paused_at is not None and d.paused_at != d.first_at:
+        return d.paused_at, "pending"
+    if d.resolved_at is not None:
+        return d.resolved_at, "resolved"
+    return None
+
+
+def version(d: Draft) -> int:
+    """The ticket's version after its history: one more per transaction that changed it
+    (routing; the first reply; a later reply that set a status)."""
+    return 2 + (d.agent is not None) + (d.agent is not None and _later(d) is not None)
+
+
 def audit_rows(plan: Plan, d: Draft) -> list[dict]:
-    """The trail `create_ticket`, `route_ticket` and `assign_ticket` would have written."""
-    trail = [(d.created, None, "create", None, None, None, d.channel.value),
-             (d.created, None, "route", "team", None, d.team_id, d.why)]
+    """The trail `create_ticket`, `route_ticket` (`auto_assign`) and `add_reply` would have
+    written, each row with the ticket version it saw."""
+    trail = [(d.created, None, "create", None, None, None, d.channel.value, 1),
+             (d.created, None, "route", "team", None, d.team_id, d.why, 1)]
     if d.priority is not d.original_priority:
         trail.append((d.created, None, "route", "priority", d.original_priority.value,
-                      d.priority.value, d.why))
+                      d.priority.value, d.why, 1))
     if d.agent is not None:
-        reason = f"auto:{d.strategy}:{d.why}"
-        trail += [(d.assigned, None, "assign", "assignee", None, d.agent[0], reason),
-                  (d.assigned, None, "status", "status", "new", "open", reason)]
-        if d.paused_at is not None:
-            trail.append((d.paused_at, d.agent[0], "status", "status", "open", "pending", None))
-        if d.resolved_at is not None:
-            trail.append((d.resolved_at, d.agent[0], "status", "status", "open", "resolved",
-                          d.resolution))
+        agent, reason = d.agent[0], f"auto:{d.strategy}:{d.why}"
+        trail += [(d.assigned, None, "assign", "assignee", None, agent, reason, 1),
+                  (d.assigned, None, "status", "status", "new", "open", reason, 1),
+                  (d.first_at, agent, "reply", None, None, None, None, 2),
+                  (d.first_at, agent, "first_response", "first_response_at", None,
+                   d.first_at.isoformat(), None, 2)]
+        if d.paused_at is not None and d.paused_at == d.first_at:
+            trail.append((d.first_at, agent, "status", "status", "open", "pending", "reply", 2))
+        if (later := _later(d)) is not None:
+            trail += [(later[0], agent, "reply", None, None, None, None, 3),
+                      (later[0], agent, "status", "status", "open", later[1], "reply", 3)]
     ids = plan.ids["audit_log"]
     return [{"id": next(ids), "entity": "tickets", "entity_id": d.id, "ticket_id": d.id,
-             "actor_id": actor, "action": action, "field": name,
+             "ticket_version": seen, "actor_id": actor, "action": action, "field": name,
              "old_value": None if old is None else str(old),
              "new_value": None if new is None else str(new), "reason": reason, "created_at": at}
-            for at, actor, action, name, old, new, reason in trail]
+            for at, actor, action, name, old, new, reason, seen in trail]
 
 
 def rating_row(plan: Plan, d: Draft) -> dict:

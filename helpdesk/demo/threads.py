@@ -26,19 +26,26 @@ def thread(plan: Plan, d: Draft) -> list[tuple]:
         return messages
     agent_id, agent_name = d.agent
     d.slots["agent"], d.slots["ticket"] = agent_name.split()[0], d.id
-    if rng.random() < 0.5:
-        messages.append((d.assigned, MessageKind.EVENT, None, None,
-                         event_body("assign", to=agent_name)))
+    messages += [_event(d.assigned, None, "assign", to=agent_name),  # as `auto_assign` writes
+                 _event(d.assigned, None, "status", old="new", new="open")]
     if rng.random() < 0.25:
         messages.append((between(rng, d.assigned, d.first_at), MessageKind.NOTE, agent_id, None,
                          d.issue.note.format_map(d.slots)))
     messages.extend(_replies(plan, d))
+    for at, status in ((d.paused_at, "pending"), (d.resolved_at, "resolved")):
+        if at is not None:  # the reply that set the status, then its event (`add_reply`)
+            messages.append(_event(at, agent_id, "status", old="open", new=status))
     if d.escalation is not None:  # before a pending ticket's question or the closing reply
         d.escalated_at = between(rng, d.assigned, d.paused_at or d.resolved_at or plan.now)
-        messages.append((d.escalated_at, MessageKind.EVENT, None, None,
-                         event_body("escalate", to=plan.supervisor[1], reason=d.escalation)))
+        messages.append(_event(d.escalated_at, None, "escalate", to=plan.supervisor[1],
+                               reason=d.escalation))
     messages.sort(key=_at)
     return messages
+
+
+def _event(at: datetime, author_id: int | None, event: str, **data) -> tuple:
+    """A system event in the thread, in the product's words (`models.event_body`)."""
+    return (at, MessageKind.EVENT, author_id, None, event_body(event, **data))
 
 
 def _replies(plan: Plan, d: Draft) -> list[tuple]:

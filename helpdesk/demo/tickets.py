@@ -12,6 +12,7 @@ from ..models import (
     Message,
     Priority,
     SatisfactionRating,
+    SlaState,
     Ticket,
     TicketStatus,
 )
@@ -24,6 +25,7 @@ from .plan import (
     PICK_RESOLUTION,
     PICK_SCORE,
     PICK_SCORE_LATE,
+    PICK_SLA_STATE,
     PICK_STATUS,
     Draft,
     Plan,
@@ -117,7 +119,10 @@ def _route(plan: Plan, d: Draft) -> None:
     else:
         d.strategy = plan.strategy.get(d.team_id, d.strategy)
     if d.status is TicketStatus.NEW:
-        return
+        if plan.waiting.get(d.team_id, 0) >= 1:
+            plan.waiting[d.team_id] -= 1
+            return
+        d.status = TicketStatus.RESOLVED  # the team's queue is full enough: this one is history
     agents = pool(plan, d.team_id, d.code)
     if d.status in (TicketStatus.OPEN, TicketStatus.PENDING):
         free = [agent for agent in agents if plan.room.get(agent[0], 0) > 0]
@@ -130,22 +135,36 @@ def _route(plan: Plan, d: Draft) -> None:
         plan.room[d.agent[0]] -= 1
 
 
+def _elapsed(plan: Plan) -> float:
+    """How much of its running SLA target an open ticket has used: most before the warning,
+    some in the warn share (*Próximo a vencer*), a few past the deadline (*Vencido*)."""
+    rng, warned = plan.rng, 1 - plan.warn_share
+    state = PICK_SLA_STATE(rng)
+    if state is SlaState.OK:
+        return rng.uniform(0.02, warned - 0.01)
+    if state is SlaState.APPROACHING:
+        return rng.uniform(warned + 0.01, 0.99)
+    return rng.uniform(1.02, 1.8)
+
+
 def _schedule(plan: Plan, d: Draft) -> None:
-    """Creation, first response and resolution times that fit the status and the SLA."""
+    """Creation, first response and resolution times that fit the status and the SLA: open
+    work is recent and mostly on time (its clock: `_elapsed`), resolved history goes back."""
     rng, now = plan.rng, plan.now
     first_minutes, resolution_minutes = plan.targets[d.priority]
     target = first_minutes * 60
     late = rng.random() < 0.15
     delay = target * (rng.uniform(1.05, 2.5) if late else 0.03 + 0.9 * rng.random() ** 2)
     took = 0.0
-    if d.status is TicketStatus.NEW:
-        age = target * rng.uniform(0.02, 1.4)  # recent: some in time, some close, some late
+    if d.status is TicketStatus.NEW:  # the first-response clock runs
+        age = target * _elapsed(plan)
     elif d.status is TicketStatus.RESOLVED:
         age = rng.uniform(0.5, 90.0) * DAY
         took = min(resolution_minutes * 60 * rng.uniform(0.15, 1.3), age - 60)
         delay = min(delay, took * 0.6)
-    else:
-        age = rng.uniform(1 / 24, 14.0 if d.status is TicketStatus.OPEN else 21.0) * DAY
+    else:  # answered: the resolution clock runs (or stands still while pending)
+        share = _elapsed(plan) if d.status is TicketStatus.OPEN else rng.uniform(0.05, 0.9)
+        age = resolution_minutes * 60 * share
         delay = min(delay, age * 0.8)
     d.created = created = now - timedelta(seconds=int(age))
     d.due_first = created + timedelta(minutes=first_minutes)
