@@ -7,7 +7,7 @@ import sys
 from contextlib import contextmanager
 
 import click
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from ..extensions import db
 from ..models import (
@@ -36,10 +36,29 @@ def next_ids() -> dict[str, itertools.count]:
 
 
 def insert_rows(model, rows: list[dict]) -> None:
-    """executemany through the model's table, CHUNK rows at a time (column types still apply)."""
-    stmt = insert(model.__table__)
+    """executemany of the model's table, CHUNK rows at a time. Each value goes through its
+    column type's bind processor, as `session.execute(insert(…), rows)` would; what is skipped
+    is SQLAlchemy's per-row parameter building, two thirds of the insert time at 100k tickets."""
+    if not rows:
+        return
+    conn = db.session.connection()
+    table, dialect = model.__table__, conn.dialect
+    columns = [table.c[name] for name in rows[0]]
+    sql = _insert_sql(table.name, [c.name for c in columns], dialect)
+    convert = [(c.name, c.type.dialect_impl(dialect).bind_processor(dialect)) for c in columns]
     for start in range(0, len(rows), CHUNK):
-        db.session.execute(stmt, rows[start:start + CHUNK])
+        params = [tuple(row[name] if process is None else process(row[name])
+                        for name, process in convert)
+                  for row in rows[start:start + CHUNK]]
+        conn.exec_driver_sql(sql, params)
+
+
+def _insert_sql(table: str, names: list[str], dialect) -> str:
+    """INSERT INTO table (…) VALUES (…) in the driver's own parameter style."""
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {quote(table)} ({', '.join(quote(n) for n in names)}) "
+            f"VALUES ({', '.join([mark] * len(names))})")
 
 
 def reset_sequences() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime, timedelta
 
@@ -45,7 +46,13 @@ def thread(plan: Plan, d: Draft) -> list[tuple]:
 
 def _event(at: datetime, author_id: int | None, event: str, **data) -> tuple:
     """A system event in the thread, in the product's words (`models.event_body`)."""
-    return (at, MessageKind.EVENT, author_id, None, event_body(event, **data))
+    return (at, MessageKind.EVENT, author_id, None, _body(event, tuple(data.items())))
+
+
+@functools.cache
+def _body(event: str, data: tuple[tuple[str, str], ...]) -> str:
+    """`event_body`, once per distinct event: a few dozen among hundreds of thousands."""
+    return event_body(event, **dict(data))
 
 
 def _replies(plan: Plan, d: Draft) -> list[tuple]:
