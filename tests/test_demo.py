@@ -24,6 +24,8 @@ from helpdesk.errors import DomainError
 from helpdesk.extensions import db
 from helpdesk.models import (
     AccountEvent,
+    AuditEntry,
+    Availability,
     BusinessCalendar,
     Category,
     Customer,
@@ -38,6 +40,7 @@ from helpdesk.models import (
     SatisfactionRating,
     Setting,
     SlaPolicy,
+    SlaState,
     Team,
     Ticket,
     TicketStatus,
@@ -133,7 +136,6 @@ def test_demo_logins_work_with_password_demo(demo_app):
         assert users["admin@demo.bayit"].name == "Ana Administradora"
         supervisor = users["supervisor@demo.bayit"]
         assert supervisor.role is Role.SUPERVISOR
-        assert {t.name for t in supervisor.supervised_teams} == TEAMS
         for email in ("agente1@demo.bayit", "agente2@demo.bayit"):
             assert users[email].role is Role.AGENT and users[email].teams
 
@@ -272,8 +274,13 @@ def check_thread(ticket: Ticket) -> None:
     replies = [m for m in ticket.messages if m.kind is MessageKind.REPLY]
     assert replies and all(m.author_id == ticket.assignee_id for m in replies)
     assert replies[0].created_at == ticket.first_response_at
+    events = [m.event for m in ticket.messages if m.kind is MessageKind.EVENT]
+    assert events[:2] == [{"event": "assign", "to": ticket.assignee.name},
+                          {"event": "status", "old": "new", "new": "open"}]
     if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
-        assert last.kind is MessageKind.REPLY
+        said = [m for m in ticket.messages if m.kind is not MessageKind.EVENT]
+        assert said[-1].kind is MessageKind.REPLY and said[-1].created_at == last.created_at
+        assert last.event == {"event": "status", "old": "open", "new": ticket.status.value}
     if ticket.status is TicketStatus.RESOLVED:
         assert ticket.resolved_at == last.created_at
         assert ticket.resolution_category_id and ticket.closing_notes
@@ -381,3 +388,123 @@ def test_demo_agents_have_room_for_new_tickets(fresh_demo_app, tickets):
             ticket = workflows.create_ticket(customer, "No puedo entrar", "Me pide la clave.",
                                              actor=None, category=category)
             assert workflows.route_ticket(ticket.id) is not None
+
+
+# --- The demo shows the guide working -----------------------------------------------------------
+
+
+def available_agents():
+    return db.session.scalars(select(User).where(
+        User.role == Role.AGENT, User.availability == Availability.AVAILABLE)).all()
+
+
+def test_available_agents_have_room_even_after_the_waiting_pass(demo_app):
+    """`make run`'s worker assigns the waiting tickets at once; everyone still has room after,
+    so the next ticket is assigned automatically and *Tomar* works."""
+    with demo_app.app_context():
+        agents = available_agents()
+        assert len(agents) >= 12
+        assert all(a.open_tickets < a.capacity for a in agents)
+        assert db.session.scalar(select(func.count()).where(Ticket.status == TicketStatus.NEW))
+        assigned = workflows.sweep_waiting(NOW)  # what the cron's waiting pass does
+        db.session.flush()
+        waiting = db.session.scalar(select(func.count()).where(
+            Ticket.status == TicketStatus.NEW, Ticket.assignee_id.is_(None)))
+        loads = {a.email: (a.open_tickets, a.capacity) for a in available_agents()}
+        db.session.rollback()  # the module's database stays as seeded
+    assert assigned > 0 and waiting == 0
+    assert all(open_ < capacity for open_, capacity in loads.values()), loads
+
+
+def test_the_supervisor_supervises_every_team_and_sees_its_queue(demo_app):
+    """*Mi equipo* lists the tickets of the teams one belongs to; breaches and escalations
+    reach the teams' supervisors. The demo supervisor is both, and away for routing."""
+    with demo_app.app_context():
+        supervisor = db.session.scalar(select(User).where(User.role == Role.SUPERVISOR))
+        assert {t.name for t in supervisor.supervised_teams} == TEAMS
+        assert {t.name for t in supervisor.teams} == TEAMS
+        assert supervisor.availability is not Availability.AVAILABLE
+        my_team = db.session.scalar(select(func.count()).where(
+            queries.in_teams(supervisor), Ticket.status != TicketStatus.RESOLVED))
+        unresolved = db.session.scalar(select(func.count()).where(
+            Ticket.status != TicketStatus.RESOLVED))
+        theirs = db.session.scalar(select(func.count()).where(
+            Ticket.assignee_id == supervisor.id))
+        bosses = queries.supervisors_by_team(set(db.session.scalars(select(Team.id))))
+    assert my_team == unresolved > 0
+    assert theirs == 0  # the history is the agents'
+    assert all(supervisor.id in set(ids) for ids in bosses.values())
+
+
+def test_open_tickets_are_recent_and_mostly_on_time(demo_app):
+    """The queue's colours mean something: most running clocks are ok, some *Próximo a
+    vencer*, a few *Vencido*; only resolved history is old."""
+    running = (TicketStatus.NEW, TicketStatus.OPEN)
+    with demo_app.app_context():
+        states = dict(db.session.execute(
+            select(Ticket.sla_state, func.count()).where(Ticket.status.in_(running))
+            .group_by(Ticket.sla_state)).all())
+        oldest_open = db.session.scalar(select(func.min(Ticket.created_at)).where(
+            Ticket.status != TicketStatus.RESOLVED))
+        longest = db.session.scalar(select(func.max(SlaPolicy.resolution_minutes)))
+    total = sum(states.values())
+    assert states[SlaState.OK] > 0.6 * total
+    assert 0.05 * total <= states[SlaState.APPROACHING] < states[SlaState.OK]
+    assert 0 < states[SlaState.BREACHED] <= 0.2 * total
+    assert NOW - oldest_open <= 1.8 * timedelta(minutes=longest)
+
+
+def test_open_ticket_counters_need_no_recount(demo_app):
+    """The triggers keep `users.open_tickets` during the bulk insert: `recount` finds nothing."""
+    result = demo_app.test_cli_runner().invoke(args=["helpdesk", "recount"])
+    assert result.exit_code == 0, result.output
+    assert "recount: 0 counter(s) repaired" in result.stdout
+    with demo_app.app_context():
+        assert queries.open_ticket_drift() == []
+
+
+def trail(ticket: Ticket, entries) -> list[tuple]:
+    """Audit rows as comparable shapes: the assignee's id becomes '<assignee>'."""
+    def value(v):
+        return "<assignee>" if v == str(ticket.assignee_id) else v
+
+    return [(e.action, e.field, e.actor_id, value(e.old_value), value(e.new_value), e.reason,
+             e.ticket_version) for e in entries]
+
+
+def events(ticket: Ticket) -> list[dict]:
+    """The thread's system events, the assignee's name as '<assignee>'."""
+    return [{k: "<assignee>" if v == ticket.assignee.name else v for k, v in m.event.items()}
+            for m in ticket.messages if m.kind is MessageKind.EVENT]
+
+
+def test_a_demo_ticket_reads_like_one_the_workflows_made(app, run_jobs):
+    """The same request through `create_ticket` and the real worker leaves the same audit rows
+    (routing `rule:<id>`/`default`, assignment `auto:<strategy>:<why>`) and the same events as
+    the demo wrote: the demo does not drift from the product."""
+    with app.app_context():
+        demo.seed(tickets=40, seed=2)
+        demo_id = db.session.scalar(
+            select(AuditEntry.ticket_id).where(AuditEntry.action == "assign")
+            .order_by(AuditEntry.id).limit(1))
+        ticket = db.session.get(Ticket, demo_id)
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == demo_id)
+                                     .order_by(AuditEntry.id)).all()
+        routed = next(i for i, e in enumerate(entries) if e.action == "status") + 1
+        expected, expected_events = trail(ticket, entries[:routed]), events(ticket)[:2]
+        original = next((e.old_value for e in entries if e.field == "priority"), ticket.priority)
+        with workflows.atomic():
+            made = workflows.create_ticket(
+                ticket.customer, ticket.subject, ticket.messages[0].body, actor=None,
+                category=ticket.category, priority=Priority(original), channel=ticket.channel)
+        made_id, team_id = made.id, ticket.team_id
+    run_jobs()
+    with app.app_context():
+        made = db.session.get(Ticket, made_id)
+        assert made.status is TicketStatus.OPEN and made.team_id == team_id
+        entries = db.session.scalars(select(AuditEntry).where(AuditEntry.ticket_id == made_id)
+                                     .order_by(AuditEntry.id)).all()
+        assert trail(made, entries) == expected
+        assert events(made) == expected_events
+    route_reason, assign_reason = expected[1][5], expected[-1][5]
+    assert assign_reason.startswith("auto:") and assign_reason.split(":", 2)[2] == route_reason
