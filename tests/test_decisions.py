@@ -178,3 +178,17 @@ def test_a_team_move_reads_as_a_team_move_while_you_worked(app, desk, make_team,
     with app.app_context():
         said = queries.describe_changes_since(ticket_id, version)
     assert "movió el ticket al equipo Técnico" in said
+
+
+def test_mi_equipo_counts_the_teams_a_supervisor_supervises(app, make_team, make_user,
+                                                             make_ticket):
+    """A supervisor who supervises a team without working in it saw 0 under *Mi equipo*."""
+    team = make_team("Cuenta")
+    boss = make_user(Role.SUPERVISOR)
+    ticket_id = make_ticket()
+    with app.app_context(), workflows.atomic():
+        db.session.get(Ticket, ticket_id).team_id = team
+        db.session.get(User, boss).supervised_teams = [db.session.get(Team, team)]
+    with app.app_context():
+        counts = queries.queue_counts(db.session.get(User, boss))
+    assert counts["team"] == 1

@@ -31,9 +31,10 @@ def visible_to(user: User):
 
 
 def in_teams(user: User):
-    """Tickets of one of the user's teams; a constant false without teams (an empty IN would
-    be tested row by row, all along the queue's index)."""
-    team_ids = [team.id for team in user.teams]
+    """Tickets of one of the user's teams — those they work in and those they supervise (*Mi
+    equipo*); a constant false without teams (an empty IN would be tested row by row, all
+    along the queue's index)."""
+    team_ids = sorted({team.id for team in (*user.teams, *user.supervised_teams)})
     return Ticket.team_id.in_(team_ids) if team_ids else false()
 
 
