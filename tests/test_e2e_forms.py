@@ -107,11 +107,13 @@ class Panel:
         page.on("response", self._response)
         page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
         import os
+        import time
         if os.environ.get("FX_DEBUG"):
             log = open("/tmp/fx/requests.log", "a")
-            page.on("request", lambda r: print("REQ", r.method, r.url, file=log, flush=True))
-            page.on("requestfinished", lambda r: print("FIN", r.url, file=log, flush=True))
-            page.on("requestfailed", lambda r: print("FAIL", r.url, file=log, flush=True))
+            t0 = time.monotonic()
+            page.on("request", lambda r: print(f"{time.monotonic()-t0:.2f}", "REQ", r.method, r.url, file=log, flush=True))
+            page.on("requestfinished", lambda r: print(f"{time.monotonic()-t0:.2f}", "FIN", r.url, file=log, flush=True))
+            page.on("requestfailed", lambda r: print(f"{time.monotonic()-t0:.2f}", "FAIL", r.url, file=log, flush=True))
 
     def _response(self, response):
         if response.status >= 400 and not response.url.endswith("/favicon.ico"):
@@ -190,8 +192,10 @@ class Panel:
         form.locator(f"input[name^='holidays-'][name$='-name'] >> nth={index}").fill(
             holiday.name)
 
-    def save(self, flash: str):
-        self.page.get_by_role("button", name="Salvar", exact=True).click()
+    def save(self, flash: str, *, continue_editing: bool = False):
+        """Salvar (back to the list) or Guardar y continuar editando (on to the edit form)."""
+        name = "Guardar y continuar editando" if continue_editing else "Salvar"
+        self.page.get_by_role("button", name=name, exact=True).click()
         self.flashed(flash)
 
 
@@ -370,7 +374,7 @@ def submit_config_forms(panel: Panel, app, role: str, forms: dict[str, ConfigFor
         if endpoint == "teams":
             panel.page.screenshot(path=str(SHOTS / f"forms-{role}-team-create.png"),
                                   full_page=True)
-        panel.save(CREATED)
+        panel.save(CREATED, continue_editing=True)
         key_value = spec.expect_create[spec.key]
         row_id, got = stored(app, spec.model, spec.key, key_value, spec.expect_create)
         assert got == _sorted(spec.expect_create), f"{endpoint} create"
@@ -379,7 +383,8 @@ def submit_config_forms(panel: Panel, app, role: str, forms: dict[str, ConfigFor
                 user = db.session.get(User, row_id)
                 assert check_password_hash(user.password_hash, spec.create["password"])
 
-        panel.goto(f"/admin/{endpoint}/edit/?id={row_id}")
+        sync_api.expect(panel.page).to_have_url(re.compile(
+            rf"/admin/{endpoint}/edit/\?id={row_id}(&|$)"))
         panel.fill(spec.edit)
         panel.save(SAVED)
         key_value = spec.expect_edit.get(spec.key, key_value)
