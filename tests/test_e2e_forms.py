@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash
 
-from helpdesk import rules
+from helpdesk import queries, rules
 from helpdesk.admin.base import StaffModelView
 from helpdesk.extensions import db
 from helpdesk.models import (
@@ -106,15 +106,6 @@ class Panel:
         self.page, self.base, self.problems = page, base, []
         page.on("response", self._response)
         page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
-        import os
-        import time
-        if os.environ.get("FX_DEBUG"):
-            log = open("/tmp/fx/requests.log", "a")
-            t0 = time.monotonic()
-            page.on("request", lambda r: print(f"{time.monotonic()-t0:.2f}", "REQ", r.method, r.url, file=log, flush=True))
-            page.on("requestfinished", lambda r: print(f"{time.monotonic()-t0:.2f}", "FIN", r.url, file=log, flush=True))
-            page.on("requestfailed", lambda r: print(f"{time.monotonic()-t0:.2f}", "FAIL", r.url, file=log, flush=True))
-
     def _response(self, response):
         if response.status >= 400 and not response.url.endswith("/favicon.ico"):
             self.problems.append(f"{response.status} {response.request.method} {response.url}")
@@ -191,6 +182,13 @@ class Panel:
         new.press("Tab")
         form.locator(f"input[name^='holidays-'][name$='-name'] >> nth={index}").fill(
             holiday.name)
+
+    def bulk_action(self, ids, action: str):
+        """Tick these rows of a Flask-Admin list and run one action "Con seleccionados"."""
+        for row_id in ids:
+            self.page.locator(f"input[name=rowid][value='{row_id}']").check()
+        self.page.get_by_role("button", name="Con seleccionados").click()
+        self.page.get_by_role("link", name=action, exact=True).click()
 
     def save(self, flash: str, *, continue_editing: bool = False):
         """Salvar (back to the list) or Guardar y continuar editando (on to the edit form)."""
@@ -396,6 +394,51 @@ def submit_config_forms(panel: Panel, app, role: str, forms: dict[str, ConfigFor
                 assert check_password_hash(user.password_hash, spec.create["password"])
 
 
+def routing_list_forms(panel: Panel, app, role: str, default_team: str):
+    """The routing list's own forms: bulk enable, ▲ reorder, the default team, and Probar."""
+    expect, page = sync_api.expect, panel.page
+    with app.app_context():
+        rule = db.session.scalar(select(RoutingRule).where(RoutingRule.name == f"Regla e2e {role}"))
+        rule_id, before = rule.id, [r.id for r in queries.routing_rules_ordered()]
+    panel.goto("/admin/routing/")
+    panel.bulk_action([rule_id], "Activar")  # the edit above disabled it
+    panel.flashed("1 reglas actualizadas.")
+    with app.app_context():
+        assert db.session.get(RoutingRule, rule_id).enabled is True
+
+    page.get_by_test_id(f"move-{rule_id}--1").click()
+    expect(page).to_have_url(f"{panel.base}/admin/routing/")
+    panel.check()
+    index = before.index(rule_id)
+    moved = before[:index - 1] + [rule_id, before[index - 1]] + before[index + 1:]
+    with app.app_context():
+        assert [r.id for r in queries.routing_rules_ordered()] == moved
+    rows = page.locator("table.model-list tbody input[name=rowid]")
+    assert [int(v) for v in rows.evaluate_all("els => els.map(e => e.value)")] == moved
+
+    form = page.get_by_test_id("default-team")
+    form.get_by_label(re.compile("Equipo por defecto")).select_option(label=default_team)
+    form.get_by_role("button", name="Guardar").click()
+    panel.flashed("Equipo por defecto guardado.")
+    with app.app_context():
+        team_id = db.session.scalar(select(Team.id).where(Team.name == default_team))
+        assert queries.get_setting("routing.default_team_id") == team_id
+
+    page.get_by_test_id("routing-test").click()
+    probe = page.get_by_test_id("routing-test-form")
+    probe.get_by_label("Categoría").select_option(label="Dispositivos y apps")
+    probe.get_by_label("Prioridad").select_option(label="Alta")
+    probe.get_by_label("Canal").select_option(label="Chat")
+    probe.get_by_label("Plan").fill("Premium")
+    probe.get_by_label("País").fill("ES")
+    probe.get_by_label("Asunto y mensaje").fill("La app de mi smart tv no abre")
+    page.get_by_test_id("routing-test-submit").click()
+    result = page.get_by_test_id("routing-result")
+    expect(result).to_contain_text("Contenido")  # the e2e rules send such tickets there
+    expect(result.locator("[data-testid$='-match']")).to_contain_text("Regla e2e")
+    panel.check()
+
+
 # --- Tickets ------------------------------------------------------------------------------------
 
 
@@ -574,18 +617,19 @@ def log_out(panel: Panel):
 
 # --- The tests ----------------------------------------------------------------------------------
 
-#: role → (its Role, a roster member whose availability it sets, reassign target team/agent)
+#: role → (its Role, a roster member whose availability it sets, reassign target team/agent,
+#: the routing default team it chooses)
 PLAN = {
-    "admin": (Role.ADMIN, "Carmen Ruiz", ("Facturación", "María José Ortega")),
-    "supervisor": (Role.SUPERVISOR, "Javier Moreno", ("Cuenta", "Javier Moreno")),
-    "agent": (Role.AGENT, None, None),
+    "admin": (Role.ADMIN, "Carmen Ruiz", ("Facturación", "María José Ortega"), "Contenido"),
+    "supervisor": (Role.SUPERVISOR, "Javier Moreno", ("Cuenta", "Javier Moreno"), "Técnico"),
+    "agent": (Role.AGENT, None, None, None),
 }
 
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_role_submits_every_form(demo_app, live_server, browser, role):
     email = ROLES[role]
-    role_enum, member, reassign = PLAN[role]
+    role_enum, member, reassign, default_team = PLAN[role]
     writable = writable_endpoints(demo_app, role_enum) - {"tickets"}
     drivers = config_forms(role)
     assert writable <= set(drivers), \
@@ -600,6 +644,8 @@ def test_role_submits_every_form(demo_app, live_server, browser, role):
         panel.login(email)
         submit_config_forms(panel, demo_app, role,
                             {e: f for e, f in drivers.items() if e in writable})
+        if "routing" in writable:
+            routing_list_forms(panel, demo_app, role, default_team)
         ticket_id = create_and_edit_ticket(panel, demo_app, role)
         if role_enum is Role.AGENT:  # an agent takes only their teams' tickets
             ticket_id = unassigned_team_ticket(demo_app, email)
