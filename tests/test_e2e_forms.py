@@ -123,6 +123,7 @@ class Panel:
         """The page says it worked (and nothing says it did not)."""
         expect = sync_api.expect
         expect(self.page.locator(".alert-success")).to_contain_text(text)
+        self.page.wait_for_load_state()  # its scripts too, before anyone clicks on
         errors = self.page.locator(".alert-danger:visible").all_inner_texts()
         assert not errors, errors
         self.check()
