@@ -65,6 +65,14 @@ def sla_countdown(ticket: Ticket) -> str | None:
     return _("venció hace %(time)s", time=words)
 
 
+def may_take(ticket: Ticket, user: User) -> bool:
+    """Whether `user` is offered *Tomar*: an unassigned, unresolved ticket, of one of their
+    teams if they are an agent — what `workflows.take_ticket` accepts."""
+    if ticket.assignee_id is not None or ticket.status is TicketStatus.RESOLVED:
+        return False
+    return user.role is not Role.AGENT or ticket.team_id in {team.id for team in user.teams}
+
+
 class TicketWorkMixin:
     """Exposed under the ticket view: /admin/tickets/<id>/ and its POST actions."""
 
@@ -94,7 +102,7 @@ class TicketWorkMixin:
             state_label=state_label, country_name=country_name,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
             sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),
-            can_take=ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED,
+            can_take=may_take(ticket, current_user),
             can_reassign=current_user.role >= Role.SUPERVISOR and rules.can_reassign(
                 ticket.status),
         ), status_code

@@ -26,13 +26,12 @@ from ..models import (
     SlaState,
     Team,
     Ticket,
-    TicketStatus,
     User,
 )
 from ..rules import parse_id
 from . import queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
-from .ticket_work import ReassignMixin, TicketWorkMixin
+from .ticket_work import ReassignMixin, TicketWorkMixin, may_take
 
 
 def _options(enum):
@@ -43,9 +42,7 @@ def _assignee_cell(view, context, model, name):
     """The assignee, or *Tomar* for an unassigned ticket the viewer may take."""
     if model.assignee is not None:
         return model.assignee.name
-    my_teams = {team.id for team in current_user.teams}
-    if model.status is TicketStatus.RESOLVED or (
-            current_user.role is Role.AGENT and model.team_id not in my_teams):
+    if not may_take(model, current_user):
         return ""
     return Markup(
         '<form method="post" action="{}" class="d-inline">'
