@@ -649,6 +649,9 @@ def test_role_submits_every_form(demo_app, live_server, browser, role):
             routing_list_forms(panel, demo_app, role, default_team)
         ticket_id = create_and_edit_ticket(panel, demo_app, role)
         if role_enum is Role.AGENT:  # an agent takes only their teams' tickets
+            panel.goto(f"/admin/tickets/{ticket_id}/")  # not routed yet: no team
+            sync_api.expect(page.get_by_test_id("ticket-status")).to_have_text("Nuevo")
+            sync_api.expect(page.get_by_test_id("take")).to_have_count(0)
             ticket_id = unassigned_team_ticket(demo_app, email)
         work_ticket(panel, demo_app, role, ticket_id, me_id)
         if reassign:
