@@ -544,11 +544,46 @@ def work_ticket(panel: Panel, app, role: str, ticket_id: int, me: int):
     page.screenshot(path=str(SHOTS / f"forms-{role}-ticket-worked.png"), full_page=True)
 
 
+BULK_REASSIGN = "[onclick*=\"modelActions.execute('reassign')\"]"  # the queue's bulk action
+
+
+def take_from_queue(panel: Panel, app, role: str, me: int, team_ids) -> int:
+    """The queue's *Sin asignar* tab and its Tomar button: the ticket opens, now mine."""
+    with app.app_context():
+        ticket_id = db.session.scalar(
+            select(Ticket.id).where(Ticket.assignee_id.is_(None),
+                                    Ticket.status == TicketStatus.NEW,
+                                    Ticket.team_id.in_(team_ids)).order_by(Ticket.id))
+    assert ticket_id is not None, "the demo seed has no unassigned ticket left to take"
+    panel.goto("/admin/tickets/")
+    panel.page.get_by_test_id("view-unassigned").click()
+    panel.page.get_by_test_id(f"take-{ticket_id}").click()
+    sync_api.expect(panel.page).to_have_url(f"{panel.base}/admin/tickets/{ticket_id}/")
+    panel.flashed("Ahora el ticket es tuyo.")
+    assert ticket_row(app, ticket_id).assignee_id == me
+    return ticket_id
+
+
+def bulk_reassign(panel: Panel, app, ticket_id: int, team: str, agent: str):
+    """Supervisors: tick the ticket in *Mis tickets*, Con seleccionados → Reasignar, apply."""
+    page = panel.page
+    panel.goto("/admin/tickets/")
+    page.get_by_test_id("view-mine").click()
+    sync_api.expect(page.locator(BULK_REASSIGN)).to_have_count(1)
+    panel.bulk_action([ticket_id], "Reasignar")
+    sync_api.expect(page.get_by_test_id("reassign-tickets")).to_contain_text(f"#{ticket_id}")
+    _reassign_form(panel, app, ticket_id, team, agent)
+
+
 def reassign_ticket(panel: Panel, app, ticket_id: int, team: str, agent: str):
     """Supervisors: the ticket page's Reasignar form, to a team and one of its agents."""
-    page = panel.page
-    page.get_by_test_id("reassign").click()
+    panel.page.get_by_test_id("reassign").click()
     panel.check()
+    _reassign_form(panel, app, ticket_id, team, agent)
+
+
+def _reassign_form(panel: Panel, app, ticket_id: int, team: str, agent: str):
+    page = panel.page
     page.get_by_label("Equipo", exact=True).select_option(label=team)
     agents = page.get_by_label("Agente", exact=True)
     option = agents.locator("option", has_text=re.compile(rf"^{re.escape(agent)} \("))
@@ -638,6 +673,8 @@ def test_role_submits_every_form(demo_app, live_server, browser, role):
     with demo_app.app_context():
         me = db.session.scalar(select(User).where(User.email == email))
         me_id, me_name = me.id, me.name
+        queue_teams = [team.id for team in me.teams] or list(
+            db.session.scalars(select(Team.id)))
     SHOTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     panel = Panel(page, live_server)
@@ -658,6 +695,12 @@ def test_role_submits_every_form(demo_app, live_server, browser, role):
             reassign_ticket(panel, demo_app, ticket_id, *reassign)
         else:
             sync_api.expect(page.get_by_test_id("reassign")).to_have_count(0)
+        taken = take_from_queue(panel, demo_app, role, me_id, queue_teams)
+        if reassign:
+            bulk_reassign(panel, demo_app, taken, "Contenido", "Pablo Navarro")
+        else:
+            panel.goto("/admin/tickets/")  # no bulk Reasignar either
+            sync_api.expect(page.locator(BULK_REASSIGN)).to_have_count(0)
         set_availability(panel, demo_app, me_name, member)
         page.screenshot(path=str(SHOTS / f"forms-{role}-home.png"), full_page=True)
         switch_language(panel, demo_app, email)
