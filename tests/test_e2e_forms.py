@@ -31,6 +31,7 @@ from helpdesk.models import (
     EscalationReason,
     Message,
     MessageKind,
+    Notification,
     Priority,
     ResolutionCategory,
     ResponseTemplate,
@@ -64,6 +65,8 @@ def demo_app(tmp_path_factory, redis_url):
     app = build_demo_app(tmp_path_factory.mktemp("e2e-forms"), redis_url, seed=23)
     with app.app_context():
         db.session.execute(delete(SlaPolicy).where(SlaPolicy.priority.in_(FREE_SLA.values())))
+        for user in db.session.scalars(select(User).where(User.email.in_(ROLES.values()))):
+            db.session.add(Notification(user=user, kind="info", message="Aviso de prueba e2e."))
         db.session.commit()
     return app
 
@@ -623,6 +626,23 @@ def set_availability(panel: Panel, app, me: str, member: str | None):
     assert availability_of(app, member) is Availability.OFFLINE
 
 
+def read_notices(panel: Panel, app, me: int):
+    """Marcar como leídos: the notices and the bell's count go, and they are read."""
+    expect, page = sync_api.expect, panel.page
+    panel.goto("/admin/")
+    expect(page.get_by_test_id("notice-list")).to_contain_text("Aviso de prueba e2e.")
+    expect(page.get_by_test_id("notices-count")).to_have_text("1")
+    page.get_by_test_id("notices-read").click()
+    expect(page).to_have_url(f"{panel.base}/admin/")
+    expect(page.get_by_test_id("notice-list")).to_have_count(0)
+    expect(page.get_by_test_id("notices-count")).to_have_count(0)
+    panel.check()
+    with app.app_context():
+        read_at = db.session.scalars(select(Notification.read_at).where(
+            Notification.user_id == me)).all()
+    assert read_at and None not in read_at
+
+
 def locale_of(app, email: str) -> str:
     with app.app_context():
         return db.session.scalar(select(User.locale).where(User.email == email))
@@ -701,6 +721,7 @@ def test_role_submits_every_form(demo_app, live_server, browser, role):
         else:
             panel.goto("/admin/tickets/")  # no bulk Reasignar either
             sync_api.expect(page.locator(BULK_REASSIGN)).to_have_count(0)
+        read_notices(panel, demo_app, me_id)
         set_availability(panel, demo_app, me_name, member)
         page.screenshot(path=str(SHOTS / f"forms-{role}-home.png"), full_page=True)
         switch_language(panel, demo_app, email)
