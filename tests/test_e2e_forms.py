@@ -125,7 +125,11 @@ class Panel:
     def flashed(self, text: str):
         """The page says it worked (and nothing says it did not)."""
         expect = sync_api.expect
-        expect(self.page.locator(".alert-success")).to_contain_text(text)
+        try:
+            expect(self.page.locator(".alert-success")).to_contain_text(text)
+        except AssertionError:
+            self.check()  # name the 400/500 first, if that is why
+            raise
         self.page.wait_for_load_state()  # its scripts too, before anyone clicks on
         errors = self.page.locator(".alert-danger:visible").all_inner_texts()
         assert not errors, errors
