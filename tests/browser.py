@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,9 +60,12 @@ def serve(database_uri: str, redis_url: str):
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_uri, "REDIS_URL": redis_url,
            "SECRET_KEY": "e2e"}
+    # The log goes to a file: an unread pipe fills up (64 KiB, some 500 request lines) and
+    # then blocks the server mid-request.
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -71,11 +75,13 @@ def serve(database_uri: str, redis_url: str):
             except OSError:
                 time.sleep(0.2)
         else:
-            pytest.fail(f"the panel did not start: {server.stderr.read().decode()[-2000:]}")
+            log.seek(0)
+            pytest.fail(f"the panel did not start: {log.read().decode()[-2000:]}")
         yield base
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
 
 
 @contextmanager

@@ -46,6 +46,13 @@ def sla_countdown(ticket: Ticket) -> str | None:
     return _("venció hace %(time)s", time=words)
 
 
+def may_take(ticket: Ticket, user: User) -> bool:
+    """Whether `user` is offered *Tomar* on this ticket: `rules.may_take`, the rule
+    `workflows.take_ticket` applies."""
+    return rules.may_take(user.role, (team.id for team in user.teams), team_id=ticket.team_id,
+                          assignee_id=ticket.assignee_id, status=ticket.status)
+
+
 class TicketWorkMixin:
     """Exposed under the ticket view: /admin/tickets/<id>/ and its POST actions."""
 
@@ -75,9 +82,7 @@ class TicketWorkMixin:
             state_label=state_label, country_name=country_name,
             countdown=sla_countdown(ticket), MessageKind=MessageKind,
             sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),
-            can_take=rules.may_take(current_user.role, (t.id for t in current_user.teams),
-                                    team_id=ticket.team_id, assignee_id=ticket.assignee_id,
-                                    status=ticket.status),
+            can_take=may_take(ticket, current_user),
             can_reassign=rules.may_reassign(current_user.role, ticket.status),
         ), status_code
 

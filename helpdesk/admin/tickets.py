@@ -29,7 +29,7 @@ from ..models import (
 from ..rules import parse_id
 from . import queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
-from .ticket_work import ReassignMixin, TicketWorkMixin
+from .ticket_work import ReassignMixin, TicketWorkMixin, may_take
 
 
 def _options(enum):
@@ -41,10 +41,8 @@ def _assignee_cell(view, context, model, name):
     unassigned ticket; whether the viewer may take it is decided here."""
     if model.assignee is not None:
         return model.assignee.name
-    may_take = rules.may_take(current_user.role, (team.id for team in current_user.teams),
-                              team_id=model.team_id, assignee_id=model.assignee_id,
-                              status=model.status)
-    return context.resolve("take_button")(model=model, column=name, may_take=may_take)
+    return context.resolve("take_button")(model=model, column=name,
+                                          may_take=may_take(model, current_user))
 
 
 class IdEqual(filters.FilterEqual):
