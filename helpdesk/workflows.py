@@ -443,8 +443,9 @@ def notify_breaches(breached: list[tuple[int, int | None, int | None]],
 
 
 def hash_password(password: str) -> str:
-    """scrypt (memory-hard), Werkzeug's default."""
-    return generate_password_hash(password, method="scrypt")
+    """Hash with the HELPDESK_PASSWORD_HASH method: scrypt (memory-hard) unless configured."""
+    method = current_app.config["HELPDESK_PASSWORD_HASH"] if current_app else "scrypt"
+    return generate_password_hash(password, method=method)
 
 
 def create_user(email: str, name: str, password: str, *, role: Role, actor: User | None,

@@ -52,6 +52,9 @@ def app_config(database_uri, redis_url, tmp_path_factory):
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "HELPDESK_INSTANCE": str(tmp_path_factory.mktemp("instance")),
         "SECRET_KEY": "test-secret",
+        # One cheap round instead of scrypt: hashing was over half the suite's time. One test
+        # (test_auth) checks that production's default is still scrypt.
+        "HELPDESK_PASSWORD_HASH": "pbkdf2:sha256:1",
     }
 
 

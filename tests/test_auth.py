@@ -5,6 +5,7 @@ import logging
 import pytest
 from werkzeug.security import check_password_hash
 
+from helpdesk.config import Config
 from helpdesk.extensions import db
 from helpdesk.models import Role, User
 
@@ -80,11 +81,16 @@ def test_logout_needs_post(client, agent):
     assert client.get("/admin/").status_code == 302
 
 
-def test_passwords_are_hashed_with_scrypt(app, agent):
+def test_passwords_are_hashed_with_scrypt_by_default(app, make_user, client, monkeypatch):
+    """The suite hashes cheaply (app_config); the production default is scrypt."""
+    default = Config.from_env({"SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    monkeypatch.setitem(app.config, "HELPDESK_PASSWORD_HASH", default.HELPDESK_PASSWORD_HASH)
+    agent = make_user(Role.AGENT, email="ana@test.bayit")
     with app.app_context():
         stored = db.session.get(User, agent).password_hash
     assert stored.startswith("scrypt:") and PASSWORD not in stored
     assert check_password_hash(stored, PASSWORD)
+    assert login(client).status_code == 302
 
 
 def test_english_is_one_click_away_and_remembered_per_user(app, client, agent):

@@ -53,7 +53,8 @@ TEAMS = {"Cuenta", "Facturación", "Técnico", "Contenido"}
 def build_app(uri: str, instance):
     """An app of its own on `uri`, migrated from empty; no context is left open."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": uri, "REDIS_URL": "",
-                      "HELPDESK_INSTANCE": str(instance), "SECRET_KEY": "demo-test"})
+                      "HELPDESK_INSTANCE": str(instance), "SECRET_KEY": "demo-test",
+                      "HELPDESK_PASSWORD_HASH": "pbkdf2:sha256:1"})
     with app.app_context():
         flask_migrate.upgrade()
     return app
