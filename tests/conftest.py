@@ -20,6 +20,7 @@ from helpdesk.extensions import QUEUES, db, get_queue
 from helpdesk.models import Availability, Category, Customer, Priority, Role, Team, User
 
 from .client import BrowserClient
+from .undefined import OurStrictUndefined
 
 PASSWORD = "correct-horse-1"
 
@@ -81,6 +82,7 @@ def app(app_config):
     """The app, with the schema built by the migrations (so they are tested too)."""
     app = create_app(app_config)
     app.test_client_class = BrowserClient
+    app.jinja_env.undefined = OurStrictUndefined  # a typo in our templates fails a test
     with app.app_context():
         flask_migrate.upgrade()
     return app

@@ -2,6 +2,8 @@
 is refused and changes nothing."""
 
 import pytest
+from flask import render_template, render_template_string
+from jinja2 import UndefinedError
 from sqlalchemy import func, select
 
 from helpdesk.extensions import db
@@ -82,3 +84,12 @@ def test_session_cookie_is_http_only(client, make_user):
     response = client.post("/login", data={"email": "eli@test.bayit", "password": PASSWORD})
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_an_undefined_name_in_our_templates_fails_the_suite(app):
+    """The suite's Jinja is strict in templates/…, so a typo there fails a test (Flask-Admin's
+    own templates stay lenient: see tests/undefined.py)."""
+    with app.test_request_context():
+        with pytest.raises(UndefinedError, match="title"):
+            render_template("helpdesk/error.html", status=400, message="x")  # no title
+        assert render_template_string("{{ nada }}") == ""  # not a file of ours
