@@ -15,11 +15,21 @@ from redis.retry import Retry
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
+from sqlalchemy import func, select, text
 
 from app import create_app
 from helpdesk import workflows
 from helpdesk.extensions import QUEUES, db, get_queue
-from helpdesk.models import Availability, Category, Customer, Priority, Role, Team, User
+from helpdesk.models import (
+    Availability,
+    Category,
+    Customer,
+    Priority,
+    Role,
+    Team,
+    Ticket,
+    User,
+)
 
 from .client import BrowserClient
 from .undefined import OurStrictUndefined
@@ -104,10 +114,23 @@ def clean(app, redis):
     yield
     with app.app_context():
         db.session.remove()
+        tables = list(reversed(db.metadata.sorted_tables))
         with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+            if conn.dialect.name == "postgresql" and _many_tickets(conn):
+                # Row by row, PostgreSQL runs the counter trigger and the foreign-key checks
+                # for each ticket: 50 s after the outage test. TRUNCATE skips both, but costs
+                # more than DELETE on the small tables every other test leaves.
+                conn.execute(text("TRUNCATE " + ", ".join(
+                    conn.dialect.identifier_preparer.quote(t.name) for t in tables)))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
     redis.flushdb()
+
+
+def _many_tickets(conn, threshold: int = 1000) -> bool:
+    return conn.scalar(select(func.count()).select_from(
+        select(Ticket.id).limit(threshold).subquery())) >= threshold
 
 
 @pytest.fixture
