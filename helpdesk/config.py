@@ -116,6 +116,8 @@ class Config:
     HELPDESK_INSTANCE: str = str(INSTANCE)
     HELPDESK_SLA_WARN_SHARE: float = 0.25
     HELPDESK_OUTBOX_RETRY_SECONDS: int = 60
+    #: Werkzeug method for new password hashes; only the test suite makes it cheaper.
+    HELPDESK_PASSWORD_HASH: str = "scrypt"
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
     REMEMBER_COOKIE_HTTPONLY: bool = True

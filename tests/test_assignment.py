@@ -1,6 +1,5 @@
 """Automatic assignment: availability, capacity, strategies, waiting tickets — real worker."""
 
-import os
 import threading
 import time
 from datetime import timedelta
@@ -99,8 +98,7 @@ def test_sweep_is_the_safety_net(app, tecnico, make_user, make_ticket, run_jobs)
     assert assignees(app, [ticket]) == [agent]
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+@pytest.mark.postgres_only
 def test_concurrent_assigners_never_exceed_capacity(app, race, tecnico, make_user,
                                                     make_ticket):
     """Eight threads, each its own app and session, assign 16 waiting tickets at once."""
@@ -144,18 +142,17 @@ def test_agents_set_their_own_availability_in_the_panel(app, tecnico, make_user,
 def test_only_supervisors_set_someone_elses_availability(app, tecnico, make_user, login_as):
     ana = make_user(Role.AGENT, teams=[tecnico["team"]], availability=Availability.AWAY)
     luis = make_user(Role.AGENT, teams=[tecnico["team"]])
-    response = login_as(luis).post("/admin/availability", data={
-        "user_id": str(ana), "availability": "available"})
+    response = login_as(luis).post("/admin/availability", page="/admin/", data={
+        "user_id": str(ana), "availability": "available"})  # his own form, tampered
     assert response.status_code == 403
-    sup = make_user(Role.SUPERVISOR, teams=[tecnico["team"]])
-    page = login_as(sup).get("/admin/").get_data(as_text=True)
+    sup = login_as(make_user(Role.SUPERVISOR, teams=[tecnico["team"]]))
+    page = sup.get("/admin/").get_data(as_text=True)
     assert 'data-testid="roster"' in page
-    login_as(sup).post("/admin/availability", data={"user_id": str(ana),
-                                                    "availability": "available"})
+    sup.post("/admin/availability", data={"user_id": str(ana), "availability": "available"})
     with app.app_context():
         assert db.session.get(User, ana).availability is Availability.AVAILABLE
-    bad = login_as(sup).post("/admin/availability", data={"availability": "on-the-moon"},
-                             follow_redirects=True)
+    bad = sup.post("/admin/availability", data={"availability": "on-the-moon"},
+                   page="/admin/", follow_redirects=True)
     assert "Disponibilidad desconocida." in bad.get_data(as_text=True)
 
 
@@ -233,8 +230,7 @@ def test_a_full_agent_is_refused_even_with_a_stale_ranking(app, tecnico, make_us
     assert_counters_true(app, {agent: 1})
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+@pytest.mark.postgres_only
 def test_crossing_reassignments_wait_instead_of_deadlocking(app, race, tecnico, make_user,
                                                             make_ticket):
     """A supervisor moves Ana's ticket to Luis while another moves Luis's to Ana, again and
@@ -332,8 +328,7 @@ def test_an_assignment_marks_the_agent_already_in_the_session(app, tecnico, make
         assert db.session.get(User, ana).last_assigned_at == marked
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="synchronous_commit is PostgreSQL's; CI runs this with DATABASE_URL")
+@pytest.mark.postgres_only
 def test_routing_alone_commits_without_waiting_for_the_disk(app, tecnico, make_user,
                                                            make_ticket):
     ana = make_user(Role.AGENT, teams=[tecnico["team"]])
@@ -392,8 +387,7 @@ def _two_at_once(app_config, first, second, pause: threading.Event):
     return errors
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+@pytest.mark.postgres_only
 def test_a_bulk_move_and_a_single_reassignment_never_deadlock(app, app_config, tecnico,
                                                               make_user, make_ticket,
                                                               monkeypatch):
@@ -431,8 +425,7 @@ def test_a_bulk_move_and_a_single_reassignment_never_deadlock(app, app_config, t
     assert_counters_true(app, {ana: 0, luis: 1, xavi: 2})
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+@pytest.mark.postgres_only
 def test_the_waiting_pass_and_a_reassignment_never_deadlock(app, app_config, tecnico,
                                                             make_user, make_ticket, run_jobs,
                                                             monkeypatch):
@@ -474,8 +467,7 @@ def test_the_waiting_pass_and_a_reassignment_never_deadlock(app, app_config, tec
     assert_counters_true(app, {})
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+@pytest.mark.postgres_only
 def test_a_rolled_back_savepoint_takes_its_ticket_locks_along(app, app_config, make_ticket):
     """ROLLBACK TO SAVEPOINT releases the row locks taken inside it: the transaction must not
     go on believing it holds them (lock_for_assignment would skip the lock)."""

@@ -5,6 +5,7 @@ import logging
 import pytest
 from werkzeug.security import check_password_hash
 
+from helpdesk.config import Config
 from helpdesk.extensions import db
 from helpdesk.models import Role, User
 
@@ -61,7 +62,7 @@ def test_login_lands_on_the_panel_with_the_spanish_menu(client, agent):
 def test_login_never_redirects_off_site(client, agent):
     response = login(client, next="//evil.example/steal")
     assert response.headers["Location"] == "/admin/"
-    response = client.post("/logout")
+    client.post("/logout", page="/admin/")
     response = login(client, next="/admin/customers/")
     assert response.headers["Location"] == "/admin/customers/"
 
@@ -76,15 +77,20 @@ def test_inactive_user_cannot_log_in(app, client, agent):
 def test_logout_needs_post(client, agent):
     login(client)
     assert client.get("/logout").status_code == 405
-    client.post("/logout")
+    client.post("/logout", page="/admin/")
     assert client.get("/admin/").status_code == 302
 
 
-def test_passwords_are_hashed_with_scrypt(app, agent):
+def test_passwords_are_hashed_with_scrypt_by_default(app, make_user, client, monkeypatch):
+    """The suite hashes cheaply (app_config); the production default is scrypt."""
+    default = Config.from_env({"SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    monkeypatch.setitem(app.config, "HELPDESK_PASSWORD_HASH", default.HELPDESK_PASSWORD_HASH)
+    agent = make_user(Role.AGENT, email="ana@test.bayit")
     with app.app_context():
         stored = db.session.get(User, agent).password_hash
     assert stored.startswith("scrypt:") and PASSWORD not in stored
     assert check_password_hash(stored, PASSWORD)
+    assert login(client).status_code == 302
 
 
 def test_english_is_one_click_away_and_remembered_per_user(app, client, agent):
@@ -95,7 +101,7 @@ def test_english_is_one_click_away_and_remembered_per_user(app, client, agent):
     assert "Support" in page and "Settings" in page and "Templates" in page
     with app.app_context():
         assert db.session.get(User, agent).locale == "en"
-    client.post("/logout")
+    client.post("/logout", page="/admin/")
     other = app.test_client()
     login(other)
     assert "Settings" in other.get("/admin/").get_data(as_text=True)
@@ -109,7 +115,8 @@ def test_flask_admin_speaks_spanish_too(login_as, make_user):
 
 def test_unknown_locale_changes_nothing(app, client, agent):
     login(client)
-    response = client.post("/locale/fr", data={"next": "/admin/"})
+    # no page offers French: a hand-made post, with the session's token from the panel
+    response = client.post("/locale/fr", data={"next": "/admin/"}, token_from="/admin/")
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(User, agent).locale == "es"

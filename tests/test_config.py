@@ -66,12 +66,11 @@ def test_unreachable_database_at_start_up_is_one_line(redis_url):
         "Error: cannot reach the database (OperationalError); check DATABASE_URL"]
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
     from helpdesk.extensions import db
 
     with app.app_context(), db.engine.connect() as conn:
-        if conn.dialect.name != "sqlite":
-            pytest.skip("SQLite only")
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -1,6 +1,5 @@
 """The migrations build exactly the schema the models describe, up from empty and back."""
 
-import os
 import threading
 import time
 
@@ -37,8 +36,7 @@ def test_downgrade_to_empty_and_up_again(app_config, tmp_path):
             "ix_tickets_customer"} <= indexes
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="row locks need PostgreSQL; CI runs this with DATABASE_URL set")
+@pytest.mark.postgres_only
 def test_the_counter_recount_migration_waits_for_a_running_assignment(app, make_user,
                                                                       make_ticket):
     """Deploying 3c51f0a4d2b7 while a worker assigns (agent row first, then the ticket): the

@@ -16,7 +16,8 @@ from helpdesk import workflows
 from helpdesk.extensions import db
 from helpdesk.models import Role, Ticket, User
 
-TAB_LINK = re.compile(r'href="([^"]+)" data-testid="view-(\w+)"')
+from .pages import parse
+
 MAX_STATEMENTS = 15
 
 
@@ -84,8 +85,9 @@ def add_tickets(app, floor, make_ticket):
 
 def queue_urls(client) -> dict[str, str]:
     """Todos and every saved view, with the tab URLs read from the page itself."""
-    html = client.get("/admin/tickets/").get_data(as_text=True)
-    urls = {key: url.replace("&amp;", "&") for url, key in TAB_LINK.findall(html)}
+    page = parse(client.get("/admin/tickets/"))
+    urls = {a.attrs["data-testid"].removeprefix("view-"): a.attrs["href"]
+            for a in page.select("a") if a.attrs.get("data-testid", "").startswith("view-")}
     assert len(urls) == 8 and urls["all"] == "/admin/tickets/"
     return urls
 
@@ -111,8 +113,9 @@ def test_the_two_pages_split_60_tickets(app, login_as, floor, add_tickets):
     """Deadline order is total (ids break ties): page 2 holds exactly what page 1 did not."""
     client = login_as(floor["sup"])
     ids = set(add_tickets(60))
-    pages = [{int(i) for i in re.findall(r'href="/admin/tickets/(\d+)/"', client.get(
-        f"/admin/tickets/?page={n}").get_data(as_text=True))} for n in (0, 1)]
+    pages = [{int(a.attrs["href"].split("/")[3]) for a in parse(client.get(
+        f"/admin/tickets/?page={n}")).select("a")
+        if re.fullmatch(r"/admin/tickets/\d+/", a.attrs.get("href", ""))} for n in (0, 1)]
     assert len(pages[0]) == 50 and not pages[0] & pages[1] and pages[0] | pages[1] == ids
 
 

@@ -58,7 +58,7 @@ def test_reorder_and_disable(app, setup, login_as):
     with app.app_context():
         premium = db.session.scalar(select(RoutingRule.id).where(
             RoutingRule.name == "Todo premium"))
-    client.post(f"/admin/routing/{premium}/move/-1")
+    client.post(f"/admin/routing/{premium}/move/-1", page="/admin/routing/")
     assert names_in_order(app) == ["Teléfono urgente", "Todo premium", "Reembolsos"]
     client.post(f"/admin/routing/{premium}/move/-1")
     client.post(f"/admin/routing/{premium}/move/-1")  # already first: nothing happens
@@ -73,7 +73,7 @@ def test_reorder_and_disable(app, setup, login_as):
 def test_agents_cannot_touch_routing(setup, login_as, make_user):
     client = login_as(make_user(Role.AGENT))
     assert client.get("/admin/routing/test").status_code == 403
-    assert client.post("/admin/routing/1/move/1").status_code == 403
+    assert client.post("/admin/routing/1/move/1", token_from="/admin/").status_code == 403
 
 
 def test_default_team_catches_the_rest(app, setup, login_as, make_team, make_ticket,

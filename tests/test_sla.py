@@ -1,7 +1,6 @@
 """SLAs: deadlines from policies and calendars, state right after each change, the sweep,
 the pause while waiting for the customer, breach notices exactly once."""
 
-import os
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -182,8 +181,7 @@ def test_resolution_clock_pauses_while_waiting_for_the_customer(app, make_custom
     assert resumed.sla_due_at == resumed.resolution_due_at
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgresql"),
-                    reason="concurrent sweeps need PostgreSQL; CI runs this with DATABASE_URL")
+@pytest.mark.postgres_only
 def test_two_sweeps_at_once_notify_once(app, race, make_customer, make_user, make_team):
     team = make_team("Cuenta")
     agent = make_user(Role.AGENT, teams=[team])
@@ -223,7 +221,7 @@ def test_reprioritising_from_the_ticket_page_moves_the_deadline(app, make_custom
     ticket_id = create(app, make_customer())
     before = row(app, ticket_id)
     response = login_as(agent).post(f"/admin/tickets/{ticket_id}/priority", data={
-        "priority": "urgent", "version": str(before.version)})
+        "priority": "urgent", "version": str(before.version)}, page=f"/admin/tickets/{ticket_id}/")
     assert response.status_code == 302
     after = row(app, ticket_id)
     assert after.priority is Priority.URGENT

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -30,112 +29,11 @@ from helpdesk.models import (
     User,
 )
 
-# --- A small HTML reader (no third-party parser in the venv) -------------------------------------
-
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
-
-
-class Element:
-    """One element of the page: its tag, attributes, children and text (descendants included)."""
-
-    def __init__(self, tag: str, attrs: dict, parent: Element | None):
-        self.tag, self.attrs, self.parent = tag, attrs, parent
-        self.children: list[Element] = []
-        self.parts: list[str] = []
-
-    @property
-    def text(self) -> str:
-        return " ".join("".join(self.parts).split())
-
-    @property
-    def raw_text(self) -> str:
-        return "".join(self.parts)
-
-    @property
-    def classes(self) -> set[str]:
-        return set((self.attrs.get("class") or "").split())
-
-    def iter(self):
-        for child in self.children:
-            yield child
-            yield from child.iter()
-
-    def select(self, tag: str | None = None, cls: str | None = None, **attrs) -> list[Element]:
-        """Descendants matching tag, class and attributes (data_testid → data-testid)."""
-        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
-        return [e for e in self.iter()
-                if (tag is None or e.tag == tag) and (cls is None or cls in e.classes)
-                and all(e.attrs.get(k) == v for k, v in wanted.items())]
-
-    def one(self, tag: str | None = None, cls: str | None = None, **attrs) -> Element:
-        found = self.select(tag, cls, **attrs)
-        assert len(found) == 1, f"expected one {tag or ''}.{cls or ''}{attrs}, got {len(found)}"
-        return found[0]
-
-    def testid(self, key: str) -> Element:
-        return self.one(data_testid=key)
-
-
-class Page(HTMLParser):
-    """Parse a response body into an Element tree; `page.root` is the document."""
-
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.root = Element("#document", {}, None)
-        self.stack = [self.root]
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        element = Element(tag, {k: v or "" for k, v in attrs}, self.stack[-1])
-        self.stack[-1].children.append(element)
-        if tag not in VOID:
-            self.stack.append(element)
-
-    def handle_startendtag(self, tag, attrs):
-        self.stack[-1].children.append(Element(tag, {k: v or "" for k, v in attrs},
-                                               self.stack[-1]))
-
-    def handle_endtag(self, tag):
-        for i in range(len(self.stack) - 1, 0, -1):
-            if self.stack[i].tag == tag:
-                del self.stack[i:]
-                return
-
-    def handle_data(self, data):
-        for element in self.stack:
-            element.parts.append(data)
-
-
-def parse(response) -> Element:
-    return Page(response.get_data(as_text=True)).root
-
-
-def form_fields(form: Element) -> dict[str, str]:
-    """The values a browser would post from a form (inputs, textareas, selected options)."""
-    fields = {}
-    for e in form.iter():
-        name = e.attrs.get("name")
-        if not name:
-            continue
-        if e.tag == "input":
-            fields[name] = e.attrs.get("value", "")
-        elif e.tag == "textarea":
-            fields[name] = e.raw_text
-        elif e.tag == "select":
-            options = e.select("option")
-            chosen = [o for o in options if "selected" in o.attrs] or options[:1]
-            fields[name] = chosen[0].attrs.get("value", "") if chosen else ""
-    return fields
+from .pages import Element, flashes, form_fields, parse
 
 
 def reply_form(page: Element) -> dict[str, str]:
     return form_fields(page.one("form", id="hd-reply-form"))
-
-
-def flashes(page: Element) -> str:
-    return " ".join(e.text for e in page.select("div", cls="alert-dismissable"))
 
 
 # --- Fixtures and helpers -----------------------------------------------------------------------
@@ -262,7 +160,8 @@ def test_thread_after_replying_to_an_unassigned_ticket_reads_in_order(app, desk,
     """Reply to a new ticket: it is assigned (Abierto), then the reply leaves it Pendiente."""
     client = login_as(desk["ana"])
     response = client.post(url(desk["ticket"], "reply"), data={
-        "body": "Ya lo miro.", "status": "pending", "version": version_of(app, desk["ticket"])})
+        "body": "Ya lo miro.", "status": "pending", "version": version_of(app, desk["ticket"])},
+        page=url(desk["ticket"]))
     assert response.status_code == 302
     page = parse(client.get(url(desk["ticket"])))
     assert page.testid("ticket-status").text == "Pendiente"
@@ -323,7 +222,7 @@ def test_reply_keeping_it_open(app, desk, login_as):
     client = login_as(desk["ana"])
     response = client.post(url(desk["ticket"], "reply"), data={
         "body": "Lo sigo revisando.", "status": "open", "template_id": "",
-        "version": version_of(app, desk["ticket"])})
+        "version": version_of(app, desk["ticket"])}, page=url(desk["ticket"]))
     assert response.status_code == 302
     assert snapshot(app, desk["ticket"])["status"] is TicketStatus.OPEN
 
@@ -371,7 +270,7 @@ def test_two_agents_reply_from_the_same_page_version(app, desk, login_as):
 def test_bad_reply_is_refused_and_keeps_the_text(app, desk, login_as, body, message):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "reply"), data={
-        "body": body, "status": "pending", "version": before["version"]})
+        "body": body, "status": "pending", "version": before["version"]}, page=url(desk["ticket"]))
     assert response.status_code == 400
     page = parse(response)
     assert message in flashes(page)
@@ -382,7 +281,8 @@ def test_bad_reply_is_refused_and_keeps_the_text(app, desk, login_as, body, mess
 def test_blank_reply_of_spaces_is_refused(app, desk, login_as):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "reply"), data={
-        "body": "   \n  ", "status": "pending", "version": before["version"]})
+        "body": "   \n  ", "status": "pending", "version": before["version"]},
+        page=url(desk["ticket"]))
     assert response.status_code == 400
     assert flashes(parse(response))
     assert snapshot(app, desk["ticket"]) == before
@@ -390,7 +290,7 @@ def test_blank_reply_of_spaces_is_refused(app, desk, login_as):
 
 def test_reply_to_unknown_ticket_is_404(app, desk, login_as):
     response = login_as(desk["ana"]).post(url(999_999, "reply"), data={
-        "body": "Hola", "status": "pending", "version": "1"})
+        "body": "Hola", "status": "pending", "version": "1"}, token_from=url(desk["ticket"]))
     assert response.status_code == 404
     assert "no existe" in response.get_data(as_text=True)
 
@@ -409,7 +309,8 @@ def test_reply_to_another_teams_ticket_is_404(app, desk, login_as, make_team, ma
     for action, data in [("reply", {"body": "Hola", "status": "pending"}),
                          ("note", {"body": "nota"}), ("status", {"status": "resolved"}),
                          ("take", {})]:
-        response = client.post(url(hidden, action), data={**data, "version": before["version"]})
+        response = client.post(url(hidden, action), data={**data, "version": before["version"]},
+                               token_from=url(desk["ticket"]))  # the token of her own ticket
         assert response.status_code == 404, action
         assert "no existe" in response.get_data(as_text=True)
     assert snapshot(app, hidden) == before
@@ -419,7 +320,7 @@ def test_disallowed_status_change_is_refused(app, desk, login_as):
     before = snapshot(app, desk["ticket"])
     assert before["status"] is TicketStatus.NEW
     response = login_as(desk["ana"]).post(url(desk["ticket"], "status"), data={
-        "status": "pending", "version": before["version"]})
+        "status": "pending", "version": before["version"]}, page=url(desk["ticket"]))
     assert response.status_code == 400
     assert "Un ticket nuevo no puede pasar a pendiente." in flashes(parse(response))
     assert snapshot(app, desk["ticket"]) == before
@@ -428,17 +329,18 @@ def test_disallowed_status_change_is_refused(app, desk, login_as):
 def test_unknown_status_value_is_refused(app, desk, login_as):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "status"), data={
-        "status": "archivado", "version": before["version"]})
+        "status": "archivado", "version": before["version"]}, page=url(desk["ticket"]))
     assert response.status_code == 400
     assert "Revisa el formulario" in flashes(parse(response))
     assert snapshot(app, desk["ticket"]) == before
 
 
 def test_taking_an_assigned_ticket_is_refused(app, desk, login_as):
+    luis = login_as(desk["luis"])
+    luis.get(url(desk["ticket"]))  # his page still offers Tomar when Ana takes it
     act(app, workflows.take_ticket, desk["ticket"], desk["ana"])
     before = snapshot(app, desk["ticket"])
-    response = login_as(desk["luis"]).post(url(desk["ticket"], "take"),
-                                           data={"version": before["version"]})
+    response = luis.post(url(desk["ticket"], "take"), data={"version": before["version"]})
     assert response.status_code == 400
     assert "Este ticket ya está asignado a Ana Agente." in flashes(parse(response))
     assert snapshot(app, desk["ticket"]) == before
@@ -446,7 +348,8 @@ def test_taking_an_assigned_ticket_is_refused(app, desk, login_as):
 
 def test_take_over_http(app, desk, login_as):
     response = login_as(desk["luis"]).post(url(desk["ticket"], "take"),
-                                           data={"version": version_of(app, desk["ticket"])})
+                                           data={"version": version_of(app, desk["ticket"])},
+                                           page=url(desk["ticket"]))
     assert response.status_code == 302
     after = snapshot(app, desk["ticket"])
     assert after["assignee"] == desk["luis"] and after["status"] is TicketStatus.OPEN
@@ -455,7 +358,8 @@ def test_take_over_http(app, desk, login_as):
 def test_note_over_http_is_internal(app, desk, login_as):
     client = login_as(desk["ana"])
     response = client.post(url(desk["ticket"], "note"), data={
-        "body": "Llamar mañana", "version": version_of(app, desk["ticket"])})
+        "body": "Llamar mañana", "version": version_of(app, desk["ticket"])},
+        page=url(desk["ticket"]))
     assert response.status_code == 302
     after = snapshot(app, desk["ticket"])
     assert after["messages"][-1] == (MessageKind.NOTE, "Llamar mañana")
@@ -655,7 +559,8 @@ def test_reply_counts_once_in_the_database(app, desk, login_as):
     client = login_as(desk["ana"])
     data = {"body": "Una sola vez", "status": "pending",
             "version": version_of(app, desk["ticket"])}
-    assert client.post(url(desk["ticket"], "reply"), data=data).status_code == 302
+    assert client.post(url(desk["ticket"], "reply"), data=data,
+                       page=url(desk["ticket"])).status_code == 302
     assert client.post(url(desk["ticket"], "reply"), data=data).status_code == 409
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Message).where(
@@ -665,7 +570,7 @@ def test_reply_counts_once_in_the_database(app, desk, login_as):
 def test_version_field_tampering_is_refused(app, desk, login_as):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "reply"), data={
-        "body": "Hola", "status": "pending", "version": ""})
+        "body": "Hola", "status": "pending", "version": ""}, page=url(desk["ticket"]))
     assert response.status_code == 400
     assert snapshot(app, desk["ticket"]) == before
 
@@ -717,8 +622,14 @@ def test_odd_numbers_are_refused_not_crashes(app, desk, make_user, login_as, rol
     if data is not None:
         data = {"body": "Hola", "status": "pending", "version": before["version"],
                 **{k: v.replace("{id}", str(desk["ticket"])) for k, v in data.items()}}
-    response = getattr(login_as(user), method)(path.replace("{id}", str(desk["ticket"])),
-                                               data=data)
+    client, path = login_as(user), path.replace("{id}", str(desk["ticket"]))
+    if method == "get":
+        response = client.get(path)
+    elif HUGE in path:  # no page has that form: the token of a page she has
+        response = client.post(path, data=data, token_from=url(desk["ticket"]))
+    else:
+        response = client.post(path, data=data, page=url(desk["ticket"]) if "/reply" in path
+                               else path)
     assert response.status_code in wanted
     if response.status_code >= 400:
         assert snapshot(app, desk["ticket"]) == before

@@ -18,8 +18,9 @@ from .outbox import schedule_waiting
 
 
 def hash_password(password: str) -> str:
-    """scrypt (memory-hard), Werkzeug's default."""
-    return generate_password_hash(password, method="scrypt")
+    """Hash with the HELPDESK_PASSWORD_HASH method: scrypt (memory-hard) unless configured."""
+    method = current_app.config["HELPDESK_PASSWORD_HASH"] if current_app else "scrypt"
+    return generate_password_hash(password, method=method)
 
 
 def _clean_email(email: str, *, other_than: int | None = None) -> str:
