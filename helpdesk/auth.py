@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import workflows
 from .errors import DomainError
@@ -20,8 +31,12 @@ from .models import User
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
 
-#: Compared against when the e-mail is unknown, so both failures take the same time.
-_DUMMY_HASH = workflows.hash_password("not-a-real-password")
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked when the e-mail is unknown, hashed the way passwords are (HELPDESK_PASSWORD_HASH),
+    so an unknown e-mail and a wrong password take the same time."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 @login_manager.user_loader
@@ -50,7 +65,8 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
-        stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+        stored = user.password_hash if user is not None and user.password_hash \
+            else _dummy_hash(current_app.config["HELPDESK_PASSWORD_HASH"])
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
             login_user(user, remember=form.remember.data)
             session.pop("locale", None)
