@@ -283,3 +283,21 @@ def race(app_config):
         assert not errors, errors
 
     return run
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_app, redis_url):
+    """The panel served by `flask run` on the e2e module's own `demo_app` database."""
+    from tests.browser import serve
+
+    with serve(demo_app.config["SQLALCHEMY_DATABASE_URI"], redis_url) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per e2e module."""
+    from tests.browser import chromium, require_chromium
+
+    with chromium(require_chromium()) as browser:
+        yield browser

@@ -6,24 +6,17 @@ from __future__ import annotations
 import pytest
 
 from helpdesk import demo
-from tests.browser import SHOTS, chromium, demo_app, require_chromium, serve
+from tests.browser import SHOTS, require_chromium
+from tests.browser import demo_app as build_demo_app
 
 sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, redis_url):
-    """The panel served by `flask run` on its own demo database, as a user would see it."""
-    app = demo_app(tmp_path_factory.mktemp("e2e"), redis_url, seed=7)
-    with serve(app.config["SQLALCHEMY_DATABASE_URI"], redis_url) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(sync_api) as browser:
-        yield browser
+def demo_app(tmp_path_factory, redis_url):
+    """The panel's own demo database, as a user would see it."""
+    return build_demo_app(tmp_path_factory.mktemp("e2e"), redis_url, seed=7)
 
 
 @pytest.mark.parametrize("email", demo.DEMO_LOGINS)

@@ -44,7 +44,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
-from tests.browser import SHOTS, chromium, require_chromium, serve
+from tests.browser import SHOTS, require_chromium
 from tests.browser import demo_app as build_demo_app
 
 sync_api = require_chromium()
@@ -69,18 +69,6 @@ def demo_app(tmp_path_factory, redis_url):
             db.session.add(Notification(user=user, kind="info", message="Aviso de prueba e2e."))
         db.session.commit()
     return app
-
-
-@pytest.fixture(scope="module")
-def live_server(demo_app, redis_url):
-    with serve(demo_app.config["SQLALCHEMY_DATABASE_URI"], redis_url) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(sync_api) as browser:
-        yield browser
 
 
 # --- Driving forms ------------------------------------------------------------------------------

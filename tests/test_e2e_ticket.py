@@ -11,7 +11,7 @@ from sqlalchemy import select
 from helpdesk import queries
 from helpdesk.extensions import db
 from helpdesk.models import Ticket, TicketStatus, User
-from tests.browser import SHOTS, chromium, require_chromium, serve
+from tests.browser import SHOTS, require_chromium
 from tests.browser import demo_app as build_demo_app
 
 AGENT = "agente1@demo.bayit"
@@ -24,19 +24,6 @@ pytestmark = pytest.mark.e2e
 def demo_app(tmp_path_factory, redis_url):
     """An app on its own demo database (300 tickets), for the server and for look-ups."""
     return build_demo_app(tmp_path_factory.mktemp("e2e-ticket"), redis_url, seed=11)
-
-
-@pytest.fixture(scope="module")
-def live_server(demo_app, redis_url):
-    """The panel served by `flask run` on the demo database."""
-    with serve(demo_app.config["SQLALCHEMY_DATABASE_URI"], redis_url) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium(sync_api) as browser:
-        yield browser
 
 
 def open_ticket_with_templates(app) -> tuple[int, str]:
