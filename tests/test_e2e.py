@@ -29,6 +29,7 @@ def test_each_demo_role_works_the_panel(live_server, browser, email):
     page.fill("#password", "demo")
     page.click("[data-testid=login-submit]")
     expect(page).to_have_url(f"{live_server}/admin/")
+    page.wait_for_load_state()  # the menu's dropdown script, before clicking it
 
     menu = page.locator("#admin-navbar-collapse")
     expect(menu.get_by_text("Soporte", exact=True)).to_be_visible()

@@ -48,6 +48,7 @@ def test_agent_works_a_ticket(demo_app, live_server, browser):
     page.fill("#password", "demo")
     page.click("[data-testid=login-submit]")
     expect(page).to_have_url(f"{live_server}/admin/")
+    page.wait_for_load_state()  # the menu's dropdown script, before clicking it
 
     menu = page.locator("#admin-navbar-collapse")
     menu.get_by_text("Soporte", exact=True).click()
@@ -62,6 +63,7 @@ def test_agent_works_a_ticket(demo_app, live_server, browser):
     expect(page.get_by_test_id("ticket-status")).to_have_text("Abierto")
 
     # A template fills the editor and the preview shows it as the customer will read it.
+    page.wait_for_load_state()  # Bootstrap's dropdown script, before the menu is clicked
     page.click("[data-testid=templates-menu]")
     item = page.locator("[data-template]:visible").first
     expect(item).to_be_visible()
