@@ -98,6 +98,7 @@ def test_agent_works_a_ticket(demo_app, live_server, browser):
     expect(last).to_contain_text(note_text)
 
     # An unknown placeholder is explained, not sent.
+    page.wait_for_load_state()  # ticket.js drives the preview
     page.get_by_test_id("reply-body").fill("Hola {{ cliente.apellido }}")
     page.click("[data-testid=preview-button]")
     error = page.get_by_test_id("preview-error")
