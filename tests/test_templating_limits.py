@@ -138,7 +138,15 @@ def test_admin_saves_a_template_within_the_limits(app, make_user, login_as):
     ("{{ cliente.nombre }}" * (sandbox.MAX_TAGS + 1), "demasiados marcadores"),
     ("{{ " + "-" * 3000 + "1 }}", "anida demasiados niveles"),
     ("{{ 1 / 0 }}", "no se puede usar"),
+    ("{{ " + " ~ ".join(["cliente.nombre"] * 300) + " }}", "demasiados elementos"),
 ])
 def test_other_ways_around_the_limits_are_refused(app, text, message):
     with app.test_request_context(), pytest.raises(templating.TemplateProblem, match=message):
         templating.check(text)
+
+
+def test_the_time_budget_is_checked_while_rendering(app, monkeypatch):
+    """No budget left: the first lookup refuses (a real render takes about a millisecond)."""
+    monkeypatch.setattr(sandbox, "TIME_BUDGET", -1.0)
+    with app.test_request_context(), pytest.raises(sandbox.LimitExceeded, match="tarda"):
+        templating.render("Hola {{ cliente.nombre }}", {"cliente": {"nombre": "Ana"}})
