@@ -12,41 +12,32 @@ The placeholders an agent may use (also shown in the reply editor):
 =========================  =====================================================
 
 Anything else (an unknown name, attribute access to internals, a syntax error) is refused with
-a message for the agent; nothing is sent.
+a message for the agent; nothing is sent. The sandbox (`helpdesk.sandbox`) bounds what a template
+may cost: its size, nesting, numbers, strings, loops, output and time.
 """
 
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.sandbox import SecurityError
 
-from .errors import DomainError
 from .models import Ticket, User
+from .sandbox import BoundedEnvironment, LimitExceeded, TemplateProblem
+
+__all__ = ["PLACEHOLDERS", "LimitExceeded", "TemplateProblem", "check", "placeholder_context",
+           "render"]
 
 PLACEHOLDERS = (
     "cliente.nombre", "cliente.correo", "cliente.plan", "cliente.pais",
     "ticket.numero", "ticket.asunto", "ticket.estado", "ticket.prioridad", "ticket.categoria",
     "agente.nombre", "agente.correo",
 )
-MAX_OUTPUT = 50_000
 
-
-class TemplateProblem(DomainError):
-    """The template cannot be rendered; the message says why, for the agent."""
-
-
-class _Env(SandboxedEnvironment):
-    """No attribute or item lookups except on the plain dicts we pass in."""
-
-    def is_safe_attribute(self, obj, attr, value):
-        return isinstance(obj, dict) and not attr.startswith("_")
-
-    def is_safe_callable(self, obj):
-        return False
-
-
-_env = _Env(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_env = BoundedEnvironment()
+#: Every placeholder with a stand-in value, for checking a template without a ticket.
+_SAMPLE = {group: {name.split(".")[1]: name for name in PLACEHOLDERS
+                    if name.startswith(group + ".")} for group in ("cliente", "ticket", "agente")}
 
 
 def placeholder_context(ticket: Ticket, agent: User | None) -> dict:
@@ -62,24 +53,35 @@ def placeholder_context(ticket: Ticket, agent: User | None) -> dict:
     }
 
 
+def check(text: str) -> None:
+    """Refuse what a reply would refuse (limits, syntax, unknown placeholders), rendering with
+    sample values: an admin saving a response template sees the problem then, not an agent."""
+    render(text, _SAMPLE)
+
+
 def render(text: str, context: dict) -> str:
     """Render `text` with the placeholders; TemplateProblem says what is wrong."""
+    template = _compile(text)
     try:
-        output = _env.from_string(text).render(context)
+        return _env.render_bounded(template, context)
     except UndefinedError as exc:
         raise TemplateProblem(_("Marcador desconocido: %(detail)s. Disponibles: %(names)s.",
                                 detail=_undefined_name(exc), names=", ".join(PLACEHOLDERS))
                               ) from None
     except SecurityError:
         raise TemplateProblem(_("La plantilla intenta acceder a algo no permitido.")) from None
+    except (TemplateError, TypeError, ValueError, ArithmeticError):
+        raise TemplateProblem(_("La plantilla no se puede usar tal como está.")) from None
+
+
+def _compile(text: str):
+    try:
+        return _env.bounded_template(text)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(_("Error de sintaxis en la línea %(line)d de la plantilla.",
                                 line=exc.lineno)) from None
-    except (TemplateError, TypeError, ValueError):
+    except (TemplateError, TypeError, ValueError, ArithmeticError):
         raise TemplateProblem(_("La plantilla no se puede usar tal como está.")) from None
-    if len(output) > MAX_OUTPUT:
-        raise TemplateProblem(_("El texto resultante es demasiado largo."))
-    return output
 
 
 def _undefined_name(exc: UndefinedError) -> str:

@@ -169,7 +169,7 @@ def test_every_documented_placeholder_renders(app, desk):
     ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "no permitido"),
     ("{{ cliente.nombre.upper() }}", "no permitido"),
     ("{{ cliente.items() }}", "no permitido"),
-    ("{% for x in range(10**9) %}x{% endfor %}", "no permitido"),
+    ("{% for x in range(10**9) %}x{% endfor %}", "Marcador desconocido: range"),
     ("Hola {{ cliente.nombre ", "sintaxis"),
 ])
 def test_template_problems_are_shown_not_sent(app, desk, text, message):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
+from .. import templating
 from ..models import Category, Customer, EscalationReason, ResolutionCategory, ResponseTemplate
 from .base import ADMINS, ALL_STAFF, SUPERVISORS, StaffModelView, matches
 
@@ -60,6 +61,14 @@ class ResolutionCategoryView(StaffModelView):
     form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
 
 
+def _within_sandbox_limits(form, field):
+    """A response template is checked when saved, as the reply preview would check it."""
+    try:
+        templating.check(field.data or "")
+    except templating.TemplateProblem as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class ResponseTemplateView(StaffModelView):
     """Plantillas de respuesta: everyone reads them, admins maintain them."""
 
@@ -72,7 +81,7 @@ class ResponseTemplateView(StaffModelView):
     form_choices = {"locale": LOCALE_CHOICES}
     form_args = {
         "name": {"validators": [InputRequired(), Length(max=120)]},
-        "body": {"validators": [InputRequired(), Length(max=20000)]},
+        "body": {"validators": [InputRequired(), _within_sandbox_limits]},
     }
     form_widget_args = {"body": {"rows": 12}}
 

@@ -169,13 +169,11 @@ class TicketWorkMixin:
         """Render the reply text with its placeholders, for the editor's preview (JSON)."""
         ticket = self._ticket_or_404(ticket_id)
         text = request.form.get("body", "")
-        if len(text) > workflows.REPLY_MAX:
-            return jsonify(ok=False, error=_("El texto es demasiado largo."))
         try:
             rendered = templating.render(text, templating.placeholder_context(ticket,
                                                                               current_user))
-        except templating.TemplateProblem as exc:
-            return jsonify(ok=False, error=str(exc))
+        except templating.TemplateProblem as exc:  # the editor shows it; 422: nothing rendered
+            return jsonify(ok=False, error=str(exc)), 422
         return jsonify(ok=True, text=rendered)
 
 
