@@ -1,43 +1,32 @@
-// Flask-Admin 2.2.1's templates still carry a few inline onclick handlers and
-// href="javascript:void(0)" links, which our Content-Security-Policy (no 'unsafe-inline'
-// scripts) refuses. This file, loaded on every panel page, re-attaches the handlers we know
-// as listeners before anyone clicks, and keeps javascript: links from navigating.
+// Our Content-Security-Policy refuses inline scripts, inline event handlers and javascript:
+// URLs. Flask-Admin 2.2.1 uses all three; our copies of its list, delete and inline-list
+// markup carry data attributes instead (templates/helpdesk/model_list.html,
+// inline_field_list.html), and this file, loaded on every panel page, does what their
+// onclick="…" did. Its links' href="javascript:void(0)" must not navigate either.
 (function () {
   "use strict";
-  var known = [
-    // actions.html: "Con seleccionados" → one action
-    [/^return modelActions\.execute\('([^']*)'\);?$/, function (match, event) {
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest ? event.target : event.target.parentElement;
+    var action = target.closest("[data-model-action]");
+    if (action) {  // actions.html: "Con seleccionados" → one action
       event.preventDefault();
-      window.modelActions.execute(match[1]);
-    }],
-    // row_actions.html: delete button, confirmed first
-    [/^return faHelpers\.safeConfirm\('(.*)'\);?$/, function (match, event) {
-      if (!window.faHelpers.safeConfirm(match[1])) { event.preventDefault(); }
-    }],
-    // model/layout.html: the filter menu's items
-    [/^return false;?$/, function (match, event) { event.preventDefault(); }],
-  ];
-
-  function rebind(element) {
-    var code = element.getAttribute("onclick").trim();
-    element.removeAttribute("onclick");
-    known.forEach(function (pair) {
-      var match = pair[0].exec(code);
-      if (match) {
-        element.addEventListener("click", function (event) { pair[1](match, event); });
-      }
-    });
-  }
-
-  function rebindAll(root) {
-    root.querySelectorAll("[onclick]").forEach(rebind);
-  }
-
-  rebindAll(document);
-  document.addEventListener("DOMContentLoaded", function () { rebindAll(document); });
+      window.modelActions.execute(action.dataset.modelAction);
+      return;
+    }
+    var confirmed = target.closest("button[data-confirm]");
+    if (confirmed && !window.faHelpers.safeConfirm(confirmed.dataset.confirm)) {
+      event.preventDefault();  // row_actions.html: delete only once confirmed
+      return;
+    }
+    var add = target.closest("[data-add-inline]");
+    if (add) {  // inline_list_base.html: one more inline row
+      event.preventDefault();
+      window.faForm.addInlineField(add, add.dataset.addInline);
+    }
+  });
   // Capturing, so it runs first; Bootstrap's own handlers still see the click.
   window.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("a[href^='javascript:']");
-    if (link) { event.preventDefault(); }
+    var target = event.target.closest ? event.target : event.target.parentElement;
+    if (target && target.closest("a[href^='javascript:']")) { event.preventDefault(); }
   }, true);
 })();

@@ -97,13 +97,18 @@ class Panel:
         self.page, self.base, self.problems = page, base, []
         page.on("response", self._response)
         page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
+        page.on("console", self._console)
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text:
+            self.problems.append(f"CSP: {message.text}")
 
     def _response(self, response):
         if response.status >= 400 and not response.url.endswith("/favicon.ico"):
             self.problems.append(f"{response.status} {response.request.method} {response.url}")
 
     def check(self):
-        """No 4xx/5xx and no script error so far."""
+        """No 4xx/5xx, no script error and no Content-Security-Policy violation so far."""
         problems, self.problems[:] = list(self.problems), []
         assert not problems, problems
 
