@@ -545,7 +545,7 @@ def work_ticket(panel: Panel, app, role: str, ticket_id: int, me: int):
     page.screenshot(path=str(SHOTS / f"forms-{role}-ticket-worked.png"), full_page=True)
 
 
-BULK_REASSIGN = "[onclick*=\"modelActions.execute('reassign')\"]"  # the queue's bulk action
+BULK_REASSIGN = "[data-model-action=reassign]"  # the queue's bulk action
 
 
 def take_from_queue(panel: Panel, app, me: int, team_ids) -> int:
