@@ -71,9 +71,10 @@ def login():
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
             login_user(user, remember=form.remember.data)
             session.pop("locale", None)
-            security_event("login", email=email)
+            security_event("login", user_id=user.id)
             return redirect(_safe_next(form.next.data))
-        security_event("login_failed", email=email)  # never the password
+        # Whose account, if any; never what was typed (a password pasted into the e-mail box).
+        security_event("login_failed", user_id=user.id if user is not None else None)
         flash(_("Correo o contraseña incorrectos."), "error")
         return render_template("auth/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
