@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from helpdesk import admin, auth, cli, errors_http, extensions, health
+from helpdesk import admin, auth, cli, errors_http, extensions, health, security
 from helpdesk.config import Config, ConfigError
+from helpdesk.securitylog import configure_logging
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -16,7 +17,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     except ConfigError as exc:  # one line, no traceback: this is the operator's first contact
         raise SystemExit(f"Error: {exc}") from None
     app.config.from_mapping(settings, **(overrides or {}))
+    configure_logging(app)
     extensions.init_app(app)
+    security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     errors_http.init_app(app)

@@ -27,6 +27,7 @@ from .errors import DomainError
 from .extensions import db, login_manager
 from .forms import LocaleForm, LoginForm
 from .models import User
+from .securitylog import security_event
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger(__name__)
@@ -70,8 +71,10 @@ def login():
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
             login_user(user, remember=form.remember.data)
             session.pop("locale", None)
+            security_event("login", user_id=user.id)
             return redirect(_safe_next(form.next.data))
-        log.info("failed login")  # neither the address nor the password is logged
+        # Whose account, if any; never what was typed (a password pasted into the e-mail box).
+        security_event("login_failed", user_id=user.id if user is not None else None)
         flash(_("Correo o contraseña incorrectos."), "error")
         return render_template("auth/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200
@@ -82,6 +85,7 @@ def login():
 @login_required
 def logout():
     """End the session (POST with CSRF token, so no link can log anyone out)."""
+    security_event("logout")
     logout_user()
     flash(_("Has cerrado la sesión."), "info")
     return redirect(url_for("auth.login"))

@@ -106,8 +106,10 @@ def cron_command():
 
 @helpdesk.command("serve")
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 5000)), type=int)
-@click.option("--demo/--no-demo", default=True, help="Load demo data on the first start.")
-def serve_command(port: int, demo: bool):
+@click.option("--demo/--no-demo", default=None,
+              help="Load demo data into an empty database (default: only into the embedded "
+                   "SQLite file, never into one DATABASE_URL names).")
+def serve_command(port: int, demo: bool | None):
     """`make run`: migrate, load demo data once, then web + worker + cron until Ctrl-C."""
     serve(current_app._get_current_object(), port=port, demo=demo)
 

@@ -29,7 +29,13 @@ ENVIRONMENT = {
     "MAIL_USERNAME": "SMTP login (optional)",
     "MAIL_PASSWORD": "SMTP password (optional; never logged)",
     "MAIL_DEFAULT_SENDER": "From: of replies (default Bayit+ Soporte <soporte@bayit.example>)",
+    "HELPDESK_SECURE_COOKIES": "1 when served over HTTPS: session and remember cookies Secure",
+    "LOG_LEVEL": "level of the panel's own log lines (default INFO)",
 }
+
+#: The embedded default database: the only one `make run` fills with demo data unasked.
+EMBEDDED_DATABASE_URI = f"sqlite:///{INSTANCE / 'helpdesk.sqlite'}"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
@@ -39,7 +45,7 @@ class ConfigError(Exception):
 def _database_uri(raw: str | None) -> str:
     if not raw:
         INSTANCE.mkdir(exist_ok=True)
-        return f"sqlite:///{INSTANCE / 'helpdesk.sqlite'}"
+        return EMBEDDED_DATABASE_URI
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw.removeprefix("postgres://")
     try:
@@ -87,6 +93,14 @@ def _secret_key(raw: str | None) -> str:
     return path.read_text().strip()
 
 
+def _flag(env, name: str) -> bool:
+    """A yes/no variable: 1, true or yes (any case) is on; unset or 0, false, no is off."""
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "0", "false", "no", "1", "true", "yes"):
+        raise ConfigError(f"{name} must be 1 or 0, not {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
 def _mail_settings(env) -> dict:
     port = env.get("MAIL_PORT", "25")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -120,7 +134,11 @@ class Config:
     HELPDESK_PASSWORD_HASH: str = "scrypt"
     SESSION_COOKIE_HTTPONLY: bool = True
     SESSION_COOKIE_SAMESITE: str = "Lax"
+    SESSION_COOKIE_SECURE: bool = False
     REMEMBER_COOKIE_HTTPONLY: bool = True
+    REMEMBER_COOKIE_SAMESITE: str = "Lax"
+    REMEMBER_COOKIE_SECURE: bool = False
+    LOG_LEVEL: str = "INFO"
     WTF_CSRF_TIME_LIMIT: int | None = None
     MAX_CONTENT_LENGTH: int = 16 * 1024 * 1024
     FLASK_ADMIN_SWATCH: str = "cosmo"
@@ -141,6 +159,11 @@ class Config:
         locale = env.get("HELPDESK_DEFAULT_LOCALE", "es")
         if locale not in ("es", "en"):
             raise ConfigError(f"HELPDESK_DEFAULT_LOCALE must be es or en, not {locale!r}")
+        secure = _flag(env, "HELPDESK_SECURE_COOKIES")
+        log_level = env.get("LOG_LEVEL", "INFO").upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                              f"not {log_level!r}")
         return cls(
             SQLALCHEMY_DATABASE_URI=_database_uri(env.get("DATABASE_URL")),
             REDIS_URL=_redis_url(env.get("REDIS_URL")),
@@ -148,6 +171,9 @@ class Config:
             BABEL_DEFAULT_LOCALE=locale,
             HELPDESK_DEFAULT_TIMEZONE=env.get("HELPDESK_DEFAULT_TIMEZONE", "Europe/Madrid"),
             HELPDESK_ACCOUNT_DIRECTORY=env.get("HELPDESK_ACCOUNT_DIRECTORY", ""),
+            SESSION_COOKIE_SECURE=secure,
+            REMEMBER_COOKIE_SECURE=secure,
+            LOG_LEVEL=log_level,
             **_mail_settings(env),
         )
 

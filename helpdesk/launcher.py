@@ -12,14 +12,23 @@ import click
 import flask_migrate
 from flask import Flask
 
+from .config import EMBEDDED_DATABASE_URI
 from .extensions import shutdown_embedded_redis
 from .preflight import fail, require_database, require_redis
 
 DEMO_TICKETS = 3000
 
 
+def wants_demo(app: Flask, demo: bool | None) -> bool:
+    """`--demo`/`--no-demo` as given; unsaid, only the embedded SQLite file gets demo accounts
+    (password `demo`): a database DATABASE_URL names may be a real, merely empty, install."""
+    if demo is not None:
+        return demo
+    return app.config["SQLALCHEMY_DATABASE_URI"] == EMBEDDED_DATABASE_URI
+
+
 def _prepare(app: Flask, demo: bool) -> str:
-    """Migrate, seed on first start, start Redis; return the REDIS_URL for the children."""
+    """Migrate, seed on first start if `demo`, start Redis; return the children's REDIS_URL."""
     from . import demo as demo_data
 
     with app.app_context():
@@ -42,8 +51,9 @@ def _spawn(args: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args], env=env)
 
 
-def serve(app: Flask, *, port: int, demo: bool) -> None:
+def serve(app: Flask, *, port: int, demo: bool | None) -> None:
     """Run until Ctrl-C (or until a child dies), then stop every child."""
+    demo = wants_demo(app, demo)
     redis_url = _prepare(app, demo)
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
     children = {
@@ -54,7 +64,8 @@ def serve(app: Flask, *, port: int, demo: bool) -> None:
     from .demo import DEMO_LOGINS
 
     click.echo(f"\nBayit+ Soporte: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
-    click.echo("Demo logins, password 'demo': " + ", ".join(DEMO_LOGINS) + "\n")
+    if demo:
+        click.echo("Demo logins, password 'demo': " + ", ".join(DEMO_LOGINS) + "\n")
     stopping = False
 
     def stop(signum, frame):

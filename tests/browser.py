@@ -84,12 +84,45 @@ def serve(database_uri: str, redis_url: str):
         log.close()
 
 
+#: Reports every CSP violation to the console too (Chromium already logs most of them).
+REPORT_CSP = """document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("Content Security Policy violation: " + e.violatedDirective + " blocked "
+                + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber);
+});"""
+
+
+class CspWatchingBrowser:
+    """A Playwright browser whose every new page records Content-Security-Policy violations
+    (console messages and `securitypolicyviolation` events) in `csp_violations`."""
+
+    def __init__(self, browser):
+        self._browser, self.csp_violations = browser, []
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_page(self, **kwargs):
+        page = self._browser.new_page(**kwargs)
+        page.add_init_script(REPORT_CSP)
+        page.on("console", self._console)
+        return page
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
+
+    def take_violations(self) -> list[str]:
+        """The violations seen since the last call."""
+        seen, self.csp_violations[:] = list(self.csp_violations), []
+        return seen
+
+
 @contextmanager
 def chromium(sync_api):
     """Debian's Chromium, launched by Playwright (its own browser download fails here)."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser
+            yield CspWatchingBrowser(browser)
         finally:
             browser.close()

@@ -301,3 +301,16 @@ def browser():
 
     with chromium(require_chromium()) as browser:
         yield browser
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request):
+    """A browser test fails on any Content-Security-Policy violation its pages reported."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    browser.take_violations()
+    yield
+    violations = browser.take_violations()
+    assert not violations, "\n".join(violations)

@@ -97,13 +97,18 @@ class Panel:
         self.page, self.base, self.problems = page, base, []
         page.on("response", self._response)
         page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
+        page.on("console", self._console)
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text:
+            self.problems.append(f"CSP: {message.text}")
 
     def _response(self, response):
         if response.status >= 400 and not response.url.endswith("/favicon.ico"):
             self.problems.append(f"{response.status} {response.request.method} {response.url}")
 
     def check(self):
-        """No 4xx/5xx and no script error so far."""
+        """No 4xx/5xx, no script error and no Content-Security-Policy violation so far."""
         problems, self.problems[:] = list(self.problems), []
         assert not problems, problems
 
@@ -540,7 +545,7 @@ def work_ticket(panel: Panel, app, role: str, ticket_id: int, me: int):
     page.screenshot(path=str(SHOTS / f"forms-{role}-ticket-worked.png"), full_page=True)
 
 
-BULK_REASSIGN = "[onclick*=\"modelActions.execute('reassign')\"]"  # the queue's bulk action
+BULK_REASSIGN = "[data-model-action=reassign]"  # the queue's bulk action
 
 
 def take_from_queue(panel: Panel, app, me: int, team_ids) -> int:

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import queries
+from ..security import csp_nonce
 from .catalog import catalog_views, template_views
 from .people import people_views
 from .reports import HomeView, report_views
@@ -26,6 +27,7 @@ def init_admin(app: Flask) -> Admin:
         index_view=HomeView(name=_l("Inicio"), url="/admin"),
         theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo", fluid=True),
         translations_path=str(Path(app.root_path) / "translations"),
+        csp_nonce_generator=csp_nonce,
     )
     support, settings = _l("Soporte"), _l("Configuración")
     routing = routing_views(settings)  # Enrutamiento, SLA, Horarios laborales, Equipos

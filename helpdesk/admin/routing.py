@@ -33,6 +33,7 @@ from ..models import (
     User,
 )
 from .base import ENUM_FORMATTERS, SUPERVISORS, StaffModelView, enum_field, required
+from .inline import InlineConverter
 
 COMMON_LABELS = {
     "name": _l("Nombre"), "description": _l("Descripción"), "active": _l("Activo"),
@@ -273,6 +274,7 @@ class CalendarView(StaffModelView):
         description=_l("Una línea por tramo de días, p. ej. «lun-vie 09:00-14:00, 15:00-18:00»."))}
     form_args = {"name": {"validators": [InputRequired(), Length(max=80)]},
                  "timezone": {"validators": [InputRequired(), _valid_timezone]}}
+    inline_model_form_converter = InlineConverter  # its Add button without inline onclick
     inline_models = ((Holiday, {"form_columns": ("id", "day", "name"),
                                 "column_labels": {"day": _l("Día"), "name": _l("Nombre")}}),)
 

@@ -13,6 +13,7 @@ from .. import queries, rules
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Availability, Role, Team, User
+from ..securitylog import security_event
 from .base import PASSWORD_MIN, audit, clean_text
 from .outbox import schedule_waiting
 
@@ -90,7 +91,10 @@ def update_user(user: User, *, actor: User | None, name: str, email: str, role: 
     _require_admin(actor)
     _set(user, actor, "name", clean_text(name, _("Nombre"), 120))
     _set(user, actor, "email", _clean_email(email, other_than=user.id))
-    _set(user, actor, "role", role)
+    old_role = user.role
+    if _set(user, actor, "role", role):
+        security_event("role_changed", actor_id=actor.id if actor else None, target_id=user.id,
+                       target_email=user.email, old=old_role.name, new=role.name)
     _set(user, actor, "active", bool(active))
     _set(user, actor, "locale", locale)
     _set(user, actor, "timezone", timezone)
@@ -102,6 +106,8 @@ def set_password(user: User, password: str, *, actor: User | None) -> None:
     _require_admin(actor)
     user.password_hash = hash_password(_check_password(password))
     audit(user, actor, "update", field="password")
+    security_event("password_changed", actor_id=actor.id if actor else None,
+                   target_id=user.id, target_email=user.email)
     db.session.flush()
 
 
