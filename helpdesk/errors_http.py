@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         titles = {
+            400: _("Petición no válida"),
             403: _("Acceso denegado"),
             404: _("No encontrado"),
             405: _("Método no permitido"),
