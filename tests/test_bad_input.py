@@ -186,3 +186,81 @@ def test_unreadable_login_form_is_a_400_too(client):
     response = client.post("/login", data=b"email=%FF&password=x",
                            content_type="application/x-www-form-urlencoded", csrf=False)
     refused(response, 400, UNREADABLE)
+
+
+# -- Unknown ids in selects: a validation error, shown again with 422, in the user's language --
+
+def field_errors(response) -> str:
+    return " ".join(e.text for e in parse(response).select(cls="invalid-feedback")) \
+        or parse(response).text
+
+
+def test_unknown_category_on_ticket_create_is_a_422(app, admin, make_customer):
+    """Today category=999 is stored as "no category"."""
+    response = admin.post("/admin/tickets/new/", data={
+        "customer": str(make_customer()), "subject": "Sin sonido", "body": "No se oye.",
+        "category": "999", "priority": "normal", "channel": "web"})
+    assert response.status_code == 422
+    assert "No es una opción válida" in field_errors(response)
+    assert ticket_count(app) == 0
+
+
+def test_unknown_category_on_ticket_edit_is_a_422(app, admin, make_ticket, make_category):
+    ticket_id = make_ticket(category_id=make_category())
+    url = f"/admin/tickets/edit/?id={ticket_id}"
+    response = admin.post(url, data={"subject": "Otro asunto", "category": "999"})
+    assert response.status_code == 422
+    assert "No es una opción válida" in field_errors(response)
+    with app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        assert ticket.subject != "Otro asunto" and ticket.category_id is not None
+
+
+@pytest.mark.parametrize("customer", ["999999", "zzz", "99999999999999999999"])
+def test_unknown_customer_in_the_picker_is_a_422(app, admin, customer):
+    """PostgreSQL would refuse "zzz" or a bigint as an integer id: a 500 there."""
+    response = admin.post("/admin/tickets/new/", data={
+        "customer": customer, "subject": "Sin sonido", "body": "No se oye.",
+        "priority": "normal", "channel": "web"})
+    assert response.status_code == 422
+    assert ticket_count(app) == 0
+
+
+def test_blank_category_is_still_allowed(app, admin, make_customer):
+    response = admin.post("/admin/tickets/new/", data={
+        "customer": str(make_customer()), "subject": "Sin sonido", "body": "No se oye.",
+        "category": "__None", "priority": "normal", "channel": "web"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(("path", "data"), [
+    ("/admin/routing/new/", {"name": "R", "position": "1", "team": "999"}),
+    ("/admin/categories/new/", {"code": "c", "name": "C", "default_team": "999"}),
+    ("/admin/templates/new/", {"name": "T", "body": "Hola", "locale": "es",
+                               "category": "999"}),
+])
+def test_unknown_id_in_any_relation_select_is_a_422(admin, path, data):
+    response = admin.post(path, data=data)
+    assert response.status_code == 422
+    assert "No es una opción válida" in field_errors(response)
+
+
+def test_unknown_team_in_a_multiple_select_is_a_422(admin):
+    response = admin.post("/admin/agents/new/", data={
+        "name": "Eva", "email": "eva@test.bayit", "password": "correct-horse-1",
+        "role": "1", "teams": "999", "capacity": "5", "availability": "available",
+        "locale": "es", "timezone": "UTC"})
+    assert response.status_code == 422
+    assert "No es una opción válida" in field_errors(response)
+
+
+def test_built_in_messages_follow_the_viewers_language(app, login_as, make_user):
+    """WTForms' and Flask-Admin's own messages ("Not a valid choice", "Not a valid integer
+    value") in Spanish for a Spanish viewer and in English for an English one."""
+    data = {"name": "R", "position": "x", "team": "999"}
+    spanish = login_as(make_user(Role.SUPERVISOR, locale="es"))
+    english = login_as(make_user(Role.SUPERVISOR, locale="en"))
+    es = field_errors(spanish.post("/admin/routing/new/", data=data))
+    en = field_errors(english.post("/admin/routing/new/", data=data))
+    assert "No es una opción válida" in es and "No es un valor entero válido" in es
+    assert "Not a valid choice" in en and "Not a valid integer value" in en

@@ -13,12 +13,14 @@ from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader, create_ajax_loader
+from flask_admin.contrib.sqla.fields import QuerySelectField, QuerySelectMultipleField
+from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model import typefmt
 from flask_admin.model.ajax import DEFAULT_PAGE_SIZE
+from flask_admin.model.fields import AjaxSelectField
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import String, Unicode, cast, or_
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,6 +30,7 @@ from wtforms.validators import StopValidation, ValidationError
 from .. import queries
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import Form
 from ..models import Role
 from ..rules import parse_id
 from ..workflows import audit
@@ -62,6 +65,14 @@ class StaffView:
             abort(403)
         return redirect(url_for("auth.login", next=request.full_path))
 
+    def render(self, template, **kwargs):
+        """A posted `form` that failed validation is shown again with 422, not 200."""
+        page = super().render(template, **kwargs)
+        form = kwargs.get("form")
+        if request.method == "POST" and getattr(form, "errors", None):
+            return page, 422
+        return page
+
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
         if response is None and name in WRITE_ENDPOINTS and not self.may_write():
@@ -86,8 +97,8 @@ class StaffView:
         return True
 
 
-class AdminForm(FlaskForm):
-    """Flask-WTF's CSRF-checked form, remembering the edited object like Flask-Admin's own."""
+class AdminForm(Form):
+    """Our CSRF-checked, translated form, remembering the edited object like Flask-Admin's own."""
 
     def __init__(self, formdata=None, obj=None, prefix="", **kwargs):
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
@@ -150,6 +161,54 @@ class FilterConverter(sqla_filters.FilterConverter):
                *sqla_filters.FilterConverter.strings[2:])
 
 
+def _unknown_choice(field) -> bool:
+    """Whether a select was sent a value none of its rows has (Flask-Admin's fields with a
+    blank choice would quietly store "none" for it)."""
+    data, sent = field.data, field._formdata  # reading data first matches the sent id
+    return data is None and sent not in (None, "", "__None")
+
+
+class KnownQuerySelectField(QuerySelectField):
+    """A relation select: an id that is not one of its rows is "not a valid choice"."""
+
+    def pre_validate(self, form):
+        if _unknown_choice(self):
+            raise ValidationError(self.gettext("Not a valid choice"))
+        super().pre_validate(form)
+
+
+class KnownAjaxSelectField(AjaxSelectField):
+    """An ajax relation picker: an id that is not a row is "not a valid choice"."""
+
+    def pre_validate(self, form):
+        if _unknown_choice(self):
+            raise ValidationError(self.gettext("Not a valid choice"))
+        super().pre_validate(form)
+
+
+class KnownQuerySelectMultipleField(QuerySelectMultipleField):
+    """A many-relation select: any id that is not one of its rows is "not a valid choice"
+    (Flask-Admin checks before it has matched the ids, so it let unknown ones drop)."""
+
+    def pre_validate(self, form):
+        self.data  # noqa: B018 — matching the sent ids sets _invalid_formdata
+        super().pre_validate(form)
+
+
+STRICT_FIELDS = {QuerySelectField: KnownQuerySelectField,
+                 QuerySelectMultipleField: KnownQuerySelectMultipleField,
+                 AjaxSelectField: KnownAjaxSelectField}
+
+
+class ModelConverter(AdminModelConverter):
+    """Flask-Admin's form converter, with relation selects that refuse unknown ids."""
+
+    def _model_select_field(self, prop, multiple, remote_model, **kwargs):
+        field = super()._model_select_field(prop, multiple, remote_model, **kwargs)
+        field.field_class = STRICT_FIELDS.get(field.field_class, field.field_class)
+        return field
+
+
 class ContainsAjaxLoader(QueryAjaxModelLoader):
     """A form_ajax_refs picker whose search takes `%` and `_` literally and whose page is at
     most the configured size, whatever offset and limit the request asks for."""
@@ -164,11 +223,17 @@ class ContainsAjaxLoader(QueryAjaxModelLoader):
             query = query.order_by(self.order_by)
         return query.offset(offset).limit(limit).all()
 
+    def get_one(self, pk):
+        """The row with this integer id, or None (PostgreSQL refuses a non-integer one)."""
+        row_id = parse_id(pk)
+        return None if row_id is None else super().get_one(row_id)
+
 
 class StaffModelView(StaffView, ModelView):
     """A CRUD view whose create/edit/delete follow `write_roles` and leave audit rows."""
 
     form_base_class = AdminForm
+    model_form_converter = ModelConverter
     filter_converter = FilterConverter()
     list_template = "helpdesk/model_list.html"  # Flask-Admin's list, every control labelled
     details_template = "helpdesk/model_details.html"  # knows the cell macros formatters name
