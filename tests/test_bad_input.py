@@ -264,3 +264,12 @@ def test_built_in_messages_follow_the_viewers_language(app, login_as, make_user)
     en = field_errors(english.post("/admin/routing/new/", data=data))
     assert "No es una opción válida" in es and "No es un valor entero válido" in es
     assert "Not a valid choice" in en and "Not a valid integer value" in en
+
+
+def test_refusals_speak_english_to_an_english_viewer(login_as, make_user, make_customer):
+    english = login_as(make_user(Role.ADMIN, locale="en"))
+    refused(english.get("/admin/tickets/?flt0_0=zzz"), 400, "Bad request", "does not accept")
+    refused(english.get("/admin/customers/?page=-1"), 400, "must be a number")
+    refused(english.post("/admin/customers/new/", data=b"name=%FF", csrf=False,
+                         content_type="application/x-www-form-urlencoded"),
+            400, "could not be read")
