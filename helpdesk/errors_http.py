@@ -2,14 +2,86 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import logging
+from urllib.parse import parse_qsl
 
-from flask import Flask, render_template, request
+from flask import Flask, Request, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.formparser import FormDataParser, MultiPartParser
 
 log = logging.getLogger(__name__)
+
+#: A UTF-8 codec that stays strict whatever `errors` its caller asks for: Werkzeug decodes
+#: multipart fields with errors="replace", which would store U+FFFD instead of refusing.
+STRICT_UTF8 = "helpdesk_strict_utf_8"
+
+
+def _strict_utf8(name: str) -> codecs.CodecInfo | None:
+    if name != STRICT_UTF8:
+        return None
+    return codecs.CodecInfo(name=STRICT_UTF8, encode=codecs.utf_8_encode,
+                            decode=lambda data, errors="strict": codecs.utf_8_decode(
+                                data, "strict", True))
+
+
+codecs.register(_strict_utf8)
+
+
+class UnreadableText(BadRequest):
+    """A form whose text is not valid UTF-8 (or holds NUL characters): refused, never guessed."""
+
+    def __init__(self):
+        super().__init__(description=_(
+            "No se pudo leer el texto enviado: no es UTF-8 válido. Vuelve a escribirlo o "
+            "pégalo desde otra aplicación y envíalo de nuevo."))
+
+
+def _check_text(values) -> None:
+    if any("\x00" in value for value in values):
+        raise UnreadableText()
+
+
+class _StrictMultiPartParser(MultiPartParser):
+    def get_part_charset(self, headers) -> str:
+        return STRICT_UTF8
+
+
+class StrictFormDataParser(FormDataParser):
+    """Werkzeug's form parser, refusing text it cannot decode (Werkzeug would drop an
+    urlencoded body silently, keep %FF as text, or put U+FFFD in multipart fields)."""
+
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        data = stream.read()
+        try:
+            pairs = parse_qsl(data.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise UnreadableText() from None
+        _check_text(text for pair in pairs for text in pair)
+        return super()._parse_urlencoded(io.BytesIO(data), mimetype, content_length, options)
+
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        parser = _StrictMultiPartParser(
+            stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts, cls=self.cls)
+        try:
+            form, files = parser.parse(stream, boundary, content_length)
+        except UnicodeDecodeError:
+            raise UnreadableText() from None
+        _check_text(text for pair in form.items(multi=True) for text in pair)
+        return stream, form, files
+
+
+class StrictRequest(Request):
+    """Flask's request with StrictFormDataParser: unreadable form text is a 400."""
+
+    form_data_parser_class = StrictFormDataParser
 
 
 def _page(status: int, title: str, message: str):
@@ -24,7 +96,8 @@ def _page(status: int, title: str, message: str):
 
 
 def init_app(app: Flask) -> None:
-    """Register the handlers."""
+    """Register the handlers, and the request class that refuses unreadable form text."""
+    app.request_class = StrictRequest
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
@@ -35,6 +108,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         titles = {
+            400: _("Petición no válida"),
             403: _("Acceso denegado"),
             404: _("No encontrado"),
             405: _("Método no permitido"),

@@ -1,7 +1,9 @@
-"""WTForms (through Flask-WTF, so every form carries a CSRF token)."""
+"""WTForms (through Flask-WTF, so every form carries a CSRF token), translated."""
 
+from flask_admin.babel import gettext as admin_gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtforms_translations
 from wtforms import (
     BooleanField,
     EmailField,
@@ -14,7 +16,31 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 
-class LoginForm(FlaskForm):
+class FieldMessages:
+    """The built-in messages of fields and validators in the viewer's language: WTForms'
+    catalogue, then Flask-Admin's for the messages of its own fields ("Not a valid choice"
+    without the full stop, which WTForms' catalogue lacks, stayed English)."""
+
+    def gettext(self, string: str) -> str:
+        text = wtforms_translations.gettext(string)
+        return text if text != string else admin_gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return wtforms_translations.ngettext(singular, plural, n)  # Flask-Admin's has none
+
+
+FIELD_MESSAGES = FieldMessages()
+
+
+class Form(FlaskForm):
+    """Every form of ours: CSRF from Flask-WTF, built-in messages in the viewer's language."""
+
+    class Meta:
+        def get_translations(self, form):
+            return FIELD_MESSAGES
+
+
+class LoginForm(Form):
     """E-mail and password."""
 
     email = EmailField(_l("Correo electrónico"), validators=[InputRequired(), Email(),
@@ -24,11 +50,11 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class LocaleForm(FlaskForm):
+class LocaleForm(Form):
     """The language switch in the navigation bar."""
 
 
-class TicketActionForm(FlaskForm):
+class TicketActionForm(Form):
     """Every ticket action carries the version the page was rendered from."""
 
     version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}$")])
@@ -62,7 +88,7 @@ class StatusForm(TicketActionForm):
     status = SelectField(_l("Nuevo estado"), choices=[])
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(Form):
     """Supervisors: the target team and/or agent (blank agent: the team's unassigned pool)."""
 
     ids = HiddenField()
@@ -71,7 +97,7 @@ class ReassignForm(FlaskForm):
     agent = SelectField(_l("Agente"), choices=[], validate_choice=False)
 
 
-class RoutingTestForm(FlaskForm):
+class RoutingTestForm(Form):
     """Probar: an existing ticket number, or a sample ticket's facts."""
 
     class Meta:

@@ -11,21 +11,26 @@ from functools import partial
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_admin.contrib.sqla.ajax import create_ajax_loader
 from flask_admin.model import typefmt
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Unicode, cast, or_
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectField
 from wtforms.validators import StopValidation, ValidationError
 
+from .. import queries
 from ..errors import DomainError
 from ..extensions import db
+from ..forms import Form
 from ..models import Role
 from ..rules import parse_id
 from ..workflows import audit
+from .strict import MAX_LIST_NUMBER, ContainsAjaxLoader, FilterConverter, ModelConverter
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,14 @@ class StaffView:
             abort(403)
         return redirect(url_for("auth.login", next=request.full_path))
 
+    def render(self, template, **kwargs):
+        """A posted `form` that failed validation is shown again with 422, not 200."""
+        page = super().render(template, **kwargs)
+        form = kwargs.get("form")
+        if request.method == "POST" and getattr(form, "errors", None):
+            return page, 422
+        return page
+
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
         if response is None and name in WRITE_ENDPOINTS and not self.may_write():
@@ -81,8 +94,8 @@ class StaffView:
         return True
 
 
-class AdminForm(FlaskForm):
-    """Flask-WTF's CSRF-checked form, remembering the edited object like Flask-Admin's own."""
+class AdminForm(Form):
+    """Our CSRF-checked, translated form, remembering the edited object like Flask-Admin's own."""
 
     def __init__(self, formdata=None, obj=None, prefix="", **kwargs):
         super().__init__(formdata=formdata, obj=obj, prefix=prefix, **kwargs)
@@ -103,10 +116,30 @@ DETAIL_TYPE_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, datetime: _local_datetime
                           date: _local_date}
 
 
+LIST_NUMBER_ARGS = ("page", "page_size", "sort", "desc")
+
+
+def _refuse_list_args(message: str):
+    """A list URL that cannot be honoured: 400 with a message, not a 500."""
+    log.info("400 on %s: %s", request.full_path, message)
+    abort(400, description=message)
+
+
+def _bad_value_error(exc: Exception) -> bool:
+    """Whether the database (or the driver, or SQLAlchemy binding a parameter) refused a value
+    taken from the URL: out-of-range integers, text PostgreSQL cannot read, unknown enums."""
+    if isinstance(exc, DataError | ValueError | LookupError | OverflowError):
+        return True
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError) \
+        and isinstance(exc.orig, ValueError | LookupError | OverflowError | TypeError)
+
+
 class StaffModelView(StaffView, ModelView):
     """A CRUD view whose create/edit/delete follow `write_roles` and leave audit rows."""
 
     form_base_class = AdminForm
+    model_form_converter = ModelConverter
+    filter_converter = FilterConverter()
     list_template = "helpdesk/model_list.html"  # Flask-Admin's list, every control labelled
     details_template = "helpdesk/model_details.html"  # knows the cell macros formatters name
     column_type_formatters = TYPE_FORMATTERS
@@ -138,6 +171,76 @@ class StaffModelView(StaffView, ModelView):
         Flask-Admin would otherwise strip it (every create/edit with rules then failed CSRF)."""
         missing = super()._get_ruleset_missing_fields(ruleset, form)
         return [name for name in missing if name != "csrf_token"]
+
+    def _get_list_extra_args(self):
+        """The list's URL arguments, refused (400) when a number is not one: Flask-Admin would
+        pass `page=99999999999999999999` or `page=-1` on to the database."""
+        for name in LIST_NUMBER_ARGS:
+            value = request.args.get(name)
+            if value in (None, ""):
+                continue
+            if not (value.isascii() and value.isdigit() and int(value) <= MAX_LIST_NUMBER):
+                _refuse_list_args(_("El parámetro «%(name)s» de la lista debe ser un número "
+                                    "entre 0 y %(max)s.", name=name, max=MAX_LIST_NUMBER))
+        return super()._get_list_extra_args()
+
+    def _get_list_filter_args(self):
+        """The URL's filters, each value checked against its filter (one of its options, a
+        value it can read) before any reaches the database; a bad one is a 400."""
+        for arg, value in request.args.items():
+            key = arg[3:].split("_", 1)[-1] if arg.startswith("flt") and "_" in arg else None
+            if key in (self._filter_args or {}) and not self._filter_value_ok(
+                    self._filter_args[key][1], value):
+                _refuse_list_args(_("El filtro «%(name)s» no admite el valor «%(value)s».",
+                                    name=self._filter_args[key][1].name, value=value[:80]))
+        return super()._get_list_filter_args()
+
+    def _filter_value_ok(self, flt, value: str) -> bool:
+        options = flt.get_options(self)
+        if options is not None:
+            allowed = {str(key) for key, _label in options}
+            values = value.split(",") if isinstance(flt, sqla_filters.FilterInList) else [value]
+            if not all(v in allowed for v in values):
+                return False
+        try:
+            return bool(flt.validate(value)) and flt.clean(value) is not None
+        except (ValueError, LookupError, OverflowError, TypeError):
+            return False
+
+    def get_list(self, *args, **kwargs):
+        """The page of rows; a value the database refuses (a filter, a search) is a 400."""
+        try:
+            return super().get_list(*args, **kwargs)
+        except Exception as exc:
+            if not _bad_value_error(exc):
+                raise
+            db.session.rollback()
+            log.info("list arguments refused by the database: %r", exc)
+            _refuse_list_args(_("La lista no se puede mostrar con esa búsqueda o esos filtros."))
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        """Flask-Admin's search over `column_searchable_list`, `%` and `_` taken literally."""
+        for term in search.split():
+            conditions, count_conditions = [], []
+            for field, path in self._search_fields:
+                query, joins, alias = self._apply_path_joins(query, joins, path,
+                                                             inner_join=False)
+                column = field if alias is None else getattr(alias, field.key)
+                conditions.append(queries.contains(cast(column, Unicode), term))
+                if count_query is not None:
+                    count_query, count_joins, count_alias = self._apply_path_joins(
+                        count_query, count_joins, path, inner_join=False)
+                    column = field if count_alias is None else getattr(count_alias, field.key)
+                    count_conditions.append(queries.contains(cast(column, Unicode), term))
+            query = query.filter(or_(*conditions))
+            if count_query is not None:
+                count_query = count_query.filter(or_(*count_conditions))
+        return query, count_query, joins, count_joins
+
+    def _create_ajax_loader(self, name, options):
+        """form_ajax_refs pickers search with escaped LIKE patterns (ContainsAjaxLoader)."""
+        loader = create_ajax_loader(self.model, self.session, name, name, options)
+        return ContainsAjaxLoader(name, self.session, loader.model, **options)
 
     def get_one(self, id):
         """The row with this integer id, or None (Flask-Admin then says it does not exist)."""

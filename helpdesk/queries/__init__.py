@@ -19,6 +19,7 @@ from .base import (
     BREACH,
     BREACH_DIGEST,
     OPEN_STATES,
+    contains,
     get_setting,
 )
 from .locks import (
@@ -68,6 +69,7 @@ __all__ = [
     "LOCKED_TICKETS",
     "OPEN_STATES",
     "TeamAgents",
+    "contains",
     "describe_changes_since",
     "epoch",
     "get_setting",

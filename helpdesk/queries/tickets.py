@@ -19,7 +19,7 @@ from ..models import (
     TicketStatus,
     User,
 )
-from .base import OPEN_STATES
+from .base import OPEN_STATES, contains
 
 
 def visible_to(user: User):
@@ -118,9 +118,8 @@ def ticket_search(term: str):
     number = rules.parse_id(term)
     if number is not None:
         return Ticket.id == number
-    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     customers = select(Customer.id).where(
-        or_(Customer.name.ilike(like, escape="\\"), Customer.email.ilike(like, escape="\\")))
-    messages = select(Message.ticket_id).where(Message.body.ilike(like, escape="\\"))
-    return or_(Ticket.subject.ilike(like, escape="\\"), Ticket.customer_id.in_(customers),
+        or_(contains(Customer.name, term), contains(Customer.email, term)))
+    messages = select(Message.ticket_id).where(contains(Message.body, term))
+    return or_(contains(Ticket.subject, term), Ticket.customer_id.in_(customers),
                Ticket.id.in_(messages))
