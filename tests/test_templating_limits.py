@@ -110,7 +110,7 @@ def test_admin_cannot_save_a_template_beyond_the_limits(app, make_user, login_as
     response = client.post("/admin/templates/new/", data={
         "name": "Peligrosa", "locale": "es", "body": text, "active": "y"})
     assert time.monotonic() - started < QUICK
-    assert response.status_code == 200  # the form again, with its error
+    assert response.status_code == 422  # the form again, with its error
     assert message in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ResponseTemplate)) == 0
