@@ -1,0 +1,121 @@
+"""Team boundaries and customer data (issue 11): what an agent sees of other teams, who edits
+customers, whose availability a supervisor sets, reassignment's version, same-site redirects."""
+
+import pytest
+
+from helpdesk import rules, workflows
+from helpdesk.errors import DomainError
+from helpdesk.extensions import db
+from helpdesk.models import Availability, Role, Team, User
+from helpdesk.redirects import is_same_site
+
+
+def supervise(app, user_id: int, *team_ids: int) -> None:
+    """Make the user a supervisor of these teams."""
+    with app.app_context(), workflows.atomic():
+        db.session.get(User, user_id).supervised_teams = [
+            db.session.get(Team, t) for t in team_ids]
+
+
+# --- 5. Same-site redirects ----------------------------------------------------------------------
+
+EXTERNAL = ["https://evil.example/", "//evil.example/", "/\t/evil.example/", "/\n/evil.example",
+            "/\\evil.example", "\\\\evil.example", "javascript:alert(1)", " //evil.example",
+            "http:/evil.example", "evil.example", ""]
+
+
+@pytest.mark.parametrize("target", EXTERNAL)
+def test_external_targets_are_not_same_site(target):
+    assert not is_same_site(target)
+
+
+@pytest.mark.parametrize("target", ["/admin/", "/admin/tickets/?view=open", "/admin/tickets/1/"])
+def test_paths_are_same_site(target):
+    assert is_same_site(target)
+
+
+@pytest.mark.parametrize("target", EXTERNAL)
+def test_availability_never_follows_an_external_next(app, make_user, login_as, target):
+    client = login_as(make_user(Role.AGENT))
+    response = client.post("/admin/availability", page="/admin/",
+                           data={"availability": "away", "next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_availability_follows_a_same_site_next(make_user, login_as):
+    response = login_as(make_user(Role.AGENT)).post(
+        "/admin/availability", page="/admin/",
+        data={"availability": "away", "next": "/admin/tickets/"})
+    assert response.headers["Location"] == "/admin/tickets/"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example/", "javascript:alert(1)"])
+def test_locale_switch_never_follows_an_external_next(client, target):
+    response = client.post("/locale/en", token_from="/login", data={"next": target})
+    assert response.headers["Location"] == "/admin/"
+
+
+# --- 3. Availability: a supervisor's own teams ---------------------------------------------------
+
+
+@pytest.fixture
+def teams(app, make_team, make_user):
+    cuenta, factura = make_team("Cuenta"), make_team("Facturación")
+    people = {
+        "sup": make_user(Role.SUPERVISOR, teams=[cuenta], name="Sergio"),
+        "ana": make_user(Role.AGENT, teams=[cuenta], name="Ana", availability=Availability.AWAY),
+        "fede": make_user(Role.AGENT, teams=[factura], name="Fede",
+                          availability=Availability.AWAY),
+        "admin": make_user(Role.ADMIN, name="Adela", availability=Availability.AWAY),
+    }
+    supervise(app, people["sup"], cuenta)
+    return {"cuenta": cuenta, "factura": factura, **people}
+
+
+def availability(app, user_id):
+    with app.app_context():
+        return db.session.get(User, user_id).availability
+
+
+def test_rule_supervisors_set_only_their_teams_members():
+    may = rules.may_set_availability
+    assert may(Role.AGENT, is_self=True)
+    assert not may(Role.AGENT, is_self=False, supervised_team_ids=[1], member_team_ids=[1])
+    assert may(Role.SUPERVISOR, is_self=False, supervised_team_ids=[1, 2], member_team_ids=[2])
+    assert not may(Role.SUPERVISOR, is_self=False, supervised_team_ids=[1], member_team_ids=[2])
+    assert not may(Role.SUPERVISOR, is_self=False, supervised_team_ids=[1], member_team_ids=[])
+    assert may(Role.ADMIN, is_self=False)
+
+
+@pytest.mark.parametrize("who", ["fede", "admin"])
+def test_supervisor_cannot_set_availability_outside_their_teams(app, teams, login_as, who):
+    sup = login_as(teams["sup"])
+    response = sup.post("/admin/availability", page="/admin/", data={
+        "user_id": str(teams[who]), "availability": "available"})
+    assert response.status_code == 403
+    assert availability(app, teams[who]) is Availability.AWAY
+    with app.app_context(), pytest.raises(DomainError):
+        workflows.set_availability(db.session.get(User, teams[who]), Availability.AVAILABLE,
+                                   actor=db.session.get(User, teams["sup"]))
+
+
+def test_supervisor_sets_their_members_and_the_roster_lists_only_them(app, teams, login_as):
+    sup = login_as(teams["sup"])
+    page = sup.get("/admin/").get_data(as_text=True)
+    assert "Ana" in page and "Fede" not in page and "Adela" not in page
+    sup.post("/admin/availability", data={"user_id": str(teams["ana"]),
+                                          "availability": "available"})
+    assert availability(app, teams["ana"]) is Availability.AVAILABLE
+
+
+def test_a_member_who_supervises_nothing_gets_no_roster(app, teams, make_user, login_as):
+    member = make_user(Role.SUPERVISOR, teams=[teams["cuenta"]])
+    page = login_as(member).get("/admin/").get_data(as_text=True)
+    assert 'data-testid="roster"' not in page
+
+
+def test_admin_sets_anyones_availability(app, teams, login_as):
+    login_as(teams["admin"]).post("/admin/availability", page="/admin/", data={
+        "user_id": str(teams["fede"]), "availability": "available"})
+    assert availability(app, teams["fede"]) is Availability.AVAILABLE
