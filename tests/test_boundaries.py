@@ -6,8 +6,10 @@ import pytest
 from helpdesk import rules, workflows
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
-from helpdesk.models import Availability, Role, Team, User
+from helpdesk.models import Availability, Role, Team, Ticket, User
 from helpdesk.redirects import is_same_site
+
+from .pages import parse
 
 
 def supervise(app, user_id: int, *team_ids: int) -> None:
@@ -119,3 +121,52 @@ def test_admin_sets_anyones_availability(app, teams, login_as):
     login_as(teams["admin"]).post("/admin/availability", page="/admin/", data={
         "user_id": str(teams["fede"]), "availability": "available"})
     assert availability(app, teams["fede"]) is Availability.AVAILABLE
+
+
+# --- 1. Tickets anteriores: only what the viewer may open --------------------------------------
+
+
+def on_team(app, ticket_id: int, team_id: int) -> None:
+    with app.app_context(), workflows.atomic():
+        db.session.get(Ticket, ticket_id).team_id = team_id
+
+
+def test_past_tickets_of_other_teams_are_counted_not_listed(app, teams, make_ticket,
+                                                            make_customer, login_as):
+    customer = make_customer()
+    billing = [make_ticket(f"Factura {n}", customer_id=customer) for n in range(2)]
+    older = make_ticket("Contraseña olvidada", customer_id=customer)
+    current = make_ticket("No puedo entrar", customer_id=customer)
+    for ticket_id in billing:
+        on_team(app, ticket_id, teams["factura"])
+    for ticket_id in (older, current):
+        on_team(app, ticket_id, teams["cuenta"])
+    client = login_as(teams["ana"])
+    page = client.get(f"/admin/tickets/{current}/").get_data(as_text=True)
+    history = section(page, "history-tickets")
+    assert f"#{older} Contraseña olvidada" in history
+    assert "Factura" not in history and all(f"/admin/tickets/{i}/" not in history
+                                            for i in billing)
+    assert "2 tickets de otros equipos" in history
+    assert client.get(f"/admin/tickets/{billing[0]}/").status_code == 404
+    # a supervisor (who may open every ticket) sees them all
+    page = login_as(teams["sup"]).get(f"/admin/tickets/{current}/").get_data(as_text=True)
+    assert "Factura 0" in section(page, "history-tickets")
+    assert "de otros equipos" not in page
+
+
+def test_only_other_teams_past_tickets_say_so_instead_of_first_ticket(app, teams, make_ticket,
+                                                                       make_customer, login_as):
+    customer = make_customer()
+    on_team(app, make_ticket("Factura", customer_id=customer), teams["factura"])
+    current = make_ticket("No puedo entrar", customer_id=customer)
+    on_team(app, current, teams["cuenta"])
+    history = section(login_as(teams["ana"]).get(f"/admin/tickets/{current}/").get_data(
+        as_text=True), "history-tickets")
+    assert "1 ticket de otros equipos" in history and "Es su primer ticket." not in history
+
+
+def section(page: str, testid: str) -> str:
+    """The text of the element with this data-testid, and the links in it."""
+    element = parse(page).testid(testid)
+    return " ".join([element.text, *(a.attrs.get("href", "") for a in element.select("a"))])
