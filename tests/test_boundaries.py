@@ -170,3 +170,87 @@ def section(page: str, testid: str) -> str:
     """The text of the element with this data-testid, and the links in it."""
     element = parse(page).testid(testid)
     return " ".join([element.text, *(a.attrs.get("href", "") for a in element.select("a"))])
+
+
+# --- 4. Reassignment carries the version the supervisor saw ------------------------------------
+
+
+@pytest.fixture
+def assigned(app, teams, make_user, make_ticket):
+    """Two tickets of Cuenta held by Ana, and Carla, another agent of Cuenta."""
+    carla = make_user(Role.AGENT, teams=[teams["cuenta"]], name="Carla")
+    tickets = [make_ticket(f"Ticket {n}") for n in range(2)]
+    with app.app_context(), workflows.atomic():
+        for ticket_id in tickets:
+            ticket = db.session.get(Ticket, ticket_id)
+            ticket.team_id = teams["cuenta"]
+            workflows.assign_ticket(ticket, db.session.get(User, teams["ana"]), actor=None,
+                                    reason="test")
+    return {"carla": carla, "tickets": tickets}
+
+
+def assignee(app, ticket_id):
+    with app.app_context():
+        return db.session.get(Ticket, ticket_id).assignee_id
+
+
+def move_behind_their_back(app, ticket_id, agent_id, actor_id):
+    with app.app_context(), workflows.atomic():
+        workflows.reassign_ticket(db.session.get(Ticket, ticket_id), team=None,
+                                  agent=db.session.get(User, agent_id),
+                                  actor=db.session.get(User, actor_id))
+
+
+def test_a_stale_reassign_form_is_refused_with_what_changed(app, teams, assigned, login_as):
+    ticket = assigned["tickets"][0]
+    sup = login_as(teams["sup"])
+    page = sup.get(f"/admin/tickets/reassign?ids={ticket}")
+    form = parse(page).testid("reassign-form")
+    version = form.one("input", name="version").attrs["value"]
+    move_behind_their_back(app, ticket, assigned["carla"], teams["admin"])
+    response = sup.post(f"/admin/tickets/reassign?ids={ticket}", data={
+        "ids": str(ticket), "version": version, "team": "", "agent": str(teams["sup"])})
+    assert response.status_code == 409
+    text = response.get_data(as_text=True)
+    assert "otra persona cambió este ticket" in text and "Adela" in text
+    assert assignee(app, ticket) == assigned["carla"]  # the newer assignment stands
+
+
+def test_a_reassign_form_without_versions_is_refused(app, teams, assigned, login_as):
+    ticket = assigned["tickets"][0]
+    response = login_as(teams["sup"]).post(f"/admin/tickets/reassign?ids={ticket}", data={
+        "ids": str(ticket), "team": "", "agent": str(assigned["carla"])})
+    assert response.status_code == 400
+    assert assignee(app, ticket) == teams["ana"]
+
+
+def test_bulk_reassign_checks_each_tickets_version(app, teams, assigned, login_as):
+    ids = assigned["tickets"]
+    sup = login_as(teams["sup"])
+    path = f"/admin/tickets/reassign?ids={ids[0]},{ids[1]}"
+    form = parse(sup.get(path)).testid("reassign-form")
+    version = form.one("input", name="version").attrs["value"]
+    assert len(version.split(",")) == 2
+    move_behind_their_back(app, ids[1], assigned["carla"], teams["admin"])
+    response = sup.post(path, data={"ids": f"{ids[0]},{ids[1]}", "version": version,
+                                    "team": "", "agent": str(teams["sup"])})
+    assert response.status_code == 409
+    assert f"#{ids[1]}" in response.get_data(as_text=True)
+    assert [assignee(app, i) for i in ids] == [teams["ana"], assigned["carla"]]  # all or none
+    # the page now shows the current versions: sending it again applies
+    form = parse(response).testid("reassign-form")
+    response = sup.post(path, data={"ids": f"{ids[0]},{ids[1]}", "team": "",
+                                    "version": form.one("input", name="version").attrs["value"],
+                                    "agent": str(teams["sup"])})
+    assert response.status_code == 302
+    assert [assignee(app, i) for i in ids] == [teams["sup"], teams["sup"]]
+
+
+def test_the_ticket_page_offers_reassign_with_a_version(app, teams, assigned, login_as):
+    ticket = assigned["tickets"][0]
+    sup = login_as(teams["sup"])
+    sup.get(f"/admin/tickets/{ticket}/")
+    form = parse(sup.get(f"/admin/tickets/reassign?ids={ticket}")).testid("reassign-form")
+    with app.app_context():
+        assert form.one("input", name="version").attrs["value"] == str(
+            db.session.get(Ticket, ticket).version)
