@@ -133,6 +133,12 @@ def may_set_availability(role: Role, *, is_self: bool, supervised_team_ids: Iter
     return role >= Role.SUPERVISOR and not set(supervised_team_ids).isdisjoint(member_team_ids)
 
 
+def may_edit_customers(role: Role) -> bool:
+    """Customer records (their e-mail above all) are edited by supervisors and admins; agents
+    read them."""
+    return role >= Role.SUPERVISOR
+
+
 def status_after_assignment(status: TicketStatus, has_agent: bool) -> TicketStatus:
     """A new ticket opens when someone gets it; an open one goes back to new when released."""
     if status is TicketStatus.NEW and has_agent:

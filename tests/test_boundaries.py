@@ -1,12 +1,26 @@
 """Team boundaries and customer data (issue 11): what an agent sees of other teams, who edits
 customers, whose availability a supervisor sets, reassignment's version, same-site redirects."""
 
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+
 import pytest
+from sqlalchemy import select
 
 from helpdesk import rules, workflows
 from helpdesk.errors import DomainError
 from helpdesk.extensions import db
-from helpdesk.models import Availability, Role, Team, Ticket, User
+from helpdesk.models import (
+    AuditEntry,
+    Availability,
+    Customer,
+    Role,
+    Team,
+    Ticket,
+    TicketStatus,
+    User,
+)
 from helpdesk.redirects import is_same_site
 
 from .pages import parse
@@ -254,3 +268,83 @@ def test_the_ticket_page_offers_reassign_with_a_version(app, teams, assigned, lo
     with app.app_context():
         assert form.one("input", name="version").attrs["value"] == str(
             db.session.get(Ticket, ticket).version)
+
+
+# --- 2. Customer records: supervisors edit, the e-mail through its workflow ---------------------
+
+
+def customer_email(app, customer_id):
+    with app.app_context():
+        return db.session.get(Customer, customer_id).email
+
+
+def sent_mail(app) -> list:
+    """Every message the file backend wrote (instance/outbox/*.eml), parsed."""
+    outbox = Path(app.config["HELPDESK_INSTANCE"]) / "outbox"
+    return [message_from_bytes(p.read_bytes(), policy=default_policy)
+            for p in sorted(outbox.glob("*.eml"))] if outbox.exists() else []
+
+
+@pytest.fixture
+def outbox(app):
+    """An empty mail outbox for the test."""
+    for old in Path(app.config["HELPDESK_INSTANCE"]).glob("outbox/*.eml"):
+        old.unlink()
+    return lambda: sent_mail(app)
+
+
+def edit_form(customer_id: int, email: str) -> dict:
+    return {"name": "Lucía", "email": email, "phone": "", "locale": "es", "country": "ES",
+            "plan": "", "subscription_state": "", "billing_state": "", "member_since": ""}
+
+
+def test_agents_read_customers_but_cannot_edit_them(app, teams, make_customer, login_as):
+    customer = make_customer(email="lucia@example.com", name="Lucía")
+    agent = login_as(teams["ana"])
+    listing = agent.get("/admin/customers/")
+    assert listing.status_code == 200 and "lucia@example.com" in listing.get_data(as_text=True)
+    assert "/admin/customers/edit/" not in listing.get_data(as_text=True)
+    assert agent.get(f"/admin/customers/edit/?id={customer}").status_code == 403
+    response = agent.post(f"/admin/customers/edit/?id={customer}", token_from="/admin/",
+                          data=edit_form(customer, "thief@evil.example"))
+    assert response.status_code == 403
+    assert customer_email(app, customer) == "lucia@example.com"
+    with app.app_context(), pytest.raises(DomainError):
+        workflows.change_customer_email(db.session.get(Customer, customer), "x@evil.example",
+                                        actor=db.session.get(User, teams["ana"]))
+
+
+def test_a_supervisor_changes_an_email_audited_and_the_old_address_told(
+        app, teams, make_customer, login_as, run_jobs, outbox):
+    customer = make_customer(email="lucia@example.com", name="Lucía")
+    response = login_as(teams["sup"]).post(f"/admin/customers/edit/?id={customer}",
+                                           data=edit_form(customer, "lucia@nuevo.example"))
+    assert response.status_code == 302
+    assert customer_email(app, customer) == "lucia@nuevo.example"
+    with app.app_context():
+        rows = db.session.execute(select(AuditEntry.actor_id, AuditEntry.old_value,
+                                         AuditEntry.new_value).where(
+            AuditEntry.entity == "customers", AuditEntry.field == "email")).all()
+    assert rows == [(teams["sup"], "lucia@example.com", "lucia@nuevo.example")]
+    run_jobs()
+    [notice] = outbox()
+    assert notice["To"] == "lucia@example.com"
+    assert "lucia@nuevo.example" in notice.get_content()
+
+
+def test_a_reply_queued_before_the_change_goes_to_the_address_it_was_written_to(
+        app, teams, make_customer, make_ticket, run_jobs, outbox):
+    customer = make_customer(email="lucia@example.com", name="Lucía")
+    ticket = make_ticket(customer_id=customer)
+    on_team(app, ticket, teams["cuenta"])
+    with app.app_context(), workflows.atomic():
+        workflows.add_reply(db.session.get(Ticket, ticket), "Hola, ya está resuelto.",
+                            actor=db.session.get(User, teams["sup"]),
+                            status=TicketStatus.PENDING)
+    with app.app_context(), workflows.atomic():  # before any worker sent the reply
+        workflows.change_customer_email(db.session.get(Customer, customer),
+                                        "lucia@nuevo.example",
+                                        actor=db.session.get(User, teams["sup"]))
+    run_jobs()
+    reply = [m for m in outbox() if "resuelto" in m.get_content()]
+    assert [m["To"] for m in reply] == ["lucia@example.com"]

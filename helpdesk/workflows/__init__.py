@@ -36,6 +36,7 @@ from .configuration import (
     set_default_team,
     set_rules_enabled,
 )
+from .customers import change_customer_email
 from .lifecycle import (
     apply_targets,
     change_priority,
@@ -45,6 +46,7 @@ from .lifecycle import (
     sweep_sla_states,
 )
 from .notify import (
+    mail_email_changed,
     mail_notice,
     send_reply,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "atomic",
     "audit",
     "auto_assign",
+    "change_customer_email",
     "change_priority",
     "change_status",
     "clean_text",
@@ -111,6 +114,7 @@ __all__ = [
     "ensure_fresh",
     "hash_password",
     "intent_handler",
+    "mail_email_changed",
     "mail_notice",
     "mark_notifications_read",
     "may_set_availability",
