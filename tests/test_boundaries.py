@@ -4,6 +4,7 @@ customers, whose availability a supervisor sets, reassignment's version, same-si
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -70,6 +71,19 @@ def test_availability_follows_a_same_site_next(make_user, login_as):
 def test_locale_switch_never_follows_an_external_next(client, target):
     response = client.post("/locale/en", token_from="/login", data={"next": target})
     assert response.headers["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "/\t/evil.example/",
+                                    "javascript:alert(1)", "https://evil.example/"])
+def test_admin_forms_never_return_to_an_external_url(app, make_user, make_customer, login_as,
+                                                     target):
+    """Flask-Admin's own `url=` (where a saved form returns) refuses the same forms."""
+    customer = make_customer(email="lucia@example.com", name="Lucía")
+    client = login_as(make_user(Role.ADMIN))
+    response = client.post(f"/admin/customers/edit/?id={customer}&url={quote(target)}",
+                           data=edit_form(customer, "lucia@example.com"))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/customers/")
 
 
 # --- 3. Availability: a supervisor's own teams ---------------------------------------------------
