@@ -15,10 +15,11 @@ from typing import Protocol
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
+from . import queries
 from .extensions import db
-from .models import AccountEvent, Customer, Ticket, TicketStatus
+from .models import AccountEvent, Customer, Ticket, TicketStatus, User
 
 #: How the account codes of the Bayit+ systems read in the panel.
 STATE_LABELS = {
@@ -75,24 +76,34 @@ class AccountSummary:
     member_since: date | None
     tickets: tuple[PastTicket, ...] = field(default=())
     events: tuple[AccountEventView, ...] = field(default=())
+    #: Past tickets the viewer may not open (other teams'): counted, never listed.
+    hidden_tickets: int = 0
 
 
 class AccountDirectory(Protocol):
     """Looks a customer's account up; `summary` never raises for an unknown account."""
 
-    def summary(self, customer_id: int, *, exclude_ticket: int | None = None) -> AccountSummary:
-        """The account details and history of this customer."""
+    def summary(self, customer_id: int, *, exclude_ticket: int | None = None,
+                viewer: User | None = None) -> AccountSummary:
+        """The account details and history of this customer; past tickets only those `viewer`
+        may open (`queries.visible_to`), the others counted in `hidden_tickets`."""
 
 
 class LocalAccountDirectory:
     """The default: the customers, tickets and account_events tables of this database."""
 
-    def summary(self, customer_id: int, *, exclude_ticket: int | None = None) -> AccountSummary:
+    def summary(self, customer_id: int, *, exclude_ticket: int | None = None,
+                viewer: User | None = None) -> AccountSummary:
         customer = db.session.get(Customer, customer_id)
+        theirs = (Ticket.customer_id == customer_id, Ticket.id != exclude_ticket)
+        visible = queries.visible_to(viewer) if viewer is not None else None
+        shown = theirs if visible is None else (*theirs, visible)
         tickets = db.session.scalars(
-            select(Ticket).where(Ticket.customer_id == customer_id, Ticket.id != exclude_ticket)
-            .order_by(Ticket.created_at.desc()).limit(HISTORY_TICKETS)
+            select(Ticket).where(*shown).order_by(Ticket.created_at.desc()).limit(HISTORY_TICKETS)
         )
+        hidden = 0 if visible is None else db.session.scalar(  # all − visible: NOT(NULL…)
+            select(func.count() - func.count(case((visible, 1))))  # would hide NULL rows
+            .select_from(Ticket).where(*theirs))
         events = db.session.scalars(
             select(AccountEvent).where(AccountEvent.customer_id == customer_id)
             .order_by(AccountEvent.occurred_at.desc()).limit(HISTORY_EVENTS)
@@ -106,6 +117,7 @@ class LocalAccountDirectory:
                                      t.resolution_category.name if t.resolution_category else None)
                           for t in tickets),
             events=tuple(AccountEventView(e.occurred_at, e.kind, e.description) for e in events),
+            hidden_tickets=hidden,
         )
 
 

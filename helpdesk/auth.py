@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from functools import cache
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -27,6 +26,7 @@ from .errors import DomainError
 from .extensions import db, login_manager
 from .forms import LocaleForm, LoginForm
 from .models import User
+from .redirects import safe_next
 from .securitylog import security_event
 
 bp = Blueprint("auth", __name__)
@@ -48,13 +48,8 @@ def load_user(user_id: str) -> User | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect to another host after login."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//"):
-            return target
-    return url_for("admin.index")
+    """Only same-site paths (`redirects.safe_next`): never another host after login."""
+    return safe_next(target, url_for("admin.index"))
 
 
 @bp.route("/login", methods=("GET", "POST"))

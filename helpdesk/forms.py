@@ -92,7 +92,14 @@ class ReassignForm(Form):
     """Supervisors: the target team and/or agent (blank agent: the team's unassigned pool)."""
 
     ids = HiddenField()
-    version = HiddenField()
+    #: Each ticket's version when the page was rendered, in the order of `ids`: a move made
+    #: meanwhile is reported (409), never silently overwritten.
+    version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}(,\d{1,9}){0,999}$")])
+
+    def expected_versions(self, ids: list[int]) -> dict[int, int] | None:
+        """{ticket id: version seen}, or None unless there is one version per id."""
+        versions = [int(v) for v in (self.version.data or "").split(",") if v]
+        return dict(zip(ids, versions, strict=True)) if len(versions) == len(ids) else None
     team = SelectField(_l("Equipo"), choices=[], validate_choice=False)
     agent = SelectField(_l("Agente"), choices=[], validate_choice=False)
 

@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .models import Message, Notification
+from .models import Customer, Message, Notification
 
 
 def _header(value: str) -> str:
@@ -30,7 +30,7 @@ def build_reply(message: Message) -> EmailMessage:
     config = current_app.config
     mail = EmailMessage()
     mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
-    mail["To"] = _header(ticket.customer.email)
+    mail["To"] = _header(message.recipient or ticket.customer.email)  # as it was written
     mail["Subject"] = _header(f"[{ticket.number}] {ticket.subject}")
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = make_msgid(idstring=f"ticket{ticket.id}.msg{message.id}",
@@ -95,4 +95,25 @@ def build_breach_digest(notice: Notification) -> EmailMessage:
                                     domain=config["MAIL_MESSAGE_ID_DOMAIN"])
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(f"{subject}\n\n{body}\n")
+    return mail
+
+
+def build_email_change_notice(customer: Customer, old: str, new: str,
+                              change_id: int) -> EmailMessage:
+    """The e-mail to a customer's previous address saying their address was changed, in their
+    language (they can tell us if they did not ask for it)."""
+    config = current_app.config
+    with force_locale(customer.locale or "es"):
+        subject = _("Tu dirección de correo en Bayit+ Soporte ha cambiado")
+        body = _("Hola, %(name)s:\n\nLa dirección de correo de tu cuenta de soporte cambió de "
+                 "%(old)s a %(new)s. Desde ahora te escribiremos a la nueva.\n\nSi no lo "
+                 "pediste tú, responde a este mensaje.", name=customer.name, old=old, new=new)
+    mail = EmailMessage()
+    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
+    mail["To"] = _header(old)
+    mail["Subject"] = _header(subject)
+    mail["Message-ID"] = make_msgid(idstring=f"customer{customer.id}.email{change_id}",
+                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(f"{body}\n")
     return mail

@@ -477,6 +477,9 @@ class Message(db.Model):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     body: Mapped[str] = mapped_column(Text)
     email_message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: A reply's address, fixed when it is written: a later change of the customer's e-mail
+    #: never redirects a reply already queued (None: written before this column existed).
+    recipient: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")

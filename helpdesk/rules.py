@@ -123,9 +123,20 @@ def may_reassign(role: Role, status: TicketStatus | None = None) -> bool:
     return reassign_refusal(role, status) is None
 
 
-def may_set_availability(role: Role, *, is_self: bool) -> bool:
-    """Everyone sets their own availability; supervisors and admins set other people's."""
-    return is_self or role >= Role.SUPERVISOR
+def may_set_availability(role: Role, *, is_self: bool, supervised_team_ids: Iterable[int] = (),
+                         member_team_ids: Iterable[int] = ()) -> bool:
+    """Everyone sets their own availability; admins anyone's; a supervisor the members of the
+    teams they supervise (`supervised_team_ids`: the actor's; `member_team_ids`: the
+    person's teams) — whatever that person's role."""
+    if is_self or role is Role.ADMIN:
+        return True
+    return role >= Role.SUPERVISOR and not set(supervised_team_ids).isdisjoint(member_team_ids)
+
+
+def may_edit_customers(role: Role) -> bool:
+    """Customer records (their e-mail above all) are edited by supervisors and admins; agents
+    read them."""
+    return role >= Role.SUPERVISOR
 
 
 def status_after_assignment(status: TicketStatus, has_agent: bool) -> TicketStatus:

@@ -10,8 +10,8 @@ from helpdesk.rules import utcnow
 class RemoteDirectory(LocalAccountDirectory):
     """Stands in for a Bayit+ account service: the local data plus what 'the service' adds."""
 
-    def summary(self, customer_id, *, exclude_ticket=None):
-        local = super().summary(customer_id, exclude_ticket=exclude_ticket)
+    def summary(self, customer_id, *, exclude_ticket=None, viewer=None):
+        local = super().summary(customer_id, exclude_ticket=exclude_ticket, viewer=viewer)
         remote = AccountEventView(utcnow(), "servicio", "Dato del servicio de cuentas")
         return replace(local, plan="Plan del servicio", events=(remote, *local.events))
 

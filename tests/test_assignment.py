@@ -17,6 +17,7 @@ from helpdesk.models import (
     Category,
     Role,
     Strategy,
+    Team,
     Ticket,
     TicketStatus,
     User,
@@ -145,7 +146,10 @@ def test_only_supervisors_set_someone_elses_availability(app, tecnico, make_user
     response = login_as(luis).post("/admin/availability", page="/admin/", data={
         "user_id": str(ana), "availability": "available"})  # his own form, tampered
     assert response.status_code == 403
-    sup = login_as(make_user(Role.SUPERVISOR, teams=[tecnico["team"]]))
+    sup_id = make_user(Role.SUPERVISOR, teams=[tecnico["team"]])
+    with app.app_context(), workflows.atomic():  # supervisors set their teams' availability
+        db.session.get(User, sup_id).supervised_teams = [db.session.get(Team, tecnico["team"])]
+    sup = login_as(sup_id)
     page = sup.get("/admin/").get_data(as_text=True)
     assert 'data-testid="roster"' in page
     sup.post("/admin/availability", data={"user_id": str(ana), "availability": "available"})

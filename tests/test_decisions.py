@@ -80,7 +80,8 @@ def test_reassign_is_refused_where_it_is_not_offered(app, desk, login_as, make_t
     assert 'data-testid="reassign"' not in page
     target = make_team("Técnico")
     response = client.post(f"/admin/tickets/reassign?ids={ticket_id}",
-                           data={"ids": str(ticket_id), "team": str(target), "agent": ""},
+                           data={"ids": str(ticket_id), "team": str(target), "agent": "",
+                                 "version": str(ticket_row(app, ticket_id).version)},
                            follow_redirects=True)
     assert "Un ticket resuelto no se puede reasignar" in response.get_data(as_text=True)
     assert ticket_row(app, ticket_id).team_id != target

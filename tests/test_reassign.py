@@ -27,6 +27,13 @@ def floor(app, make_team, make_user, make_ticket):
     return {"cuenta": cuenta, "tecnico": tecnico, "tickets": tickets, **people}
 
 
+def versions(app, ids) -> str:
+    """The reassign form's version field: each ticket's version, in id order."""
+    with app.app_context():
+        return ",".join(str(t.version) for t in db.session.scalars(
+            select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id)))
+
+
 def rows(app, ids):
     with app.app_context():
         return [(t.team_id, t.assignee_id, t.status) for t in
@@ -43,7 +50,7 @@ def test_supervisor_bulk_reassigns_from_the_queue(app, floor, login_as):
     assert "Ticket 0" in page and "Ticket 1" in page and "Ticket 2" not in page
     response = client.post(response.headers["Location"], data={
         "ids": ",".join(map(str, floor["tickets"][:2])), "team": str(floor["tecnico"]),
-        "agent": str(floor["teo"])})
+        "agent": str(floor["teo"]), "version": versions(app, floor["tickets"][:2])})
     assert response.status_code == 302
     moved = (floor["tecnico"], floor["teo"], TicketStatus.OPEN)
     assert rows(app, floor["tickets"]) == [moved, moved,
@@ -57,7 +64,7 @@ def test_supervisor_bulk_reassigns_from_the_queue(app, floor, login_as):
 def test_back_to_the_team_pool(app, floor, login_as):
     ticket = floor["tickets"][0]
     response = login_as(floor["sup"]).post(f"/admin/tickets/reassign?ids={ticket}", data={
-        "ids": str(ticket), "team": "", "agent": ""})
+        "ids": str(ticket), "team": "", "agent": "", "version": versions(app, [ticket])})
     assert response.headers["Location"].endswith(f"/admin/tickets/{ticket}/")
     assert rows(app, [ticket]) == [(floor["cuenta"], None, TicketStatus.NEW)]
 
@@ -85,8 +92,8 @@ def test_agent_cannot_reassign(app, floor, login_as, method):
 def test_agent_of_another_team_is_refused_clearly(app, floor, login_as):
     ticket = floor["tickets"][0]
     response = login_as(floor["sup"]).post(f"/admin/tickets/reassign?ids={ticket}", data={
-        "ids": str(ticket), "team": str(floor["cuenta"]), "agent": str(floor["teo"])},
-        follow_redirects=True)
+        "ids": str(ticket), "team": str(floor["cuenta"]), "agent": str(floor["teo"]),
+        "version": versions(app, [ticket])}, follow_redirects=True)
     assert "Teo no pertenece al equipo Cuenta" in response.get_data(as_text=True)
     assert rows(app, [ticket]) == [(floor["cuenta"], floor["ana"], TicketStatus.OPEN)]
 

@@ -36,7 +36,7 @@ VIEWS = {
     "categories": (Category, SUPERVISORS, ADMINS),
     "escalation_reasons": (EscalationReason, SUPERVISORS, SUPERVISORS),
     "resolution_categories": (ResolutionCategory, SUPERVISORS, ADMINS),
-    "customers": (Customer, EVERYONE, EVERYONE),
+    "customers": (Customer, EVERYONE, SUPERVISORS),  # agents read (issue 11)
 }
 MATRIX = [(role, endpoint) for role in R for endpoint in VIEWS]
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
-from .. import templating
+from .. import rules, templating, workflows
 from ..models import Category, Customer, EscalationReason, ResolutionCategory, ResponseTemplate
 from .base import ADMINS, ALL_STAFF, SUPERVISORS, StaffModelView, matches
 
@@ -87,10 +88,24 @@ class ResponseTemplateView(StaffModelView):
 
 
 class CustomerView(StaffModelView):
-    """Clientes: the Bayit+ accounts behind the tickets."""
+    """Clientes: the Bayit+ accounts behind the tickets. Everyone reads them; supervisors and
+    admins edit them (`rules.may_edit_customers`), the e-mail through its workflow."""
 
-    read_roles = write_roles = ALL_STAFF
+    read_roles, write_roles = ALL_STAFF, SUPERVISORS
     allow_delete = False
+    workflow_fields = ("email",)
+
+    def may_write(self) -> bool:
+        return current_user.is_authenticated and rules.may_edit_customers(current_user.role)
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:  # a new customer's first address: no one to tell, nothing queued
+            model.email = (form.workflow_data.get("email") or "").strip()
+        super().on_model_change(form, model, is_created)
+
+    def apply_workflow_fields(self, model, data, is_created):
+        if not is_created:
+            workflows.change_customer_email(model, data["email"], actor=current_user)
     column_list = ("name", "email", "country", "plan", "subscription_state", "billing_state",
                    "member_since")
     column_labels = LABELS

@@ -15,6 +15,7 @@ from .. import queries, rules, workflows
 from ..errors import DomainError
 from ..extensions import db
 from ..models import Availability, Role, TicketStatus, User
+from ..redirects import safe_next
 from .base import ALL_STAFF, SUPERVISORS, StaffPage, StaffView
 
 REPORT_DAYS = 30
@@ -65,7 +66,9 @@ class HomeView(StaffView, AdminIndexView):
         capped = queries.queue_counts(current_user)  # what the queue's tabs show: cheap at 1M
         counts = {status: capped[status.value] for status in TicketStatus}
         mine = capped["mine"]
-        team = queries.team_roster(current_user) if current_user.role >= Role.SUPERVISOR else []
+        team = [(person, n) for person, n in queries.team_roster(current_user)
+                if workflows.may_set_availability(current_user, person)] \
+            if current_user.role >= Role.SUPERVISOR else []
         return self.render("helpdesk/index.html", counts=counts, mine=mine, roster=team,
                            availabilities=list(Availability),
                            notices=queries.unread_notifications(current_user.id),
@@ -97,7 +100,7 @@ class HomeView(StaffView, AdminIndexView):
             flash(str(exc), "error")
             return redirect(url_for(".index")), 403
         flash(_("%(name)s: %(state)s", name=user.name, state=value.label), "success")
-        return redirect(request.form.get("next") or url_for(".index"))
+        return redirect(safe_next(request.form.get("next"), url_for(".index")))
 
 
 def report_views(category: str) -> list:

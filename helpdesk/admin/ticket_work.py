@@ -76,7 +76,8 @@ class TicketWorkMixin:
             PAGE, ticket=ticket, reply_form=reply, note_form=note, status_form=status,
             priority_form=priority,
             take_form=TicketActionForm(version=version),
-            account=get_directory().summary(ticket.customer_id, exclude_ticket=ticket.id),
+            account=get_directory().summary(ticket.customer_id, exclude_ticket=ticket.id,
+                                            viewer=current_user),
             templates=[{"id": t.id, "name": t.name, "body": t.body} for t in templates],
             placeholders=templating.PLACEHOLDERS, describe_event=phrases.event_sentence,
             state_label=state_label, country_name=country_name,
@@ -186,7 +187,8 @@ class ReassignMixin:
 
     @expose("/reassign", methods=("GET", "POST"))
     def reassign_view(self):
-        """Choose a team and/or an agent for the selected tickets, then apply."""
+        """Choose a team and/or an agent for the selected tickets, then apply; a ticket moved
+        since the page was shown is reported (409) and nothing is applied."""
         if not rules.may_reassign(current_user.role):
             abort(403)
         form = ReassignForm(ids=request.args.get("ids", ""))
@@ -201,21 +203,42 @@ class ReassignMixin:
         if not tickets:
             flash(_("No hay tickets seleccionados."), "error")
             return redirect(url_for(".index_view"))
-        if form.validate_on_submit():
-            try:
-                with workflows.atomic():
-                    team = _pick(Team, form.team.data)
-                    agent = _pick(User, form.agent.data)
-                    workflows.reassign_tickets(ids, team=team, agent=agent,
-                                               actor=current_user)
-            except DomainError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(_("%(n)d tickets reasignados.", n=len(tickets)), "success")
-                if len(ids) == 1:
-                    return redirect(url_for(".work_view", ticket_id=ids[0]))
-                return redirect(url_for(".index_view"))
-        return self.render("helpdesk/tickets/reassign.html", form=form, tickets=tickets)
+        ids = [ticket.id for ticket in tickets]
+        status = 200
+        if form.is_submitted():
+            response, status = self._reassign(form, ids, len(tickets))
+            if response is not None:
+                return response
+            db.session.expire_all()
+            tickets = queries.tickets_by_ids(ids)
+        if status != 400 or not form.version.data:  # the versions of the tickets shown now
+            form.version.data = ",".join(str(ticket.version) for ticket in tickets)
+        return self.render("helpdesk/tickets/reassign.html", form=form,
+                           tickets=tickets), status
+
+    def _reassign(self, form, ids: list[int], count: int):
+        """Apply a submitted reassignment: (redirect, 302), or (None, the error status)."""
+        expected = form.expected_versions(ids) if form.validate() else None
+        if expected is None:
+            flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
+                    or _("recarga la página y vuelve a intentarlo.")), "error")
+            return None, 400
+        try:
+            with workflows.atomic():
+                workflows.reassign_tickets(ids, team=_pick(Team, form.team.data),
+                                           agent=_pick(User, form.agent.data),
+                                           actor=current_user, expected_versions=expected)
+        except StaleDataError:
+            flash(_("Otra persona cambió estos tickets en el mismo momento; revisa la lista y "
+                    "vuelve a intentarlo."), "error")
+            return None, 409
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return None, 409 if isinstance(exc, Conflict) else 400
+        flash(_("%(n)d tickets reasignados.", n=count), "success")
+        if len(ids) == 1:
+            return redirect(url_for(".work_view", ticket_id=ids[0])), 302
+        return redirect(url_for(".index_view")), 302
 
 
 def _pick(model, value: str):

@@ -173,10 +173,11 @@ def teams_with_waiting() -> list[int]:
 
 
 def team_roster(user: User) -> list[tuple[User, int]]:
-    """Agents of the teams `user` supervises (all active staff for admins), with open counts."""
+    """Members of the teams `user` supervises (all active staff for admins), with open counts:
+    the people whose availability they may set (`rules.may_set_availability`)."""
     stmt = select(User).where(User.active.is_(True)).order_by(User.name)
     if user.role is not Role.ADMIN:
-        team_ids = [team.id for team in user.supervised_teams] or [t.id for t in user.teams]
+        team_ids = [team.id for team in user.supervised_teams]
         member_ids = select(team_members.c.user_id).where(team_members.c.team_id.in_(team_ids))
         stmt = stmt.where(User.id.in_(member_ids))
     return [(person, person.open_tickets) for person in db.session.scalars(stmt)]

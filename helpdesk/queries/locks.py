@@ -67,8 +67,8 @@ def tickets_by_ids(ids: Sequence[int], *, for_update: bool = False) -> list[Tick
     """The tickets with these ids, locked for update where the database can."""
     valid = [i for i in (rules.parse_id(i) for i in ids) if i is not None]
     stmt = select(Ticket).where(Ticket.id.in_(valid)).order_by(Ticket.id)
-    if for_update:
-        stmt = stmt.with_for_update(key_share=True)
+    if for_update:  # what the lock protects is the row as it is now: refresh loaded ones
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
     tickets = list(db.session.scalars(stmt))
     if for_update:
         hold_ticket_locks(ticket.id for ticket in tickets)

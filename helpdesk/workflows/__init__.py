@@ -36,6 +36,7 @@ from .configuration import (
     set_default_team,
     set_rules_enabled,
 )
+from .customers import change_customer_email
 from .lifecycle import (
     apply_targets,
     change_priority,
@@ -45,6 +46,7 @@ from .lifecycle import (
     sweep_sla_states,
 )
 from .notify import (
+    mail_email_changed,
     mail_notice,
     send_reply,
 )
@@ -61,6 +63,7 @@ from .people import (
     create_user,
     hash_password,
     mark_notifications_read,
+    may_set_availability,
     set_availability,
     set_locale,
     set_password,
@@ -101,6 +104,7 @@ __all__ = [
     "atomic",
     "audit",
     "auto_assign",
+    "change_customer_email",
     "change_priority",
     "change_status",
     "clean_text",
@@ -110,8 +114,10 @@ __all__ = [
     "ensure_fresh",
     "hash_password",
     "intent_handler",
+    "mail_email_changed",
     "mail_notice",
     "mark_notifications_read",
+    "may_set_availability",
     "move_rule",
     "notify_breaches",
     "reassign_ticket",

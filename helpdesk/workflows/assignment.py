@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import update
 
 from .. import queries, rules
-from ..errors import CapacityExceeded, DomainError
+from ..errors import CapacityExceeded, Conflict, DomainError
 from ..extensions import db
 from ..models import AuditEntry, Strategy, Team, Ticket, TicketStatus, User
 from .base import add_event, audit, ensure_fresh, touch
@@ -209,14 +209,21 @@ def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, ac
     db.session.flush()
 
 
-def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None,
-                     actor: User) -> list[Ticket]:
-    """A supervisor moves several tickets at once (`reassign_ticket` each). Every lock is taken
-    up front in the one order — the tickets by id, then every agent involved (the new one and
-    the previous assignees) by id — so a bulk move never deadlocks with another assignment."""
+def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None, actor: User,
+                     expected_versions: dict[int, int] | None = None) -> list[Ticket]:
+    """A supervisor moves several tickets at once (`reassign_ticket` each, each checked against
+    the version the supervisor saw, `expected_versions`). Every lock is taken up front in the
+    one order — the tickets by id, then every agent involved (the new one and the previous
+    assignees) by id — so a bulk move never deadlocks with another assignment."""
     tickets = queries.tickets_by_ids(ticket_ids, for_update=True)
     involved = {ticket.assignee_id for ticket in tickets} | {agent.id if agent else None}
     queries.lock_users(involved - {None})
     for ticket in tickets:
-        reassign_ticket(ticket, team=team, agent=agent, actor=actor)
+        expected = None if expected_versions is None else expected_versions.get(ticket.id)
+        try:
+            reassign_ticket(ticket, team=team, agent=agent, actor=actor,
+                            expected_version=expected)
+        except Conflict as exc:
+            raise Conflict(_("%(ticket)s: %(problem)s", ticket=ticket.number,
+                             problem=str(exc))) from None
     return tickets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import mail, queries
 from ..extensions import db
-from ..models import Message, MessageKind, Notification
+from ..models import AuditEntry, Customer, Message, MessageKind, Notification
 from .outbox import intent_handler
 
 
@@ -29,3 +29,15 @@ def send_reply(message_id: int) -> None:
     email = mail.build_reply(message)
     mail.deliver(email)
     message.email_message_id = str(email["Message-ID"]).strip()
+
+
+@intent_handler("mail_email_changed")
+def mail_email_changed(audit_id: int) -> None:
+    """Outbox handler: tell a customer's previous address that their e-mail was changed (the
+    audit row of the change says from what to what)."""
+    entry = db.session.get(AuditEntry, audit_id)
+    customer = db.session.get(Customer, entry.entity_id) if entry is not None else None
+    if customer is None or not entry.old_value:
+        return
+    mail.deliver(mail.build_email_change_notice(customer, entry.old_value, entry.new_value,
+                                                entry.id))

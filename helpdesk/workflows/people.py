@@ -162,10 +162,20 @@ def set_locale(user: User, locale: str) -> None:
         db.session.flush()
 
 
+def may_set_availability(actor: User, user: User) -> bool:
+    """Whether `actor` may set `user`'s availability: `rules.may_set_availability`, asked by the
+    home page's roster and by `set_availability` alike."""
+    return rules.may_set_availability(
+        actor.role, is_self=actor.id == user.id,
+        supervised_team_ids=[team.id for team in actor.supervised_teams],
+        member_team_ids=[team.id for team in user.teams])
+
+
 def set_availability(user: User, availability: Availability, *, actor: User) -> None:
-    """Set an agent's availability (themselves, or a supervisor for them)."""
-    if not rules.may_set_availability(actor.role, is_self=actor.id == user.id):
-        raise DomainError(_("Solo un supervisor puede cambiar la disponibilidad de otra persona."))
+    """Set an agent's availability (themselves, a supervisor of one of their teams, an admin)."""
+    if not may_set_availability(actor, user):
+        raise DomainError(_("Solo puedes cambiar la disponibilidad de los miembros de los "
+                            "equipos que supervisas."))
     if user.availability is not availability:
         audit(user, actor, "update", field="availability", old=user.availability,
               new=availability)

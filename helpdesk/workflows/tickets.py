@@ -76,6 +76,7 @@ def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | 
     if ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED:
         assign_ticket(ticket, actor, actor=actor, reason="reply", now=now)
     message = Message(ticket=ticket, kind=MessageKind.REPLY, author=actor, body=body,
+                      recipient=ticket.customer.email,
                       created_at=now)
     db.session.add(message)
     audit(ticket, actor, "reply", reason=f"template:{template.id}" if template else None)
