@@ -95,17 +95,6 @@ class CustomerView(StaffModelView):
     allow_delete = False
     workflow_fields = ("email",)
 
-    def may_write(self) -> bool:
-        return current_user.is_authenticated and rules.may_edit_customers(current_user.role)
-
-    def on_model_change(self, form, model, is_created):
-        if is_created:  # a new customer's first address: no one to tell, nothing queued
-            model.email = (form.workflow_data.get("email") or "").strip()
-        super().on_model_change(form, model, is_created)
-
-    def apply_workflow_fields(self, model, data, is_created):
-        if not is_created:
-            workflows.change_customer_email(model, data["email"], actor=current_user)
     column_list = ("name", "email", "country", "plan", "subscription_state", "billing_state",
                    "member_since")
     column_labels = LABELS
@@ -120,6 +109,18 @@ class CustomerView(StaffModelView):
         "email": {"validators": [InputRequired(), Email(), Length(max=254)]},
         "country": {"validators": [Optional(), Length(min=2, max=2)]},
     }
+
+    def may_write(self) -> bool:
+        return current_user.is_authenticated and rules.may_edit_customers(current_user.role)
+
+    def on_model_change(self, form, model, is_created):
+        if is_created:  # a new customer's first address: no one to tell, nothing queued
+            model.email = (form.workflow_data.get("email") or "").strip()
+        super().on_model_change(form, model, is_created)
+
+    def apply_workflow_fields(self, model, data, is_created):
+        if not is_created:
+            workflows.change_customer_email(model, data["email"], actor=current_user)
 
 
 def template_views(category: str) -> list:
