@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, after_this_request, flash, redirect, request, url_for
 from flask_admin import BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla import filters as sqla_filters
@@ -43,6 +43,13 @@ WRITE_ENDPOINTS = frozenset({"create_view", "edit_view", "delete_view", "action_
                              "ajax_update"})
 
 
+def _unprocessable(response):
+    """A form shown again after failing validation: 422 (only where the view chose no status)."""
+    if response.status_code == 200:
+        response.status_code = 422
+    return response
+
+
 class StaffView:
     """Mix in before ModelView/BaseView: who may read, who may write, and safe errors."""
 
@@ -63,12 +70,12 @@ class StaffView:
         return redirect(url_for("auth.login", next=request.full_path))
 
     def render(self, template, **kwargs):
-        """A posted `form` that failed validation is shown again with 422, not 200."""
-        page = super().render(template, **kwargs)
+        """A posted `form` that failed validation is shown again with 422, not 200 (a status
+        the view chose itself, such as 409, stands)."""
         form = kwargs.get("form")
         if request.method == "POST" and getattr(form, "errors", None):
-            return page, 422
-        return page
+            after_this_request(_unprocessable)
+        return super().render(template, **kwargs)
 
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
