@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import re
+import uuid
 from urllib.parse import parse_qsl
 
 from flask import Flask, Request, render_template, request
@@ -127,6 +129,18 @@ def init_app(app: Flask) -> None:
     def unexpected(exc):
         if isinstance(exc, HTTPException):
             return http_error(exc)
-        log.exception("unhandled error on %s", request.path)
+        reference = request_id()
+        log.exception("unhandled error on %s (request %s)", request.path, reference)
         return _page(500, _("Error interno"),
-                     _("Algo falló de nuestro lado. El error quedó registrado."))
+                     _("Algo falló de nuestro lado. El error quedó registrado con la referencia "
+                       "%(ref)s: indícala si contactas con soporte técnico.", ref=reference))
+
+
+#: A request id a proxy may pass in (X-Request-Id), when it is plain enough to log as is.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def request_id() -> str:
+    """This request's id: the proxy's X-Request-Id if plain, else a new one (12 hex digits)."""
+    given = request.headers.get("X-Request-Id", "")
+    return given if _PLAIN_ID.fullmatch(given) else uuid.uuid4().hex[:12]
