@@ -62,7 +62,8 @@ def test_unknown_email_is_throttled_the_same_way(limited_app, make_user):
     one, other = login(known, "ana@test.bayit", PASSWORD), login(unknown, "nadie@test.bayit",
                                                                   PASSWORD)
     assert one.status_code == other.status_code == 429
-    assert one.headers["Retry-After"] == other.headers["Retry-After"]
+    # The same history gives the same wait; the two were a few milliseconds apart.
+    assert abs(int(one.headers["Retry-After"]) - int(other.headers["Retry-After"])) <= 1
     assert _page(one) == _page(other)
 
 
