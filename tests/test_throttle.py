@@ -6,6 +6,7 @@ import re
 import pytest
 
 from app import create_app
+from helpdesk.config import Config, ConfigError
 from helpdesk.throttle import storage_uri
 
 from .client import BrowserClient
@@ -126,3 +127,14 @@ def test_redis_down_fails_open(app_config, make_user, caplog):
 ])
 def test_storage_uri_maps_the_app_redis(url, expected):
     assert storage_uri(url, "/srv/instance") == expected
+
+
+def test_limits_are_settings_checked_at_start_up():
+    env = {"DATABASE_URL": "sqlite:///x.sqlite", "SECRET_KEY": "k"}
+    config = Config.from_env(env)
+    assert config.HELPDESK_LOGIN_LIMIT_ACCOUNT == "10 per 15 minutes"
+    assert config.HELPDESK_LOGIN_LIMIT_ADDRESS == "50 per 15 minutes"
+    assert Config.from_env({**env, "HELPDESK_LOGIN_LIMIT_ACCOUNT": "5 per hour"}) \
+        .HELPDESK_LOGIN_LIMIT_ACCOUNT == "5 per hour"
+    with pytest.raises(ConfigError, match="HELPDESK_LOGIN_LIMIT_ADDRESS"):
+        Config.from_env({**env, "HELPDESK_LOGIN_LIMIT_ADDRESS": "lots"})
