@@ -19,9 +19,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import workflows
+from . import throttle, workflows
 from .errors import DomainError
 from .extensions import db, login_manager
 from .forms import LocaleForm, LoginForm
@@ -61,6 +62,12 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(select(User).where(func.lower(User.email) == email))
+        if (limited := throttle.throttled(email)) is not None:
+            # The same 429 whether the e-mail is known or not; the log line says whose.
+            scope, wait = limited
+            security_event("login_throttled", user_id=user.id if user is not None else None,
+                           scope=scope)
+            raise TooManyRequests(retry_after=wait)
         stored = user.password_hash if user is not None and user.password_hash \
             else _dummy_hash(current_app.config["HELPDESK_PASSWORD_HASH"])
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
@@ -70,6 +77,7 @@ def login():
             return redirect(_safe_next(form.next.data))
         # Whose account, if any; never what was typed (a password pasted into the e-mail box).
         security_event("login_failed", user_id=user.id if user is not None else None)
+        throttle.record_failure(email)
         flash(_("Correo o contraseña incorrectos."), "error")
         return render_template("auth/login.html", form=form), 401
     status = 400 if request.method == "POST" else 200

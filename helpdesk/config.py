@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -31,6 +32,9 @@ ENVIRONMENT = {
     "MAIL_DEFAULT_SENDER": "From: of replies (default Bayit+ Soporte <soporte@bayit.example>)",
     "HELPDESK_SECURE_COOKIES": "1 when served over HTTPS: session and remember cookies Secure",
     "LOG_LEVEL": "level of the panel's own log lines (default INFO)",
+    "HELPDESK_LOGIN_LIMIT_ACCOUNT": "failed logins allowed per e-mail (default 10 per 15 minutes)",
+    "HELPDESK_LOGIN_LIMIT_ADDRESS": "failed logins allowed per client address "
+                                    "(default 50 per 15 minutes)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -71,6 +75,17 @@ def _redis_url(raw: str | None) -> str:
         )
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError(f"REDIS_URL has no host: {_redact(raw)!r}")
+    return raw
+
+
+def _rate(env, name: str, default: str) -> str:
+    """A rate limit such as `10 per 15 minutes` (Flask-Limiter's notation), checked now."""
+    raw = env.get(name, "").strip() or default
+    try:
+        parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '10 per 15 minutes', "
+                          f"not {raw!r}") from None
     return raw
 
 
@@ -139,6 +154,9 @@ class Config:
     REMEMBER_COOKIE_SAMESITE: str = "Lax"
     REMEMBER_COOKIE_SECURE: bool = False
     LOG_LEVEL: str = "INFO"
+    #: Failed logins allowed per e-mail and per client address; beyond, a 429 (throttle.py).
+    HELPDESK_LOGIN_LIMIT_ACCOUNT: str = "10 per 15 minutes"
+    HELPDESK_LOGIN_LIMIT_ADDRESS: str = "50 per 15 minutes"
     WTF_CSRF_TIME_LIMIT: int | None = None
     MAX_CONTENT_LENGTH: int = 16 * 1024 * 1024
     FLASK_ADMIN_SWATCH: str = "cosmo"
@@ -174,6 +192,10 @@ class Config:
             SESSION_COOKIE_SECURE=secure,
             REMEMBER_COOKIE_SECURE=secure,
             LOG_LEVEL=log_level,
+            HELPDESK_LOGIN_LIMIT_ACCOUNT=_rate(env, "HELPDESK_LOGIN_LIMIT_ACCOUNT",
+                                               cls.HELPDESK_LOGIN_LIMIT_ACCOUNT),
+            HELPDESK_LOGIN_LIMIT_ADDRESS=_rate(env, "HELPDESK_LOGIN_LIMIT_ADDRESS",
+                                               cls.HELPDESK_LOGIN_LIMIT_ADDRESS),
             **_mail_settings(env),
         )
 

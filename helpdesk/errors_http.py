@@ -9,7 +9,7 @@ import re
 import uuid
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, render_template, request
+from flask import Flask, Request, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -115,15 +115,23 @@ def init_app(app: Flask) -> None:
             404: _("No encontrado"),
             405: _("Método no permitido"),
             413: _("Demasiado grande"),
+            429: _("Demasiados intentos"),
         }
         messages = {
             403: _("Tu rol no permite ver o cambiar esta página."),
             404: _("La página o el registro que buscas no existe."),
+            429: _("Demasiados intentos fallidos de inicio de sesión. Espera unos minutos y "
+                   "vuelve a intentarlo."),
         }
         title = titles.get(exc.code, exc.name)
         own = exc.description if exc.description != type(exc).description else None
-        return _page(exc.code or 500, title,
-                     own or messages.get(exc.code, exc.description or ""))
+        response = make_response(_page(exc.code or 500, title,
+                                       own or messages.get(exc.code, exc.description or "")))
+        # The exception's own headers (Retry-After of a 429, Allow of a 405) stay.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc):
