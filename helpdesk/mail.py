@@ -62,22 +62,15 @@ def deliver(mail: EmailMessage) -> None:
 
 def build_breach_notice(ticket, user) -> EmailMessage:
     """The e-mail to a staff member about a ticket that passed its SLA deadline."""
-    config = current_app.config
-    mail = EmailMessage()
-    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
-    mail["To"] = _header(user.email)
-    mail["Subject"] = _header(f"SLA {ticket.number}: {ticket.subject}")
-    mail["Message-ID"] = make_msgid(idstring=f"sla{ticket.id}.user{user.id}",
-                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
-    mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(f"{ticket.number} — {ticket.subject}\n"
-                     f"SLA: {ticket.sla_due_at.isoformat() if ticket.sla_due_at else '-'}\n")
-    return mail
+    return _automatic(user.email, f"SLA {ticket.number}: {ticket.subject}",
+                      f"{ticket.number} — {ticket.subject}\n"
+                      f"SLA: {ticket.sla_due_at.isoformat() if ticket.sla_due_at else '-'}\n",
+                      idstring=f"sla{ticket.id}.user{user.id}")
 
 
 def build_breach_digest(notice: Notification) -> EmailMessage:
     """The e-mail to a staff member about many breaches of a team at once, in their language."""
-    config, user = current_app.config, notice.user
+    user = notice.user
     team = notice.team.name if notice.team is not None else None
     with force_locale(user.locale):
         if team is None:
@@ -87,33 +80,31 @@ def build_breach_digest(notice: Notification) -> EmailMessage:
                         team=team)
         body = _("Un barrido del SLA encontró %(n)d tickets vencidos a la vez. En la cola, "
                  "filtra por SLA «Vencido» para verlos.", n=notice.count)
-    mail = EmailMessage()
-    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
-    mail["To"] = _header(user.email)
-    mail["Subject"] = _header(subject)
-    mail["Message-ID"] = make_msgid(idstring=f"sla-digest{notice.id}.user{user.id}",
-                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
-    mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(f"{subject}\n\n{body}\n")
-    return mail
+    return _automatic(user.email, subject, f"{subject}\n\n{body}\n",
+                      idstring=f"sla-digest{notice.id}.user{user.id}")
 
 
 def build_email_change_notice(customer: Customer, old: str, new: str,
                               change_id: int) -> EmailMessage:
     """The e-mail to a customer's previous address saying their address was changed, in their
     language (they can tell us if they did not ask for it)."""
-    config = current_app.config
     with force_locale(customer.locale or "es"):
         subject = _("Tu dirección de correo en Bayit+ Soporte ha cambiado")
         body = _("Hola, %(name)s:\n\nLa dirección de correo de tu cuenta de soporte cambió de "
                  "%(old)s a %(new)s. Desde ahora te escribiremos a la nueva.\n\nSi no lo "
                  "pediste tú, responde a este mensaje.", name=customer.name, old=old, new=new)
+    return _automatic(old, subject, f"{body}\n", idstring=f"customer{customer.id}.email{change_id}")
+
+
+def _automatic(to: str, subject: str, body: str, *, idstring: str) -> EmailMessage:
+    """A message the helpdesk sends by itself (notices, not replies): marked Auto-Submitted, so
+    mail systems do not answer it automatically."""
+    config = current_app.config
     mail = EmailMessage()
     mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
-    mail["To"] = _header(old)
+    mail["To"] = _header(to)
     mail["Subject"] = _header(subject)
-    mail["Message-ID"] = make_msgid(idstring=f"customer{customer.id}.email{change_id}",
-                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
+    mail["Message-ID"] = make_msgid(idstring=idstring, domain=config["MAIL_MESSAGE_ID_DOMAIN"])
     mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content(f"{body}\n")
+    mail.set_content(body)
     return mail
