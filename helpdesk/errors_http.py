@@ -9,11 +9,15 @@ import re
 import uuid
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, render_template, request
+from flask import Flask, Request, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
+
+from .errors import is_lock_timeout
+from .extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +129,17 @@ def init_app(app: Flask) -> None:
         return _page(exc.code or 500, title,
                      own or messages.get(exc.code, exc.description or ""))
 
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError):
+        if not is_lock_timeout(exc):
+            return unexpected(exc)
+        db.session.rollback()
+        if "_login_user" not in g:  # loading the user is what timed out: do not wait again
+            g._login_user = login_manager.anonymous_user()
+        log.warning("503 on %s: database busy (%s)", request.path, type(exc.orig).__name__)
+        body, status = _page(503, _("Inténtalo de nuevo"), busy_message())
+        return body, status, {"Retry-After": retry_after()}
+
     @app.errorhandler(Exception)
     def unexpected(exc):
         if isinstance(exc, HTTPException):
@@ -134,6 +149,24 @@ def init_app(app: Flask) -> None:
         return _page(500, _("Error interno"),
                      _("Algo falló de nuestro lado. El error quedó registrado con la referencia "
                        "%(ref)s: indícala si contactas con soporte técnico.", ref=reference))
+
+
+def busy_message() -> str:
+    """What a user is told when the database gave up waiting for a lock (nothing was saved)."""
+    return _("La base de datos está ocupada con otra operación y no se ha guardado nada. "
+             "Inténtalo de nuevo en unos segundos.")
+
+
+def retry_after() -> str:
+    """The Retry-After header of a 503 for a busy database, in seconds."""
+    return str(current_app.config["HELPDESK_RETRY_AFTER_SECONDS"])
+
+
+def retry_later(response):
+    """After-request hook: this response is a 503 with Retry-After (the form shown again)."""
+    response.status_code = 503
+    response.headers["Retry-After"] = retry_after()
+    return response
 
 
 #: A request id a proxy may pass in (X-Request-Id), when it is plain enough to log as is.
