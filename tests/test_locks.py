@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from helpdesk.config import Config
 from helpdesk.errors import is_lock_timeout
 from helpdesk.extensions import JOB_BUSY_TIMEOUT_MS, db
 from helpdesk.models import Message, Role, Ticket, User
@@ -182,3 +183,10 @@ def test_busy_timeout_is_short_for_web_requests_only(quick_app):
     with quick_app.app_context():
         assert db.session.scalar(text("PRAGMA busy_timeout")) == JOB_BUSY_TIMEOUT_MS
         db.session.rollback()
+
+
+def test_web_timeouts_default_to_5_and_15_seconds():
+    assert Config.from_env({"SECRET_KEY": "x"}).HELPDESK_LOCK_TIMEOUT_MS == 5000
+    config = Config.from_env({"SECRET_KEY": "x", "HELPDESK_LOCK_TIMEOUT_MS": "800",
+                              "HELPDESK_STATEMENT_TIMEOUT_MS": "30000"})
+    assert (config.HELPDESK_LOCK_TIMEOUT_MS, config.HELPDESK_STATEMENT_TIMEOUT_MS) == (800, 30000)
