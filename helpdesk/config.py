@@ -35,6 +35,9 @@ ENVIRONMENT = {
     "HELPDESK_LOGIN_LIMIT_ACCOUNT": "failed logins allowed per e-mail (default 10 per 15 minutes)",
     "HELPDESK_LOGIN_LIMIT_ADDRESS": "failed logins allowed per client address "
                                     "(default 50 per 15 minutes)",
+    "HELPDESK_LOCK_TIMEOUT_MS": "longest a web request waits for a lock (default 5000)",
+    "HELPDESK_STATEMENT_TIMEOUT_MS": "longest one statement of a web request runs, PostgreSQL "
+                                     "(default 15000)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -116,6 +119,14 @@ def _flag(env, name: str) -> bool:
     return raw in ("1", "true", "yes")
 
 
+def _milliseconds(env, name: str, default: int) -> int:
+    """A positive whole number of milliseconds."""
+    raw = env.get(name, "").strip() or str(default)
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= 3_600_000):
+        raise ConfigError(f"{name} must be milliseconds between 1 and 3600000, not {raw!r}")
+    return int(raw)
+
+
 def _mail_settings(env) -> dict:
     port = env.get("MAIL_PORT", "25")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -145,6 +156,13 @@ class Config:
     HELPDESK_INSTANCE: str = str(INSTANCE)
     HELPDESK_SLA_WARN_SHARE: float = 0.25
     HELPDESK_OUTBOX_RETRY_SECONDS: int = 60
+    #: What a web request waits for a lock (PostgreSQL lock_timeout, SQLite busy timeout) and
+    #: lets one statement run (PostgreSQL statement_timeout) before it answers 503; jobs and
+    #: the CLI do not use them (see extensions._transaction_timeouts).
+    HELPDESK_LOCK_TIMEOUT_MS: int = 5000
+    HELPDESK_STATEMENT_TIMEOUT_MS: int = 15000
+    #: Retry-After (seconds) of that 503.
+    HELPDESK_RETRY_AFTER_SECONDS: int = 5
     #: Werkzeug method for new password hashes; only the test suite makes it cheaper.
     HELPDESK_PASSWORD_HASH: str = "scrypt"
     SESSION_COOKIE_HTTPONLY: bool = True
@@ -196,6 +214,9 @@ class Config:
                                                cls.HELPDESK_LOGIN_LIMIT_ACCOUNT),
             HELPDESK_LOGIN_LIMIT_ADDRESS=_rate(env, "HELPDESK_LOGIN_LIMIT_ADDRESS",
                                                cls.HELPDESK_LOGIN_LIMIT_ADDRESS),
+            HELPDESK_LOCK_TIMEOUT_MS=_milliseconds(env, "HELPDESK_LOCK_TIMEOUT_MS", 5000),
+            HELPDESK_STATEMENT_TIMEOUT_MS=_milliseconds(env, "HELPDESK_STATEMENT_TIMEOUT_MS",
+                                                        15000),
             **_mail_settings(env),
         )
 

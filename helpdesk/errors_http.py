@@ -9,11 +9,15 @@ import re
 import uuid
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, make_response, render_template, request
+from flask import Flask, Request, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser, MultiPartParser
+
+from .errors import is_lock_timeout
+from .extensions import db, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,18 @@ def init_app(app: Flask) -> None:
                 response.headers[name] = value
         return response
 
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError):
+        if not is_lock_timeout(exc):
+            return unexpected(exc)
+        db.session.rollback()
+        if "_login_user" not in g:  # loading the user is what timed out: do not wait again
+            g._login_user = login_manager.anonymous_user()
+        log.warning("503 on %s: database busy (%s)", request.path, type(exc.orig).__name__)
+        response = make_response(_page(503, _("Inténtalo de nuevo"), busy_message()))
+        response.headers["Retry-After"] = retry_after()
+        return response
+
     @app.errorhandler(Exception)
     def unexpected(exc):
         if isinstance(exc, HTTPException):
@@ -142,6 +158,24 @@ def init_app(app: Flask) -> None:
         return _page(500, _("Error interno"),
                      _("Algo falló de nuestro lado. El error quedó registrado con la referencia "
                        "%(ref)s: indícala si contactas con soporte técnico.", ref=reference))
+
+
+def busy_message() -> str:
+    """What a user is told when the database gave up waiting for a lock (nothing was saved)."""
+    return _("La base de datos está ocupada con otra operación y no se ha guardado nada. "
+             "Inténtalo de nuevo en unos segundos.")
+
+
+def retry_after() -> str:
+    """The Retry-After header of a 503 for a busy database, in seconds."""
+    return str(current_app.config["HELPDESK_RETRY_AFTER_SECONDS"])
+
+
+def retry_later(response):
+    """After-request hook: this response is a 503 with Retry-After (the form shown again)."""
+    response.status_code = 503
+    response.headers["Retry-After"] = retry_after()
+    return response
 
 
 #: A request id a proxy may pass in (X-Request-Id), when it is plain enough to log as is.

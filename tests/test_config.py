@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
     ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL must start with"),
     ({"REDIS_URL": "redis://"}, "REDIS_URL has no host"),
     ({"HELPDESK_DEFAULT_LOCALE": "fr"}, "HELPDESK_DEFAULT_LOCALE must be es or en"),
+    ({"HELPDESK_LOCK_TIMEOUT_MS": "5s"}, "HELPDESK_LOCK_TIMEOUT_MS must be milliseconds"),
+    ({"HELPDESK_STATEMENT_TIMEOUT_MS": "0"}, "HELPDESK_STATEMENT_TIMEOUT_MS must be milli"),
 ])
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):

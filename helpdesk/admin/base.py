@@ -24,7 +24,8 @@ from wtforms import SelectField
 from wtforms.validators import StopValidation, ValidationError
 
 from .. import queries
-from ..errors import DomainError
+from ..errors import DomainError, is_lock_timeout
+from ..errors_http import retry_later
 from ..extensions import db
 from ..forms import Form
 from ..models import Role
@@ -96,9 +97,22 @@ class StaffView:
             flash(_("No se pudo guardar: ya existe un registro con esos datos o falta uno "
                     "obligatorio."), "error")
             return True
+        if is_lock_timeout(exc):
+            busy_form()
+            return True
         log.exception("admin view error")
         flash(_("No se pudo completar la operación. El error quedó registrado."), "error")
         return True
+
+
+def busy_form() -> None:
+    """The database gave up waiting for a lock: roll back, say so, and answer the form shown
+    again (with the user's text) as 503 with Retry-After."""
+    db.session.rollback()
+    log.warning("503 on %s: database busy", request.path)
+    flash(_("La base de datos está ocupada con otra operación y no se ha guardado nada; tu "
+            "texto sigue en el formulario. Inténtalo de nuevo en unos segundos."), "error")
+    after_this_request(retry_later)
 
 
 class AdminForm(Form):

@@ -8,11 +8,12 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import phrases, queries, rules, templating, workflows
 from ..accounts import country_name, get_directory, state_label
-from ..errors import Conflict, DomainError
+from ..errors import Conflict, DomainError, is_lock_timeout
 from ..extensions import db
 from ..forms import (
     NoteForm,
@@ -31,6 +32,7 @@ from ..models import (
     TicketStatus,
     User,
 )
+from .base import busy_form
 
 PAGE = "helpdesk/tickets/work.html"
 
@@ -102,6 +104,11 @@ class TicketWorkMixin:
         try:
             with workflows.atomic():
                 action(ticket, expected)
+        except OperationalError as exc:
+            if not is_lock_timeout(exc):
+                raise
+            busy_form()
+            return self._work_page(self._ticket_or_404(ticket_id), 503, **{slot: form})
         except (DomainError, StaleDataError) as exc:
             if isinstance(exc, StaleDataError):
                 exc = Conflict(_("Otra persona cambió este ticket en el mismo momento: %(c)s.",
@@ -232,6 +239,11 @@ class ReassignMixin:
             flash(_("Otra persona cambió estos tickets en el mismo momento; revisa la lista y "
                     "vuelve a intentarlo."), "error")
             return None, 409
+        except OperationalError as exc:
+            if not is_lock_timeout(exc):
+                raise
+            busy_form()
+            return None, 503
         except DomainError as exc:
             flash(str(exc), "error")
             return None, 409 if isinstance(exc, Conflict) else 400
