@@ -49,6 +49,7 @@ def test_each_demo_role_works_the_panel(live_server, browser, email):
     page.click("[data-testid=locale-en]")
     expect(menu.get_by_text("Support", exact=True)).to_be_visible()
     expect(menu.get_by_text("Settings", exact=True)).to_be_visible()
+    page.wait_for_load_state()  # the new page's dropdown script, before opening Support
     menu.get_by_text("Support", exact=True).click()
     menu.get_by_role("link", name="Tickets", exact=True).click()
     expect(page).to_have_url(f"{live_server}/admin/tickets/")
