@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import cache
 
 from flask import (
@@ -31,7 +30,6 @@ from .redirects import safe_next
 from .securitylog import security_event
 
 bp = Blueprint("auth", __name__)
-log = logging.getLogger(__name__)
 
 
 @cache

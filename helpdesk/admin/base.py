@@ -66,7 +66,6 @@ class StaffView:
 
     def inaccessible_callback(self, name, **kwargs):
         if current_user.is_authenticated:
-            log.info("403 on %s for user %s", request.path, current_user.id)
             abort(403)
         return redirect(url_for("auth.login", next=request.full_path))
 
@@ -81,7 +80,6 @@ class StaffView:
     def _handle_view(self, name, **kwargs):
         response = super()._handle_view(name, **kwargs)
         if response is None and name in WRITE_ENDPOINTS and not self.may_write():
-            log.info("403 on %s for user %s", request.path, current_user.id)
             abort(403)
         return response
 
