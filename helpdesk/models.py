@@ -105,6 +105,16 @@ class User(UserMixin, Timestamped, db.Model):
             raise RuntimeError("no session started for this user: use helpdesk.sessions")
         return self.session_token
 
+    def __eq__(self, other) -> bool:
+        """The same account. (UserMixin compares get_id(), which is now a session's token:
+        two loads of one user from different sessions, or one without a session, would
+        differ or raise — in select fields' `obj in choices`, for one.)"""
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    __hash__ = object.__hash__  # as UserMixin's: defining __eq__ would drop it
+
     def __str__(self) -> str:
         return self.name
 

@@ -258,3 +258,15 @@ def test_an_admin_changing_their_own_password_stays_signed_in(app, make_user, ag
     assert re.match(r"[\w-]+\.[\w-]+$", cookie(client, COOKIE))
     assert not signed_in(elsewhere)
     assert len(rows(app, admin)) == 1
+
+
+def test_users_compare_as_accounts_not_as_sessions(app, agent, make_user):
+    """Flask-Login's UserMixin compared get_id(); now a token, so select fields (`user in
+    choices`) broke with a 500 on forms listing people until User compared ids again."""
+    other = make_user(Role.AGENT)
+    with app.app_context():
+        user = db.session.get(User, agent)
+        copy = User(id=agent, email="x", name="x")
+        assert user == copy and user in [copy] and user != db.session.get(User, other)
+        user.session_token = "abc"
+        assert user == copy
