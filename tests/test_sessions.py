@@ -8,10 +8,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from app import create_app
 from helpdesk import rules, workflows
+from helpdesk.config import Config, ConfigError
 from helpdesk.extensions import db
 from helpdesk.models import Role, User, UserSession
 from helpdesk.queries import digest
@@ -270,3 +271,43 @@ def test_users_compare_as_accounts_not_as_sessions(app, agent, make_user):
         assert user == copy and user in [copy] and user != db.session.get(User, other)
         user.session_token = "abc"
         assert user == copy
+
+
+def test_two_tabs_racing_with_one_remember_cookie_rotate_it_once(app, agent, race):
+    """A restarted browser reopening two tabs sends the same cookie twice at once: one
+    request rotates it, the other is refused quietly — no theft alarm, no revocation."""
+    old = cookie(log_in(app), COOKIE)
+    results = []
+    race(2, lambda: results.append(workflows.use_remember_token(old, user_agent="tab")))
+    assert sorted(result is None for result in results) == [False, True]
+    assert len(rows(app, agent)) == 1
+
+
+def test_a_page_view_makes_one_session_lookup_and_writes_nothing(app, agent):
+    client = log_in(app, remember=False)
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()).upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert signed_in(client)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sum("FROM USER_SESSIONS" in s for s in statements) == 1
+    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+@pytest.mark.parametrize(("raw", "days"), [("", 30), ("7", 7), ("365", 365)])
+def test_the_remember_lifetime_setting(raw, days):
+    assert Config.from_env({"SECRET_KEY": "x", "HELPDESK_REMEMBER_DAYS": raw}) \
+        .HELPDESK_REMEMBER_DAYS == days
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "366", "30d", "١٢"])
+def test_a_malformed_remember_lifetime_stops_start_up(raw):
+    with pytest.raises(ConfigError, match="HELPDESK_REMEMBER_DAYS must be days"):
+        Config.from_env({"SECRET_KEY": "x", "HELPDESK_REMEMBER_DAYS": raw})
