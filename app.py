@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from helpdesk import admin, auth, cli, errors_http, extensions, health, security, throttle
+from helpdesk import (
+    admin,
+    auth,
+    cli,
+    errors_http,
+    extensions,
+    health,
+    security,
+    sessions,
+    throttle,
+)
 from helpdesk.config import Config, ConfigError
 from helpdesk.securitylog import configure_logging
 
@@ -20,6 +30,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     configure_logging(app)
     extensions.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)
     throttle.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)

@@ -1,4 +1,4 @@
-"""Log in, log out and the language switch."""
+"""Log in, log out (here or everywhere) and the language switch."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import throttle, workflows
+from . import sessions, throttle, workflows
 from .errors import DomainError
-from .extensions import db, login_manager
+from .extensions import db
 from .forms import LocaleForm, LoginForm
 from .models import User
 from .redirects import safe_next
@@ -37,13 +37,6 @@ def _dummy_hash(method: str) -> str:
     """Checked when the e-mail is unknown, hashed the way passwords are (HELPDESK_PASSWORD_HASH),
     so an unknown e-mail and a wrong password take the same time."""
     return generate_password_hash("not-a-real-password", method=method)
-
-
-@login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """The active user behind the session, or None."""
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -69,7 +62,7 @@ def login():
         stored = user.password_hash if user is not None and user.password_hash \
             else _dummy_hash(current_app.config["HELPDESK_PASSWORD_HASH"])
         if check_password_hash(stored, form.password.data) and user is not None and user.active:
-            login_user(user, remember=form.remember.data)
+            sessions.log_in(user, remember=bool(form.remember.data))
             session.pop("locale", None)
             security_event("login", user_id=user.id)
             return redirect(_safe_next(form.next.data))
@@ -87,8 +80,17 @@ def login():
 def logout():
     """End the session (POST with CSRF token, so no link can log anyone out)."""
     security_event("logout")
-    logout_user()
+    sessions.log_out()
     flash(_("Has cerrado la sesión."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/logout/everywhere", methods=("POST",))
+@login_required
+def logout_everywhere():
+    """End every session of the current user on every device, this one included (POST, CSRF)."""
+    sessions.log_out_everywhere(current_user._get_current_object())
+    flash(_("Has cerrado la sesión en todos los dispositivos."), "info")
     return redirect(url_for("auth.login"))
 
 

@@ -31,6 +31,8 @@ ENVIRONMENT = {
     "MAIL_PASSWORD": "SMTP password (optional; never logged)",
     "MAIL_DEFAULT_SENDER": "From: of replies (default Bayit+ Soporte <soporte@bayit.example>)",
     "HELPDESK_SECURE_COOKIES": "1 when served over HTTPS: session and remember cookies Secure",
+    "HELPDESK_REMEMBER_DAYS": "days a login with Recordarme (any login at most) lasts "
+                              "(default 30)",
     "LOG_LEVEL": "level of the panel's own log lines (default INFO)",
     "HELPDESK_LOGIN_LIMIT_ACCOUNT": "failed logins allowed per e-mail (default 10 per 15 minutes)",
     "HELPDESK_LOGIN_LIMIT_ADDRESS": "failed logins allowed per client address "
@@ -127,6 +129,14 @@ def _milliseconds(env, name: str, default: int) -> int:
     return int(raw)
 
 
+def _days(env, name: str, default: int) -> int:
+    """A whole number of days between 1 and 365."""
+    raw = env.get(name, "").strip() or str(default)
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= 365):
+        raise ConfigError(f"{name} must be days between 1 and 365, not {raw!r}")
+    return int(raw)
+
+
 def _mail_settings(env) -> dict:
     port = env.get("MAIL_PORT", "25")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -171,6 +181,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY: bool = True
     REMEMBER_COOKIE_SAMESITE: str = "Lax"
     REMEMBER_COOKIE_SECURE: bool = False
+    #: Our remember-me cookie (helpdesk.sessions; Flask-Login's own is never set) lives this
+    #: long from the login, and no session, remembered or not, outlives it on the server.
+    HELPDESK_REMEMBER_DAYS: int = 30
     LOG_LEVEL: str = "INFO"
     #: Failed logins allowed per e-mail and per client address; beyond, a 429 (throttle.py).
     HELPDESK_LOGIN_LIMIT_ACCOUNT: str = "10 per 15 minutes"
@@ -209,6 +222,7 @@ class Config:
             HELPDESK_ACCOUNT_DIRECTORY=env.get("HELPDESK_ACCOUNT_DIRECTORY", ""),
             SESSION_COOKIE_SECURE=secure,
             REMEMBER_COOKIE_SECURE=secure,
+            HELPDESK_REMEMBER_DAYS=_days(env, "HELPDESK_REMEMBER_DAYS", 30),
             LOG_LEVEL=log_level,
             HELPDESK_LOGIN_LIMIT_ACCOUNT=_rate(env, "HELPDESK_LOGIN_LIMIT_ACCOUNT",
                                                cls.HELPDESK_LOGIN_LIMIT_ACCOUNT),

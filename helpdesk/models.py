@@ -90,9 +90,30 @@ class User(UserMixin, Timestamped, db.Model):
     )
     skills: Mapped[list[Category]] = relationship(secondary=agent_skills)
 
+    #: The session token this object was loaded or logged in with (helpdesk.sessions), not a
+    #: column: Flask-Login stores `get_id()` in the session cookie, so the cookie carries the
+    #: revocable token rather than the user's id.
+    session_token = None
+
     @property
     def is_active(self) -> bool:
         return self.active
+
+    def get_id(self) -> str:
+        """The session's random token (Flask-Login's "alternative token"), never the id."""
+        if not self.session_token:
+            raise RuntimeError("no session started for this user: use helpdesk.sessions")
+        return self.session_token
+
+    def __eq__(self, other) -> bool:
+        """The same account. (UserMixin compares get_id(), which is now a session's token:
+        two loads of one user from different sessions, or one without a session, would
+        differ or raise — in select fields' `obj in choices`, for one.)"""
+        if isinstance(other, User):
+            return self is other or (self.id is not None and self.id == other.id)
+        return NotImplemented
+
+    __hash__ = object.__hash__  # as UserMixin's: defining __eq__ would drop it
 
     def __str__(self) -> str:
         return self.name
@@ -588,3 +609,32 @@ class ReportCategoryDay(db.Model):
     avg_resolution_s: Mapped[int | None] = mapped_column(Integer)
     avg_satisfaction: Mapped[float | None] = mapped_column(db.Float)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(db.Model):
+    """One signed-in browser. The session cookie carries a random token, a remembered login
+    also a remember-me cookie `<selector>.<validator>`; the database keeps only SHA-256 digests
+    of the token and the validator, so a copy of this table logs no one in. Deleting the row
+    ends the session and its remember-me cookie together."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Remember-me: the selector finds the row, the validator (hashed) proves the cookie; both
+    #: NULL for a login without "Recordarme". The previous validator's digest and when it was
+    #: replaced tell a browser's own race (a second tab, seconds later) from a stolen copy.
+    remember_selector: Mapped[str | None] = mapped_column(String(32), unique=True)
+    remember_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_remember_hash: Mapped[str | None] = mapped_column(String(64))
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: No session outlives HELPDESK_REMEMBER_DAYS from its login, remembered or not.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def remembered(self) -> bool:
+        return self.remember_selector is not None

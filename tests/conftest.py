@@ -150,13 +150,21 @@ def run_jobs(app, redis):
     return run
 
 
+def signed_in_client(app, user_id: int):
+    """A client of `app` holding a new server-side session of this user, as after a login."""
+    with app.app_context(), workflows.atomic():
+        user = db.session.get(User, user_id)
+        user.session_token = workflows.start_session(user, remember=False,
+                                                     user_agent="pytest").token
+        return app.test_client(user=user)  # FlaskLoginClient stores user.get_id()
+
+
 @pytest.fixture
 def login_as(app):
     """A test client already logged in as the user with this id."""
 
     def client_for(user_id: int):
-        with app.app_context():
-            return app.test_client(user=db.session.get(User, user_id))
+        return signed_in_client(app, user_id)
 
     return client_for
 

@@ -16,6 +16,8 @@ from helpdesk import workflows
 from helpdesk.extensions import db
 from helpdesk.models import Availability, Role, RoutingRule, Ticket, User
 
+from .conftest import signed_in_client
+
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 CONTROLS = {"input", "select", "textarea"}
@@ -128,8 +130,7 @@ def csrf_app(app_config):
 
 
 def csrf_client(csrf_app, user_id):
-    with csrf_app.app_context():
-        return csrf_app.test_client(user=db.session.get(User, user_id))
+    return signed_in_client(csrf_app, user_id)
 
 
 def staff_urls(app, desk) -> list[str]:

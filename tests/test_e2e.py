@@ -63,3 +63,41 @@ def test_each_demo_role_works_the_panel(live_server, browser, email):
     page.click("[data-testid=logout]")
     expect(page).to_have_url(f"{live_server}/login")
     page.close()
+
+
+def log_in(page, base: str, email: str, *, remember: bool) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", "demo")
+    if remember:
+        page.get_by_label("Recordarme").check()
+    page.click("[data-testid=login-submit]")
+    sync_api.expect(page).to_have_url(f"{base}/admin/")
+    page.wait_for_load_state()  # the user menu's dropdown script
+
+
+def test_remember_me_survives_a_restart_and_logout_everywhere_ends_it(live_server, browser):
+    """Recordarme: with the session cookie gone (a browser restart) the panel still opens and
+    the remember cookie is a new one; the user menu's "Cerrar sesión en todos los
+    dispositivos" in another browser then sends both back to the login page."""
+    expect, email = sync_api.expect, demo.DEMO_LOGINS[0]
+    laptop = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(laptop, live_server, email, remember=True)
+    before = {c["name"]: c["value"] for c in laptop.context.cookies()}
+    laptop.context.clear_cookies(name="session")
+    laptop.goto(f"{live_server}/admin/")
+    expect(laptop).to_have_url(f"{live_server}/admin/")
+    after = {c["name"]: c["value"] for c in laptop.context.cookies()}
+    assert after["helpdesk_remember"] != before["helpdesk_remember"]
+
+    phone = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(phone, live_server, email, remember=False)
+    phone.get_by_test_id("user-menu").click()
+    phone.get_by_test_id("logout-everywhere").click()
+    expect(phone).to_have_url(f"{live_server}/login")
+    expect(phone.get_by_role("alert")).to_contain_text(
+        "Has cerrado la sesión en todos los dispositivos.")
+    laptop.goto(f"{live_server}/admin/")
+    expect(laptop).to_have_url(f"{live_server}/login?next=/admin/?")
+    laptop.close()
+    phone.close()

@@ -110,7 +110,8 @@ def test_session_and_remember_cookies_are_httponly_samesite_lax_and_secure(app_c
                                            "remember": "y", "csrf_token": token})
     assert response.status_code == 302
     cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
-    assert set(cookies) >= {"session", "remember_token"}
+    assert set(cookies) >= {"session", "helpdesk_remember"}
+    assert "remember_token" not in cookies  # Flask-Login's own id|HMAC cookie: never set
     for cookie in cookies.values():
         assert "; Secure" in cookie and "; HttpOnly" in cookie and "; SameSite=Lax" in cookie
 
@@ -167,7 +168,11 @@ def test_role_and_password_changes_are_logged_and_cannot_forge_a_line(app, agent
                               role=Role.SUPERVISOR, active=True, locale="es",
                               timezone="Europe/Madrid")
         workflows.set_password(user, "a-new-long-password", actor=actor)
-    role, password = events(caplog)
+    role, revoked, password, revoked_again = events(caplog)
+    assert revoked == (f'security event=sessions_revoked actor_id={admin} target_id={agent} '
+                       'reason="role" sessions=0')
+    assert revoked_again.startswith("security event=sessions_revoked ")
+    assert 'reason="password"' in revoked_again
     assert role == (f'security event=role_changed actor_id={admin} target_id={agent} '
                     'target_email="ana@x\\nsecurity event=login user_id=1@test.bayit" '
                     'old="AGENT" new="SUPERVISOR"')

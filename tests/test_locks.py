@@ -16,9 +16,10 @@ from app import create_app
 from helpdesk.config import Config
 from helpdesk.errors import is_lock_timeout
 from helpdesk.extensions import JOB_BUSY_TIMEOUT_MS, db
-from helpdesk.models import Message, Role, Ticket, User
+from helpdesk.models import Message, Role, Ticket
 
 from .client import BrowserClient
+from .conftest import signed_in_client
 from .pages import flashes, form_fields, forms_posting_to, parse
 
 NEW = "/admin/tickets/new/"
@@ -40,8 +41,7 @@ def quick_app(app, app_config):
 def agent(quick_app, make_user):
     """A logged-in client of `quick_app`."""
     user_id = make_user(Role.ADMIN)
-    with quick_app.app_context():
-        return quick_app.test_client(user=db.session.get(User, user_id))
+    return signed_in_client(quick_app, user_id)
 
 
 def count(app, model) -> int:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from wtforms import PasswordField
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
-from .. import workflows
+from .. import sessions, workflows
 from ..models import Availability, Role, User
 from .base import ADMINS, ENUM_FORMATTERS, StaffModelView, enum_field
 
@@ -77,6 +77,8 @@ class AgentView(StaffModelView):
         except Exception as exc:
             self.handle_view_exception(exc)
             return False
+        if user.id == current_user.id:  # their own password or role: this browser stays in
+            sessions.keep_signed_in(user)
         self.after_model_change(form, user, is_created)
         return user
 

@@ -42,6 +42,11 @@ from .reports import (
     report_resolution_by_category,
     report_satisfaction,
 )
+from .sessions import (
+    digest,
+    live_session,
+    remembered_session,
+)
 from .sla import (
     sla_policy,
     sla_state_at_sql,
@@ -71,6 +76,9 @@ __all__ = [
     "TeamAgents",
     "contains",
     "describe_changes_since",
+    "digest",
+    "live_session",
+    "remembered_session",
     "epoch",
     "get_setting",
     "hold_ticket_locks",

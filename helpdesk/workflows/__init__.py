@@ -71,6 +71,16 @@ from .people import (
     update_agent_profile,
     update_user,
 )
+from .sessions import (
+    IssuedSession,
+    Restored,
+    end_session,
+    log_out_everywhere,
+    revoke_sessions,
+    start_session,
+    touch_session,
+    use_remember_token,
+)
 from .tickets import (
     add_customer_message,
     add_note,
@@ -89,6 +99,14 @@ __all__ = [
     "Conflict",
     "DomainError",
     "INTENT_HANDLERS",
+    "IssuedSession",
+    "Restored",
+    "end_session",
+    "log_out_everywhere",
+    "revoke_sessions",
+    "start_session",
+    "touch_session",
+    "use_remember_token",
     "InvalidTransition",
     "NOTE_MAX",
     "PASSWORD_MIN",

@@ -16,6 +16,7 @@ from ..models import Availability, Role, Team, User
 from ..securitylog import security_event
 from .base import PASSWORD_MIN, audit, clean_text
 from .outbox import schedule_waiting
+from .sessions import revoke_sessions
 
 
 def hash_password(password: str) -> str:
@@ -87,28 +88,34 @@ def _names(rows) -> str:
 
 def update_user(user: User, *, actor: User | None, name: str, email: str, role: Role,
                 active: bool, locale: str, timezone: str) -> None:
-    """Correct an account (admins): name, e-mail, role, active, language, time zone."""
+    """Correct an account (admins): name, e-mail, role, active, language, time zone. A role
+    change or a deactivation ends every session of the user."""
     _require_admin(actor)
     _set(user, actor, "name", clean_text(name, _("Nombre"), 120))
     _set(user, actor, "email", _clean_email(email, other_than=user.id))
     old_role = user.role
-    if _set(user, actor, "role", role):
+    role_changed = _set(user, actor, "role", role)
+    if role_changed:
         security_event("role_changed", actor_id=actor.id if actor else None, target_id=user.id,
                        target_email=user.email, old=old_role.name, new=role.name)
-    _set(user, actor, "active", bool(active))
+    deactivated = _set(user, actor, "active", bool(active)) and not user.active
     _set(user, actor, "locale", locale)
     _set(user, actor, "timezone", timezone)
     db.session.flush()
+    if deactivated or role_changed:  # a session signed in under the old rights ends
+        revoke_sessions(user, reason="deactivated" if deactivated else "role", actor=actor)
 
 
 def set_password(user: User, password: str, *, actor: User | None) -> None:
-    """A new password (admins, for anyone): hashed; the audit row says only that it changed."""
+    """A new password (admins, for anyone): hashed; the audit row says only that it changed.
+    Every session of the user ends (the view gives an admin changing their own a fresh one)."""
     _require_admin(actor)
     user.password_hash = hash_password(_check_password(password))
     audit(user, actor, "update", field="password")
     security_event("password_changed", actor_id=actor.id if actor else None,
                    target_id=user.id, target_email=user.email)
     db.session.flush()
+    revoke_sessions(user, reason="password", actor=actor)
 
 
 def update_agent_profile(user: User, *, actor: User | None, teams, supervised_teams, skills,
