@@ -38,6 +38,12 @@ ENVIRONMENT = {
     "HELPDESK_LOCK_TIMEOUT_MS": "longest a web request waits for a lock (default 5000)",
     "HELPDESK_STATEMENT_TIMEOUT_MS": "longest one statement of a web request runs, PostgreSQL "
                                      "(default 15000)",
+    "HELPDESK_RETRY_BASE_SECONDS": "wait before retrying a failed job the first time; it doubles "
+                                   "after each failure (default 30)",
+    "HELPDESK_RETRY_MAX_SECONDS": "longest wait between two retries of a failed job "
+                                  "(default 3600)",
+    "HELPDESK_RETRY_GIVE_UP_HOURS": "hours a job keeps being retried before it is marked failed "
+                                    "(default 24)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -127,6 +133,14 @@ def _milliseconds(env, name: str, default: int) -> int:
     return int(raw)
 
 
+def _whole(env, name: str, default: int, top: int) -> int:
+    """A whole number between 1 and `top`."""
+    raw = env.get(name, "").strip() or str(default)
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= top):
+        raise ConfigError(f"{name} must be a whole number between 1 and {top}, not {raw!r}")
+    return int(raw)
+
+
 def _mail_settings(env) -> dict:
     port = env.get("MAIL_PORT", "25")
     if not port.isdigit() or not 0 < int(port) < 65536:
@@ -155,7 +169,16 @@ class Config:
     HELPDESK_LOCALES: tuple[str, ...] = ("es", "en")
     HELPDESK_INSTANCE: str = str(INSTANCE)
     HELPDESK_SLA_WARN_SHARE: float = 0.25
+    #: A pending intent not done this long after it was handed to Redis is handed again.
     HELPDESK_OUTBOX_RETRY_SECONDS: int = 60
+    #: Backoff of a failed intent: base * 2**(attempts-1), at most max; failed after give-up.
+    HELPDESK_RETRY_BASE_SECONDS: int = 30
+    HELPDESK_RETRY_MAX_SECONDS: int = 3600
+    HELPDESK_RETRY_GIVE_UP_HOURS: int = 24
+    #: rq's limit for one run of an intent (the work-horse is killed after it) and the lease
+    #: after which the sweep takes a run whose worker died for lost: the timeout plus a margin.
+    HELPDESK_JOB_TIMEOUT_SECONDS: int = 180
+    HELPDESK_JOB_LEASE_SECONDS: int = 300
     #: What a web request waits for a lock (PostgreSQL lock_timeout, SQLite busy timeout) and
     #: lets one statement run (PostgreSQL statement_timeout) before it answers 503; jobs and
     #: the CLI do not use them (see extensions._transaction_timeouts).
@@ -217,6 +240,9 @@ class Config:
             HELPDESK_LOCK_TIMEOUT_MS=_milliseconds(env, "HELPDESK_LOCK_TIMEOUT_MS", 5000),
             HELPDESK_STATEMENT_TIMEOUT_MS=_milliseconds(env, "HELPDESK_STATEMENT_TIMEOUT_MS",
                                                         15000),
+            HELPDESK_RETRY_BASE_SECONDS=_whole(env, "HELPDESK_RETRY_BASE_SECONDS", 30, 86400),
+            HELPDESK_RETRY_MAX_SECONDS=_whole(env, "HELPDESK_RETRY_MAX_SECONDS", 3600, 86400),
+            HELPDESK_RETRY_GIVE_UP_HOURS=_whole(env, "HELPDESK_RETRY_GIVE_UP_HOURS", 24, 24 * 30),
             **_mail_settings(env),
         )
 

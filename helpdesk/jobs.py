@@ -6,11 +6,14 @@ which provides the app; `CRON` is what `flask helpdesk cron` registers.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 from flask import current_app
 
-from . import rules, workflows
+from . import backoff, rules, workflows
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -21,9 +24,25 @@ def job_context():
 
 
 def run_intent(intent_id: int) -> str:
-    """Run one outbox intent; idempotent on the intent's state in the database."""
+    """Run one outbox intent; idempotent on the intent's state in the database.
+
+    Three transactions: take the lease (committed, so a dead worker's run is found later);
+    run the handler and mark the intent done (committed at once after, say, SMTP accepted the
+    mail); or, if the handler raised, roll its work back and record the failure and the next
+    attempt. The rq job itself succeeds either way: retries belong to the outbox sweep.
+    """
     with job_context():
-        return workflows.run_intent(intent_id)
+        refused = workflows.claim_intent(intent_id, rules.utcnow())
+    if refused is not None:
+        return refused
+    try:
+        with job_context():
+            return workflows.run_intent(intent_id)
+    except Exception as exc:  # any failure of the handler: recorded, retried by the sweep
+        error = backoff.error_summary(exc)
+        log.warning("intent %s failed: %s", intent_id, error)
+        with job_context():
+            return workflows.record_failure(intent_id, error, rules.utcnow())
 
 
 def sweep_outbox() -> int:
