@@ -139,6 +139,20 @@ def delivery_state(client, desk, message_id) -> str:
     return html[html.index(marker):html.index("</div>", html.index(marker))]
 
 
+def test_backoff_doubles_from_the_base_up_to_the_cap():
+    waits = [backoff.retry_delay(n, 30, 3600).total_seconds() for n in range(1, 11)]
+    assert waits == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+    assert backoff.retry_delay(10_000, 30, 3600) == timedelta(hours=1)
+
+
+def test_an_error_summary_is_short_and_never_carries_credentials():
+    exc = ConnectionError("cannot reach redis://admin:hunter2@cache:6379/0 (password=hunter2)\n"
+                          + "x" * 1000)
+    summary = backoff.error_summary(exc)
+    assert summary.startswith("ConnectionError: cannot reach redis://***@cache:6379/0")
+    assert "hunter2" not in summary and len(summary) <= backoff.ERROR_MAX
+
+
 def test_a_day_of_smtp_outage_loses_nothing_and_delivers_once_with_the_first_message_id(
         app, desk, smtp, run_jobs, login_as):
     message_id, message_ids = reply(app, desk)
