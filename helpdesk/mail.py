@@ -28,6 +28,8 @@ class _IdListHeader(UnstructuredHeader):
     between ids. As unstructured text, a long id would come out RFC 2047-encoded
     (`=?utf-8?q?=3C…`), which mail clients do not match when they thread."""
 
+    max_count = 1  # each of these headers appears at most once (RFC 5322 3.6)
+
     def fold(self, *, policy):
         return f"{self.name}: " + f"{policy.linesep} ".join(str(self).split()) + policy.linesep
 

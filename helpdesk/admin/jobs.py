@@ -34,6 +34,7 @@ class FailedJobsView(StaffPage):
 
     @expose("/")
     def index(self):
+        """The two lists, or "No hay trabajos fallidos"."""
         return self.render("helpdesk/failed_jobs.html", intents=queries.failed_intents(),
                            rq_jobs=queries.failed_rq_jobs(), form=ConfirmForm(), what=WHAT)
 
