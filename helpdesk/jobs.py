@@ -26,10 +26,12 @@ def job_context():
 def run_intent(intent_id: int) -> str:
     """Run one outbox intent; idempotent on the intent's state in the database.
 
-    Three transactions: take the lease (committed, so a dead worker's run is found later);
-    run the handler and mark the intent done (committed at once after, say, SMTP accepted the
-    mail); or, if the handler raised, roll its work back and record the failure and the next
-    attempt. The rq job itself succeeds either way: retries belong to the outbox sweep.
+    Take the lease (committed, so a dead worker's run is found later); run the handler, and
+    mark the intent done in the same transaction, or, for a handler with a network part
+    (mail), commit, send with no transaction open, and mark it done in the commit right after
+    the server accepted. If anything raised, its work is rolled back and the failure and the
+    next attempt are recorded. The rq job itself succeeds either way: retries belong to the
+    outbox sweep.
     """
     with job_context():
         refused = workflows.claim_intent(intent_id, rules.utcnow())
@@ -37,7 +39,13 @@ def run_intent(intent_id: int) -> str:
         return refused
     try:
         with job_context():
-            return workflows.run_intent(intent_id)
+            outcome = workflows.run_intent(intent_id)
+        if not callable(outcome):
+            return outcome
+        with current_app.app_context():
+            outcome()  # SMTP: no transaction, no lock held meanwhile
+        with job_context():
+            return workflows.finish_intent(intent_id)
     except Exception as exc:  # any failure of the handler: recorded, retried by the sweep
         error = backoff.error_summary(exc)
         log.warning("intent %s failed: %s", intent_id, error)

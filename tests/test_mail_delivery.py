@@ -348,6 +348,11 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_customer_sees_one_message_
         message_id, message_ids = reply(app, desk)
         assert sink.arrived.wait(60), worker.stderr.read1().decode(errors="replace")
         time.sleep(0.2)  # the whole message is in; the worker waits for our "250"
+        started = time.monotonic()  # meanwhile the panel writes: no lock is held over SMTP
+        with app.app_context(), workflows.atomic():
+            workflows.add_note(db.session.get(Ticket, desk["ticket"]), "Esperando al correo",
+                               actor=db.session.get(User, desk["ana"]))
+        assert time.monotonic() - started < 2
         kill_everything(worker)
     finally:
         if worker.poll() is None:

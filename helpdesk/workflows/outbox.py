@@ -154,9 +154,15 @@ def claim_intent(intent_id: int, now: datetime) -> str | None:
     return None
 
 
-def run_intent(intent_id: int) -> str:
+def run_intent(intent_id: int) -> str | Callable[[], None]:
     """Run one outbox intent exactly once: locked, skipped if already done, marked done in the
-    same transaction as the handler's work (the caller commits right after it returns)."""
+    same transaction as the handler's work (the caller commits right after it returns).
+
+    A handler that talks to the network (mail) does its reads here and returns the sending
+    as a callable instead: the caller commits, calls it with no transaction open (no lock
+    held, the SQLite file included, while an SMTP server takes its time), and then marks
+    the intent done with `finish_intent` at once.
+    """
     intent = _locked(intent_id)
     if intent is None:
         return "missing"
@@ -166,7 +172,18 @@ def run_intent(intent_id: int) -> str:
     if handler is None:
         _fail(intent, f"unknown handler {intent.func!r}", rules.utcnow())
         return "failed"
-    handler(*intent.args)
+    network = handler(*intent.args)
+    if callable(network):
+        return network
+    return finish_intent(intent_id)
+
+
+def finish_intent(intent_id: int) -> str:
+    """Mark a pending intent done (after its handler, or right after the handler's network
+    part succeeded)."""
+    intent = _locked(intent_id)
+    if intent is None or intent.state is not IntentState.PENDING:
+        return "missing" if intent is None else intent.state.value
     intent.state, intent.done_at = IntentState.DONE, rules.utcnow()
     intent.started_at = intent.next_attempt_at = None
     db.session.flush()
