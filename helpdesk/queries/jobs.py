@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis.exceptions import RedisError
+from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
@@ -76,19 +77,21 @@ class FailedJob:
 
 def failed_rq_jobs(limit: int = 200) -> list[FailedJob]:
     """rq's FailedJobRegistry of every queue of ours: what, the last line of the error, when.
-    Empty (not an error) when Redis does not answer."""
+    What cannot be read (Redis down, a job in another serialization) is left out, not a 500."""
     jobs = []
-    try:
-        for name in QUEUES:
-            queue = get_queue(name)
+    for name in QUEUES:
+        queue = get_queue(name)
+        try:
             ids = FailedJobRegistry(queue=queue).get_job_ids(0, limit - 1)
-            for job in Job.fetch_many(ids, connection=queue.connection,
-                                      serializer=queue.serializer):
-                if job is not None:
-                    jobs.append(FailedJob(name, job.id, job.func_name, _last_line(job),
-                                          job.ended_at))
-    except RedisError:
-        return jobs
+        except RedisError:
+            return jobs
+        for job_id in ids:
+            try:
+                job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+                jobs.append(FailedJob(name, job.id, job.func_name, _last_line(job),
+                                      job.ended_at))
+            except (RedisError, DeserializationError, NoSuchJobError, ValueError):
+                continue
     return jobs
 
 
