@@ -379,3 +379,19 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_customer_sees_one_message_
     copies = sink.parsed()  # at least once: twice, but as one message for the customer
     assert len(copies) == 2 and {m["Message-ID"] for m in copies} == {message_ids}
     assert [r for r, _c in sink.messages] == [["lucia@example.com"]] * 2
+
+
+def test_retrying_a_reply_that_did_not_fail_is_refused_with_a_message(app, desk, smtp, run_jobs,
+                                                                     login_as):
+    message_id, _ids = reply(app, desk)
+    smtp.up()
+    run_jobs("mail")
+    ana = login_as(desk["ana"])
+    url = f"/admin/tickets/{desk['ticket']}/replies/{message_id}/retry"
+    response = ana.post(url, token_from=f"/admin/tickets/{desk['ticket']}/")
+    assert response.status_code == 409
+    assert "no está fallido" in response.get_data(as_text=True)
+    assert intent_of(app, message_id).state is IntentState.DONE
+    assert ana.post(f"/admin/tickets/{desk['ticket']}/replies/999999/retry",
+                    token_from=f"/admin/tickets/{desk['ticket']}/").status_code == 404
+    assert len(smtp.sink.messages) == 1
