@@ -40,6 +40,12 @@ ENVIRONMENT = {
     "HELPDESK_LOCK_TIMEOUT_MS": "longest a web request waits for a lock (default 5000)",
     "HELPDESK_STATEMENT_TIMEOUT_MS": "longest one statement of a web request runs, PostgreSQL "
                                      "(default 15000)",
+    "HELPDESK_RETRY_BASE_SECONDS": "wait before retrying a failed job the first time; it doubles "
+                                   "after each failure (default 30)",
+    "HELPDESK_RETRY_MAX_SECONDS": "longest wait between two retries of a failed job "
+                                  "(default 3600)",
+    "HELPDESK_RETRY_GIVE_UP_HOURS": "hours a job keeps being retried before it is marked failed "
+                                    "(default 24)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -121,20 +127,17 @@ def _flag(env, name: str) -> bool:
     return raw in ("1", "true", "yes")
 
 
-def _milliseconds(env, name: str, default: int) -> int:
-    """A positive whole number of milliseconds."""
+def _whole(env, name: str, default: int, top: int, unit: str = "a whole number") -> int:
+    """A whole number between 1 and `top`."""
     raw = env.get(name, "").strip() or str(default)
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= 3_600_000):
-        raise ConfigError(f"{name} must be milliseconds between 1 and 3600000, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= top):
+        raise ConfigError(f"{name} must be {unit} between 1 and {top}, not {raw!r}")
     return int(raw)
 
 
-def _days(env, name: str, default: int) -> int:
-    """A whole number of days between 1 and 365."""
-    raw = env.get(name, "").strip() or str(default)
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) <= 365):
-        raise ConfigError(f"{name} must be days between 1 and 365, not {raw!r}")
-    return int(raw)
+def _whole_ms(env, name: str, default: int) -> int:
+    """A positive whole number of milliseconds, at most an hour."""
+    return _whole(env, name, default, 3_600_000, "milliseconds")
 
 
 def _mail_settings(env) -> dict:
@@ -165,7 +168,16 @@ class Config:
     HELPDESK_LOCALES: tuple[str, ...] = ("es", "en")
     HELPDESK_INSTANCE: str = str(INSTANCE)
     HELPDESK_SLA_WARN_SHARE: float = 0.25
+    #: A pending intent not done this long after it was handed to Redis is handed again.
     HELPDESK_OUTBOX_RETRY_SECONDS: int = 60
+    #: Backoff of a failed intent: base * 2**(attempts-1), at most max; failed after give-up.
+    HELPDESK_RETRY_BASE_SECONDS: int = 30
+    HELPDESK_RETRY_MAX_SECONDS: int = 3600
+    HELPDESK_RETRY_GIVE_UP_HOURS: int = 24
+    #: rq's limit for one run of an intent (the work-horse is killed after it) and the lease
+    #: after which the sweep takes a run whose worker died for lost: the timeout plus a margin.
+    HELPDESK_JOB_TIMEOUT_SECONDS: int = 180
+    HELPDESK_JOB_LEASE_SECONDS: int = 300
     #: What a web request waits for a lock (PostgreSQL lock_timeout, SQLite busy timeout) and
     #: lets one statement run (PostgreSQL statement_timeout) before it answers 503; jobs and
     #: the CLI do not use them (see extensions._transaction_timeouts).
@@ -222,15 +234,18 @@ class Config:
             HELPDESK_ACCOUNT_DIRECTORY=env.get("HELPDESK_ACCOUNT_DIRECTORY", ""),
             SESSION_COOKIE_SECURE=secure,
             REMEMBER_COOKIE_SECURE=secure,
-            HELPDESK_REMEMBER_DAYS=_days(env, "HELPDESK_REMEMBER_DAYS", 30),
+            HELPDESK_REMEMBER_DAYS=_whole(env, "HELPDESK_REMEMBER_DAYS", 30, 365, "days"),
             LOG_LEVEL=log_level,
             HELPDESK_LOGIN_LIMIT_ACCOUNT=_rate(env, "HELPDESK_LOGIN_LIMIT_ACCOUNT",
                                                cls.HELPDESK_LOGIN_LIMIT_ACCOUNT),
             HELPDESK_LOGIN_LIMIT_ADDRESS=_rate(env, "HELPDESK_LOGIN_LIMIT_ADDRESS",
                                                cls.HELPDESK_LOGIN_LIMIT_ADDRESS),
-            HELPDESK_LOCK_TIMEOUT_MS=_milliseconds(env, "HELPDESK_LOCK_TIMEOUT_MS", 5000),
-            HELPDESK_STATEMENT_TIMEOUT_MS=_milliseconds(env, "HELPDESK_STATEMENT_TIMEOUT_MS",
+            HELPDESK_LOCK_TIMEOUT_MS=_whole_ms(env, "HELPDESK_LOCK_TIMEOUT_MS", 5000),
+            HELPDESK_STATEMENT_TIMEOUT_MS=_whole_ms(env, "HELPDESK_STATEMENT_TIMEOUT_MS",
                                                         15000),
+            HELPDESK_RETRY_BASE_SECONDS=_whole(env, "HELPDESK_RETRY_BASE_SECONDS", 30, 86400),
+            HELPDESK_RETRY_MAX_SECONDS=_whole(env, "HELPDESK_RETRY_MAX_SECONDS", 3600, 86400),
+            HELPDESK_RETRY_GIVE_UP_HOURS=_whole(env, "HELPDESK_RETRY_GIVE_UP_HOURS", 24, 24 * 30),
             **_mail_settings(env),
         )
 

@@ -116,6 +116,9 @@ class IntentState(Labelled, enum.StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
+    #: Failed, then set aside by an admin on *Trabajos fallidos*: kept, never run again.
+    DISCARDED = "discarded"
 
 
-IntentState.LABELS = {"pending": _l("Pendiente"), "done": _l("Hecho"), "failed": _l("Fallido")}
+IntentState.LABELS = {"pending": _l("Pendiente"), "done": _l("Hecho"), "failed": _l("Fallido"),
+                      "discarded": _l("Descartado")}

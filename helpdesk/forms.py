@@ -125,3 +125,7 @@ class PriorityForm(TicketActionForm):
     """Reprioritise: the SLA deadlines follow."""
 
     priority = SelectField(_l("Prioridad"), choices=[])
+
+
+class ConfirmForm(Form):
+    """A button that changes something (retry, discard): nothing but its CSRF token."""

@@ -6,11 +6,14 @@ which provides the app; `CRON` is what `flask helpdesk cron` registers.
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 from flask import current_app
 
-from . import rules, workflows
+from . import backoff, rules, workflows
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -21,9 +24,33 @@ def job_context():
 
 
 def run_intent(intent_id: int) -> str:
-    """Run one outbox intent; idempotent on the intent's state in the database."""
+    """Run one outbox intent; idempotent on the intent's state in the database.
+
+    Take the lease (committed, so a dead worker's run is found later); run the handler, and
+    mark the intent done in the same transaction, or, for a handler with a network part
+    (mail), commit, send with no transaction open, and mark it done in the commit right after
+    the server accepted. If anything raised, its work is rolled back and the failure and the
+    next attempt are recorded. The rq job itself succeeds either way: retries belong to the
+    outbox sweep.
+    """
     with job_context():
-        return workflows.run_intent(intent_id)
+        refused = workflows.claim_intent(intent_id, rules.utcnow())
+    if refused is not None:
+        return refused
+    try:
+        with job_context():
+            outcome = workflows.run_intent(intent_id)
+        if not callable(outcome):
+            return outcome
+        with current_app.app_context():
+            outcome()  # SMTP: no transaction, no lock held meanwhile
+        with job_context():
+            return workflows.finish_intent(intent_id)
+    except Exception as exc:  # any failure of the handler: recorded, retried by the sweep
+        error = backoff.error_summary(exc)
+        log.warning("intent %s failed: %s", intent_id, error)
+        with job_context():
+            return workflows.record_failure(intent_id, error, rules.utcnow())
 
 
 def sweep_outbox() -> int:

@@ -7,16 +7,42 @@ exists, and handy in development).
 
 from __future__ import annotations
 
+import secrets
 import smtplib
+from email import policy
+from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from . import backoff
 from .models import Customer, Message, Notification
+
+
+class _IdListHeader(UnstructuredHeader):
+    """Message-ID, In-Reply-To, References: `<id>` tokens written as they are, folded only
+    between ids. As unstructured text, a long id would come out RFC 2047-encoded
+    (`=?utf-8?q?=3C…`), which mail clients do not match when they thread."""
+
+    max_count = 1  # each of these headers appears at most once (RFC 5322 3.6)
+
+    def fold(self, *, policy):
+        return f"{self.name}: " + f"{policy.linesep} ".join(str(self).split()) + policy.linesep
+
+
+def _policy() -> policy.EmailPolicy:
+    registry = HeaderRegistry()  # our own: the default registry is shared by every policy
+    for name in ("message-id", "in-reply-to", "references"):
+        registry.map_to_type(name, _IdListHeader)
+    return policy.default.clone(header_factory=registry)
+
+
+#: The policy of every message we build (smtplib and bytes() serialize with it).
+POLICY = _policy()
 
 
 def _header(value: str) -> str:
@@ -24,20 +50,33 @@ def _header(value: str) -> str:
     return " ".join(str(value).replace("\r", " ").replace("\n", " ").split())
 
 
+def new_reply_message_id(ticket_id: int, message_id: int) -> str:
+    """A reply's Message-ID, chosen once when it is written (every attempt reuses it)."""
+    return backoff.reply_message_id(ticket_id, message_id, secrets.token_hex(4),
+                                    current_app.config["MAIL_MESSAGE_ID_DOMAIN"])
+
+
+def legacy_reply_message_id(ticket_id: int, message_id: int) -> str:
+    """The Message-ID of a reply written before ids were chosen at writing time: derived from
+    the row alone, so every attempt computes the same one."""
+    return backoff.reply_message_id(ticket_id, message_id, "0",
+                                    current_app.config["MAIL_MESSAGE_ID_DOMAIN"])
+
+
 def build_reply(message: Message) -> EmailMessage:
     """The e-mail to the customer for one public reply."""
     ticket = message.ticket
     config = current_app.config
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
     mail["To"] = _header(message.recipient or ticket.customer.email)  # as it was written
     mail["Subject"] = _header(f"[{ticket.number}] {ticket.subject}")
     mail["Date"] = format_datetime(message.created_at)
-    mail["Message-ID"] = make_msgid(idstring=f"ticket{ticket.id}.msg{message.id}",
-                                    domain=config["MAIL_MESSAGE_ID_DOMAIN"])
-    first = next((m for m in ticket.messages if m.email_message_id and m.id != message.id), None)
+    mail["Message-ID"] = message.email_message_id  # fixed when written: the same every attempt
+    first = next((m for m in ticket.messages if m.id != message.id
+                  and backoff.message_ids(m.email_message_id)), None)
     if first is not None:
-        mail["In-Reply-To"] = mail["References"] = _header(first.email_message_id)
+        mail["In-Reply-To"] = mail["References"] = backoff.message_ids(first.email_message_id)[0]
     mail["Auto-Submitted"] = "auto-replied" if message.author_id is None else "no"
     mail.set_content(message.body)
     return mail
@@ -60,12 +99,12 @@ def deliver(mail: EmailMessage) -> None:
     (outbox / f"{name}.eml").write_bytes(bytes(mail))
 
 
-def build_breach_notice(ticket, user) -> EmailMessage:
+def build_breach_notice(ticket, user, idstring: str) -> EmailMessage:
     """The e-mail to a staff member about a ticket that passed its SLA deadline."""
     return _automatic(user.email, f"SLA {ticket.number}: {ticket.subject}",
                       f"{ticket.number} — {ticket.subject}\n"
                       f"SLA: {ticket.sla_due_at.isoformat() if ticket.sla_due_at else '-'}\n",
-                      idstring=f"sla{ticket.id}.user{user.id}")
+                      idstring=idstring)
 
 
 def build_breach_digest(notice: Notification) -> EmailMessage:
@@ -81,7 +120,7 @@ def build_breach_digest(notice: Notification) -> EmailMessage:
         body = _("Un barrido del SLA encontró %(n)d tickets vencidos a la vez. En la cola, "
                  "filtra por SLA «Vencido» para verlos.", n=notice.count)
     return _automatic(user.email, subject, f"{subject}\n\n{body}\n",
-                      idstring=f"sla-digest{notice.id}.user{user.id}")
+                      idstring=f"notice{notice.id}")
 
 
 def build_email_change_notice(customer: Customer, old: str, new: str,
@@ -93,18 +132,19 @@ def build_email_change_notice(customer: Customer, old: str, new: str,
         body = _("Hola, %(name)s:\n\nLa dirección de correo de tu cuenta de soporte cambió de "
                  "%(old)s a %(new)s. Desde ahora te escribiremos a la nueva.\n\nSi no lo "
                  "pediste tú, responde a este mensaje.", name=customer.name, old=old, new=new)
-    return _automatic(old, subject, f"{body}\n", idstring=f"customer{customer.id}.email{change_id}")
+    return _automatic(old, subject, f"{body}\n", idstring=f"email-change{change_id}")
 
 
 def _automatic(to: str, subject: str, body: str, *, idstring: str) -> EmailMessage:
     """A message the helpdesk sends by itself (notices, not replies): marked Auto-Submitted, so
-    mail systems do not answer it automatically."""
+    mail systems do not answer it automatically. Its Message-ID comes from `idstring` (the
+    notice's row), so every attempt to send it carries the same one."""
     config = current_app.config
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
     mail["To"] = _header(to)
     mail["Subject"] = _header(subject)
-    mail["Message-ID"] = make_msgid(idstring=idstring, domain=config["MAIL_MESSAGE_ID_DOMAIN"])
+    mail["Message-ID"] = backoff.notice_message_id(idstring, config["MAIL_MESSAGE_ID_DOMAIN"])
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(body)
     return mail

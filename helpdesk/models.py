@@ -560,7 +560,7 @@ class JobIntent(db.Model):
     """Outbox row: a job to run, written in the same transaction as the change that causes it."""
 
     __tablename__ = "job_intents"
-    __table_args__ = (Index("ix_job_intents_state", "state", "enqueued_at"),)
+    __table_args__ = (Index("ix_job_intents_state_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -573,6 +573,16 @@ class JobIntent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the sweep should hand a pending intent to Redis (again): a little after it is
+    #: written or enqueued (in case Redis loses it), after the backoff of a failed run, or when
+    #: the lease of a run that started expires (its worker died).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the current run started (None: not running); with next_attempt_at, its lease.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When it was marked failed (given up, or an unknown handler).
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When someone last asked to retry it: the give-up window counts from here (else created).
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- Report tables (filled by the report jobs) --------------------------------------------------

@@ -20,10 +20,24 @@ ROOT = Path(__file__).resolve().parent.parent
     ({"HELPDESK_DEFAULT_LOCALE": "fr"}, "HELPDESK_DEFAULT_LOCALE must be es or en"),
     ({"HELPDESK_LOCK_TIMEOUT_MS": "5s"}, "HELPDESK_LOCK_TIMEOUT_MS must be milliseconds"),
     ({"HELPDESK_STATEMENT_TIMEOUT_MS": "0"}, "HELPDESK_STATEMENT_TIMEOUT_MS must be milli"),
+    ({"HELPDESK_RETRY_BASE_SECONDS": "30s"}, "HELPDESK_RETRY_BASE_SECONDS must be a whole"),
+    ({"HELPDESK_RETRY_MAX_SECONDS": "0"}, "HELPDESK_RETRY_MAX_SECONDS must be a whole"),
+    ({"HELPDESK_RETRY_GIVE_UP_HOURS": "-1"}, "HELPDESK_RETRY_GIVE_UP_HOURS must be a whole"),
 ])
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):
         Config.from_env({"SECRET_KEY": "x", **env})
+
+
+def test_retry_settings_are_read_from_the_environment():
+    config = Config.from_env({"SECRET_KEY": "x", "HELPDESK_RETRY_BASE_SECONDS": "10",
+                              "HELPDESK_RETRY_MAX_SECONDS": "600",
+                              "HELPDESK_RETRY_GIVE_UP_HOURS": "48"})
+    assert (config.HELPDESK_RETRY_BASE_SECONDS, config.HELPDESK_RETRY_MAX_SECONDS,
+            config.HELPDESK_RETRY_GIVE_UP_HOURS) == (10, 600, 48)
+    defaults = Config.from_env({"SECRET_KEY": "x"})
+    assert (defaults.HELPDESK_RETRY_BASE_SECONDS, defaults.HELPDESK_RETRY_MAX_SECONDS,
+            defaults.HELPDESK_RETRY_GIVE_UP_HOURS) == (30, 3600, 24)
 
 
 def test_postgres_urls_use_psycopg_3():

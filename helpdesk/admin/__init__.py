@@ -13,6 +13,7 @@ from flask_login import current_user
 from .. import queries
 from ..security import csp_nonce
 from .catalog import catalog_views, template_views
+from .jobs import job_views
 from .people import people_views
 from .reports import HomeView, report_views
 from .routing import routing_views
@@ -39,6 +40,7 @@ def init_admin(app: Flask) -> Admin:
         *routing[1:],
         *people_views(settings),
         *catalog_views(settings),
+        *job_views(settings),
     ]
     with app.app_context():  # lazy category names are hashed while the menu is built
         for view in views:

@@ -16,6 +16,7 @@ from ..accounts import country_name, get_directory, state_label
 from ..errors import Conflict, DomainError, is_lock_timeout
 from ..extensions import db
 from ..forms import (
+    ConfirmForm,
     NoteForm,
     PriorityForm,
     ReassignForm,
@@ -24,6 +25,8 @@ from ..forms import (
     TicketActionForm,
 )
 from ..models import (
+    IntentState,
+    JobIntent,
     MessageKind,
     Priority,
     ResponseTemplate,
@@ -87,6 +90,9 @@ class TicketWorkMixin:
             sla_now=rules.sla_state_at(rules.utcnow(), ticket.sla_warn_at, ticket.sla_due_at),
             can_take=may_take(ticket, current_user),
             can_reassign=rules.may_reassign(current_user.role, ticket.status),
+            deliveries=queries.reply_deliveries(
+                m.id for m in ticket.messages if m.kind is MessageKind.REPLY),
+            IntentState=IntentState, retry_form=ConfirmForm(),
         ), status_code
 
     @expose("/<int:ticket_id>/")
@@ -171,6 +177,27 @@ class TicketWorkMixin:
         return self._act(ticket_id, form, lambda ticket, expected: workflows.take_ticket(
             ticket, actor=current_user, expected_version=expected),
             _("Ahora el ticket es tuyo."), "take")
+
+    @expose("/<int:ticket_id>/replies/<int:message_id>/retry", methods=("POST",))
+    def retry_delivery_view(self, ticket_id: int, message_id: int):
+        """*Reintentar envío*: mail a reply whose delivery failed again (whoever may work the
+        ticket may ask)."""
+        ticket = self._ticket_or_404(ticket_id)
+        if not ConfirmForm().validate_on_submit():
+            flash(_("El formulario caducó; recarga la página y vuelve a intentarlo."), "error")
+            return self._work_page(ticket, 400)
+        intent = db.session.scalar(select(JobIntent).where(
+            JobIntent.key == queries.REPLY_KEY.format(message_id)).with_for_update())
+        if intent is None or message_id not in {m.id for m in ticket.messages}:
+            abort(404, _("Esa respuesta no existe en este ticket."))
+        try:
+            with workflows.atomic():
+                workflows.retry_intent(intent, actor=current_user)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return self._work_page(self._ticket_or_404(ticket_id), 409)
+        flash(_("La respuesta se volverá a enviar en unos instantes."), "success")
+        return redirect(url_for(".work_view", ticket_id=ticket_id))
 
     @expose("/<int:ticket_id>/preview", methods=("POST",))
     def preview_view(self, ticket_id: int):

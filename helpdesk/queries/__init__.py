@@ -22,6 +22,15 @@ from .base import (
     contains,
     get_setting,
 )
+from .jobs import (
+    JOB_ID,
+    REPLY_KEY,
+    FailedIntent,
+    FailedJob,
+    failed_intents,
+    failed_rq_jobs,
+    reply_deliveries,
+)
 from .locks import (
     LOCKED_TICKETS,
     hold_ticket_locks,
@@ -31,7 +40,7 @@ from .locks import (
     tickets_by_ids,
 )
 from .notices import (
-    stale_intents,
+    due_intents,
     unread_count,
     unread_notifications,
 )
@@ -68,6 +77,13 @@ from .tickets import (
 
 __all__ = [
     "fallback_team_id",
+    "FailedIntent",
+    "FailedJob",
+    "JOB_ID",
+    "REPLY_KEY",
+    "failed_intents",
+    "failed_rq_jobs",
+    "reply_deliveries",
     "BREACH",
     "BREACH_DIGEST",
     "COUNT_CAP",
@@ -98,7 +114,7 @@ __all__ = [
     "sla_policy",
     "sla_state_at_sql",
     "sla_state_update",
-    "stale_intents",
+    "due_intents",
     "supervisors_by_team",
     "take_capacity",
     "team_agent_loads",

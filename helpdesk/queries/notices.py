@@ -1,8 +1,8 @@
-"""The outbox's stale intents and people's unread notices."""
+"""The outbox's due intents and people's unread notices."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -11,16 +11,13 @@ from ..extensions import db
 from ..models import IntentState, JobIntent, Notification
 
 
-def stale_intents(now: datetime, retry_after: timedelta, limit: int = 500) -> list[JobIntent]:
-    """Pending outbox rows not handed to Redis recently: lost or never enqueued."""
-    cutoff = now - retry_after
+def due_intents(now: datetime, limit: int = 500) -> list[JobIntent]:
+    """Pending outbox rows whose next attempt is due (lost by Redis, past their backoff, or
+    left by a dead worker), oldest first; the (state, next_attempt_at) index finds them."""
     stmt = (
         select(JobIntent)
-        .where(
-            JobIntent.state == IntentState.PENDING,
-            func.coalesce(JobIntent.enqueued_at, JobIntent.created_at) <= cutoff,
-        )
-        .order_by(JobIntent.id)
+        .where(JobIntent.state == IntentState.PENDING, JobIntent.next_attempt_at <= now)
+        .order_by(JobIntent.next_attempt_at, JobIntent.id)
         .limit(limit)
     )
     return list(db.session.scalars(stmt))

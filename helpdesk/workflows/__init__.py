@@ -37,6 +37,12 @@ from .configuration import (
     set_rules_enabled,
 )
 from .customers import change_customer_email
+from .failures import (
+    discard_failed_job,
+    discard_intent,
+    retry_failed_job,
+    retry_intent,
+)
 from .lifecycle import (
     apply_targets,
     change_priority,
@@ -52,8 +58,12 @@ from .notify import (
 )
 from .outbox import (
     INTENT_HANDLERS,
+    claim_intent,
     enqueue_intent,
+    finish_intent,
+    hand_over,
     intent_handler,
+    record_failure,
     run_intent,
     schedule,
     schedule_waiting,
@@ -143,6 +153,14 @@ __all__ = [
     "recount_open_tickets",
     "route_ticket",
     "run_intent",
+    "claim_intent",
+    "discard_failed_job",
+    "discard_intent",
+    "finish_intent",
+    "hand_over",
+    "record_failure",
+    "retry_failed_job",
+    "retry_intent",
     "schedule",
     "schedule_waiting",
     "send_reply",

@@ -1,11 +1,24 @@
-"""The job outbox: intents stored with the change, enqueued after commit, swept if lost."""
+"""The job outbox: intents stored with the change, enqueued after commit, swept if lost.
+
+One mechanism retries everything: rq only ever runs an intent once per hand-over. A run that
+raises is rolled back and recorded on the intent (attempts, last error, `next_attempt_at` after
+an exponential backoff); the sweep hands it to Redis again when that time comes, and marks it
+failed only once it has been retried for `HELPDESK_RETRY_GIVE_UP_HOURS`.
+
+Delivery contract (mail): at least once, deduplicated by Message-ID. The intent is marked done
+in the commit that immediately follows the SMTP server's acceptance. A worker killed between
+the two leaves the intent pending, and it is sent again with the *same* Message-ID (fixed when
+the reply was written), which mail systems and clients collapse into one message. A run whose
+worker died holds its lease (`started_at`, `next_attempt_at`) until it expires; rq's own record
+of the job (left STARTED without heartbeats) is then replaced by a fresh one.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -14,11 +27,18 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from .. import queries, rules
+from .. import backoff, queries, rules
 from ..extensions import db, get_queue
 from ..models import IntentState, JobIntent
 
 log = logging.getLogger(__name__)
+
+INTENTS = "helpdesk.intents"
+_ACTIVE = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def _seconds(name: str) -> timedelta:
+    return timedelta(seconds=current_app.config[name])
 
 
 def schedule(func: str, *args, key: str, queue: str = "default") -> JobIntent:
@@ -29,15 +49,29 @@ def schedule(func: str, *args, key: str, queue: str = "default") -> JobIntent:
     existing = db.session.scalar(select(JobIntent).where(JobIntent.key == key))
     if existing is not None:
         return existing
-    intent = JobIntent(key=key, func=func, args=list(args), queue=queue)
+    now = rules.utcnow()
+    intent = JobIntent(key=key, func=func, args=list(args), queue=queue, created_at=now,
+                       next_attempt_at=now + _seconds("HELPDESK_OUTBOX_RETRY_SECONDS"))
     db.session.add(intent)
     db.session.flush()
-    db.session.info.setdefault("helpdesk.intents", []).append((intent.id, queue))
+    hand_over(intent.id, queue)
     return intent
 
 
-def enqueue_intent(intent_id: int, queue: str) -> bool:
-    """Hand one intent to rq; False (and a warning) if Redis is unreachable."""
+def hand_over(intent_id: int, queue: str, now: datetime | None = None) -> None:
+    """Enqueue the intent after this transaction commits (`now`: the sweep's clock, which
+    lets it replace an rq job whose worker stopped beating)."""
+    db.session.info.setdefault(INTENTS, []).append((intent_id, queue, now))
+
+
+def enqueue_intent(intent_id: int, queue: str, now: datetime | None = None) -> bool:
+    """Hand one intent to rq; False (and a warning) if Redis is unreachable.
+
+    A job already waiting is left alone, as is a running one, unless (with the sweep's `now`)
+    its worker has not beaten for longer than the lease: that worker is dead and the job is
+    replaced. Finished or failed jobs of the same id are deleted first, so rq's registries
+    never list a run the outbox has taken over.
+    """
     job_id = f"intent-{intent_id}"
     try:
         q = get_queue(queue)
@@ -45,10 +79,15 @@ def enqueue_intent(intent_id: int, queue: str) -> bool:
             job = Job.fetch(job_id, connection=q.connection, serializer=q.serializer)
             status = job.get_status()
         except NoSuchJobError:
-            status = None
-        if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            job = status = None
+        if status in _ACTIVE or (status == JobStatus.STARTED and not _dead(job, now)):
             return True
-        q.enqueue("helpdesk.jobs.run_intent", intent_id, job_id=job_id, failure_ttl=7 * 86400)
+        if job is not None:
+            if status == JobStatus.STARTED:
+                log.warning("intent %s: its worker stopped beating; enqueued again", intent_id)
+            job.delete()
+        q.enqueue("helpdesk.jobs.run_intent", intent_id, job_id=job_id, failure_ttl=7 * 86400,
+                  job_timeout=current_app.config["HELPDESK_JOB_TIMEOUT_SECONDS"])
         return True
     except RedisError as exc:
         log.warning("Redis unreachable (%s); intent %s waits for the outbox sweep",
@@ -56,15 +95,24 @@ def enqueue_intent(intent_id: int, queue: str) -> bool:
         return False
 
 
+def _dead(job: Job, now: datetime | None) -> bool:
+    """A started job whose worker has not beaten within the lease (only the sweep asks)."""
+    beat = job.last_heartbeat or job.started_at
+    if now is None or beat is None:
+        return now is not None
+    beat = beat if beat.tzinfo else beat.replace(tzinfo=UTC)
+    return now - beat > _seconds("HELPDESK_JOB_LEASE_SECONDS")
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session):
-    for intent_id, queue in session.info.pop("helpdesk.intents", []):
-        enqueue_intent(intent_id, queue)
+    for intent_id, queue, now in session.info.pop(INTENTS, []):
+        enqueue_intent(intent_id, queue, now)
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session):
-    session.info.pop("helpdesk.intents", None)
+    session.info.pop(INTENTS, None)
 
 
 #: Outbox handlers by their registered name: what an intent may run. Each takes plain
@@ -84,35 +132,107 @@ def intent_handler(name: str) -> Callable[[Callable], Callable]:
     return register
 
 
-def run_intent(intent_id: int) -> str:
-    """Run one outbox intent exactly once: locked, skipped if already done, marked done."""
+def _locked(intent_id: int) -> JobIntent | None:
     stmt = select(JobIntent).where(JobIntent.id == intent_id).with_for_update()
-    intent = db.session.scalar(stmt)
+    return db.session.scalar(stmt)
+
+
+def claim_intent(intent_id: int, now: datetime) -> str | None:
+    """Start one run: count the attempt and take the lease (its own, committed transaction,
+    so a worker that dies keeps it only until it expires). None: go ahead; else why not."""
+    intent = _locked(intent_id)
+    if intent is None:
+        return "missing"
+    if intent.state is not IntentState.PENDING:
+        return intent.state.value
+    if intent.started_at is not None and intent.next_attempt_at > now:
+        return "running"  # another live run holds the lease
+    intent.attempts += 1
+    intent.started_at = now
+    intent.next_attempt_at = now + _seconds("HELPDESK_JOB_LEASE_SECONDS")
+    db.session.flush()
+    return None
+
+
+def run_intent(intent_id: int) -> str | Callable[[], None]:
+    """Run one outbox intent exactly once: locked, skipped if already done, marked done in the
+    same transaction as the handler's work (the caller commits right after it returns).
+
+    A handler that talks to the network (mail) does its reads here and returns the sending
+    as a callable instead: the caller commits, calls it with no transaction open (no lock
+    held, the SQLite file included, while an SMTP server takes its time), and then marks
+    the intent done with `finish_intent` at once.
+    """
+    intent = _locked(intent_id)
     if intent is None:
         return "missing"
     if intent.state is not IntentState.PENDING:
         return intent.state.value
     handler = INTENT_HANDLERS.get(intent.func)
     if handler is None:
-        intent.state, intent.last_error = IntentState.FAILED, f"unknown handler {intent.func!r}"
+        _fail(intent, f"unknown handler {intent.func!r}", rules.utcnow())
         return "failed"
-    handler(*intent.args)
+    network = handler(*intent.args)
+    if callable(network):
+        return network
+    return finish_intent(intent_id)
+
+
+def finish_intent(intent_id: int) -> str:
+    """Mark a pending intent done (after its handler, or right after the handler's network
+    part succeeded)."""
+    intent = _locked(intent_id)
+    if intent is None or intent.state is not IntentState.PENDING:
+        return "missing" if intent is None else intent.state.value
     intent.state, intent.done_at = IntentState.DONE, rules.utcnow()
+    intent.started_at = intent.next_attempt_at = None
     db.session.flush()
     return "done"
 
 
-def sweep_outbox(now: datetime, max_attempts: int = 10) -> int:
-    """Re-enqueue pending intents that Redis lost or never got; give up after `max_attempts`."""
-    retry = timedelta(seconds=current_app.config["HELPDESK_OUTBOX_RETRY_SECONDS"])
+def record_failure(intent_id: int, error: str, now: datetime) -> str:
+    """After a run raised (and its work was rolled back): keep the error, and either schedule
+    the next attempt after the backoff or, past the give-up window, mark the intent failed."""
+    intent = _locked(intent_id)
+    if intent is None or intent.state is not IntentState.PENDING:
+        return "missing" if intent is None else intent.state.value
+    config = current_app.config
+    intent.last_error, intent.started_at = error, None
+    if backoff.gives_up(now, intent.retried_at or intent.created_at,
+                        config["HELPDESK_RETRY_GIVE_UP_HOURS"]):
+        _fail(intent, error, now)
+        return "failed"
+    intent.next_attempt_at = now + backoff.retry_delay(intent.attempts,
+                                                       config["HELPDESK_RETRY_BASE_SECONDS"],
+                                                       config["HELPDESK_RETRY_MAX_SECONDS"])
+    db.session.flush()
+    return "retry"
+
+
+def _fail(intent: JobIntent, reason: str, now: datetime) -> None:
+    intent.state, intent.last_error, intent.failed_at = IntentState.FAILED, reason, now
+    intent.started_at = intent.next_attempt_at = None
+    db.session.flush()
+    log.error("intent %s (%s) failed: %s", intent.id, intent.func, reason)
+
+
+def sweep_outbox(now: datetime) -> int:
+    """Hand Redis every pending intent whose time has come: lost or never enqueued, due after
+    its backoff, or left by a dead worker (lease expired). Past the give-up window an intent
+    that was tried is marked failed instead."""
+    give_up = current_app.config["HELPDESK_RETRY_GIVE_UP_HOURS"]
     handed = 0
-    for intent in queries.stale_intents(now, retry):
-        if intent.attempts >= max_attempts:
-            intent.state, intent.last_error = IntentState.FAILED, "too many attempts"
+    for intent in queries.due_intents(now):
+        if intent.started_at is not None:
+            intent.last_error = "worker lost during the run (lease expired)"
+        if intent.attempts and backoff.gives_up(now, intent.retried_at or intent.created_at,
+                                                give_up):
+            _fail(intent, intent.last_error or "gave up", now)
             continue
-        intent.attempts += 1
+        intent.started_at = None
         intent.enqueued_at = now
-        db.session.info.setdefault("helpdesk.intents", []).append((intent.id, intent.queue))
+        intent.next_attempt_at = now + _seconds("HELPDESK_OUTBOX_RETRY_SECONDS")
+        hand_over(intent.id, intent.queue, now)
         handed += 1
     db.session.flush()
     return handed

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from .. import rules, templating
+from .. import mail, rules, templating
 from ..errors import DomainError
 from ..extensions import db
 from ..models import (
@@ -21,6 +21,7 @@ from ..models import (
     TicketStatus,
     User,
 )
+from ..queries import REPLY_KEY
 from .assignment import assign_ticket
 from .base import BODY_MAX, NOTE_MAX, REPLY_MAX, SUBJECT_MAX, audit, clean_text, ensure_fresh, touch
 from .lifecycle import apply_targets, set_status
@@ -89,7 +90,9 @@ def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | 
         template.times_used = ResponseTemplate.times_used + 1
     touch(ticket, now)
     db.session.flush()
-    schedule("send_reply", message.id, key=f"mail:{message.id}", queue="mail")
+    # The Message-ID is fixed now, in the reply's transaction: every attempt to mail it reuses it.
+    message.email_message_id = mail.new_reply_message_id(ticket.id, message.id)
+    schedule("send_reply", message.id, key=REPLY_KEY.format(message.id), queue="mail")
     return message
 
 
