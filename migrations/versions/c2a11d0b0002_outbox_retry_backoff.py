@@ -8,7 +8,7 @@ retried it. Pending rows get a due time now, so the sweep keeps finding them. A 
 create_constraint off), so the column itself is unchanged. Only `job_intents` changes.
 
 Revision ID: c2a11d0b0002
-Revises: b7c3e9a41f20
+Revises: c1a5e55e0001
 Create Date: 2026-11-30 06:50:00.000000
 
 """
