@@ -142,11 +142,11 @@ class EscalationMixin:
         form.reason.choices = [("", "—")] + [(str(r.id), r.label(locale))
                                              for r in esc_queries.active_reasons()]
         teams, supervisors = esc_queries.target_options()
-        form.target.choices = [("", "—")] + [
-            (_("Equipos"), [(f"team-{t.id}", t.name) for t in teams]),
-            (_("Supervisores"), [(f"user-{u.id}-{t.id}", f"{u.name} · {t.name}")
-                                 for u, t in supervisors]),
-        ]
+        form.target.choices = {  # rendered by hand: a blank option, then the two groups
+            _("Equipos"): [(f"team-{t.id}", t.name) for t in teams],
+            _("Supervisores"): [(f"user-{u.id}-{t.id}", f"{u.name} · {t.name}")
+                                for u, t in supervisors],
+        }
         form.priority.choices = [("", _("— sin cambio —"))] + [
             (p.value, p.label) for p in rules.raised_priorities(ticket.priority)]
 
