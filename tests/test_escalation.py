@@ -424,3 +424,34 @@ def test_rules_for_escalation():
                                            allowed_team_ids=[3], **common) is None
     assert rules.raised_priorities(Priority.NORMAL) == [Priority.URGENT, Priority.HIGH]
     assert rules.raised_priorities(Priority.URGENT) == []
+
+
+@pytest.mark.postgres_only
+def test_two_sweeps_at_once_escalate_a_breach_once(app, floor, race):
+    with app.app_context(), workflows.atomic():
+        db.session.add(SlaPolicy(priority=Priority.NORMAL, first_response_minutes=60,
+                                 escalate_on_first_breach=True))
+        ticket = db.session.get(Ticket, floor["ticket"])
+        ticket.created_at = rules.utcnow() - timedelta(hours=2)
+        workflows.apply_targets(ticket)
+    now = rules.utcnow()
+    race(4, lambda: workflows.escalate_first_breaches(now))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Escalation)) == 1
+        assert db.session.get(Ticket, floor["ticket"]).escalation_level == 1
+        assert db.session.scalar(select(func.count()).select_from(EscalationReason).where(
+            EscalationReason.code == "sla_breach")) == 1
+
+
+def test_re_escalating_moves_the_banner_to_the_new_receiver(app, floor, login_as):
+    escalate(app, login_as(floor["ana"]), floor)
+    teo = login_as(floor["teo"])
+    assert escalate(app, teo, floor, target=f"user-{floor['sergio']}-{floor['tecnico']}",
+                    context="No es la app: los registros del CDN muestran cortes en su zona."
+                    ).status_code == 302
+    assert not parse(teo.get(f"/admin/tickets/{floor['ticket']}/").get_data(
+        as_text=True)).select(data_testid="escalation-banner")
+    banner = parse(login_as(floor["sergio"]).get(f"/admin/tickets/{floor['ticket']}/")
+                   .get_data(as_text=True)).testid("escalation-banner")
+    assert "Teo" in banner.text and "nivel 2" in banner.text
+    assert state(app, floor["ticket"])[1:4:2] == (floor["sergio"], 2)

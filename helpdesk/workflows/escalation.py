@@ -10,6 +10,8 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import mail, queries, rules
 from ..errors import DomainError
@@ -232,15 +234,12 @@ def escalate_first_breaches(now: datetime) -> list[int]:
     """The SLA sweep's companion: tickets whose policy says "on a first-response breach,
     escalate to the team's supervisors" get one automatic escalation (reason *SLA vencido*)
     per ticket and team, keyed so two sweeps never do it twice. Returns their ids."""
-    reason = esc_queries.reason_by_code(esc_queries.SLA_BREACH_REASON)
-    if reason is None:
-        reason = EscalationReason(code=esc_queries.SLA_BREACH_REASON, name="SLA vencido",
-                                  name_en="SLA breached",
-                                  description="Escalado por el sistema al vencer el plazo.")
-        db.session.add(reason)
+    due = esc_queries.first_breaches_to_escalate(now)
+    if not due:
+        return []
+    reason = _sla_breach_reason()
     done = []
-    for ticket in queries.tickets_by_ids(esc_queries.first_breaches_to_escalate(now),
-                                         for_update=True):
+    for ticket in queries.tickets_by_ids(due, for_update=True):
         key = f"auto:sla:{ticket.id}:{ticket.team_id}"
         if db.session.scalar(select(Escalation.id).where(Escalation.auto_key == key)):
             continue  # another sweep did it while we waited for the lock
@@ -252,6 +251,21 @@ def escalate_first_breaches(now: datetime) -> list[int]:
                         context=context, actor=None, auto_key=key, now=now)
         done.append(ticket.id)
     return done
+
+
+def _sla_breach_reason() -> EscalationReason:
+    """The reason automatic escalations give (seeded as *SLA vencido*); created if missing, by
+    an INSERT that does nothing when another sweep (or a row of that name) got there first."""
+    reason = esc_queries.reason_by_code(esc_queries.SLA_BREACH_REASON)
+    if reason is not None:
+        return reason
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(EscalationReason).values(
+        code=esc_queries.SLA_BREACH_REASON, name="SLA vencido", name_en="SLA breached",
+        description="Escalado por el sistema: venció el plazo de primera respuesta.",
+        active=True).on_conflict_do_nothing())
+    return esc_queries.reason_by_code(esc_queries.SLA_BREACH_REASON) or db.session.scalar(
+        select(EscalationReason).where(EscalationReason.name == "SLA vencido"))
 
 
 @intent_handler("mail_escalation")
