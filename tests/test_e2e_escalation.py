@@ -61,6 +61,8 @@ def test_agent_escalates_and_the_supervisor_sees_it(demo_app, live_server, brows
     page.get_by_test_id("escalate-reason").select_option(label="Problema técnico avanzado")
     page.get_by_test_id("escalate-target").select_option(label=f"Sergio Supervisor · {team}")
     page.get_by_test_id("escalate-context").fill(CONTEXT)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "escalate-form.png"), full_page=True)
     page.get_by_test_id("escalate-submit").click()
     expect(page.locator(".alert-success")).to_contain_text("Ticket escalado.")
     page.close()
@@ -77,6 +79,7 @@ def test_agent_escalates_and_the_supervisor_sees_it(demo_app, live_server, brows
     expect(banner).to_contain_text("Problema técnico avanzado")
     expect(banner).to_contain_text(CONTEXT)
     expect(page.get_by_test_id("ticket-assignee")).to_have_text("Sergio Supervisor")
+    page.screenshot(path=str(SHOTS / "escalation-banner.png"))
 
     menu = page.locator("#admin-navbar-collapse")
     menu.get_by_text("Soporte", exact=True).click()
@@ -88,6 +91,5 @@ def test_agent_escalates_and_the_supervisor_sees_it(demo_app, live_server, brows
         "td.col-id a", has_text=re.compile(rf"^#{ticket_id}$")))
     expect(row).to_have_count(1)
     expect(row.get_by_test_id("escalation-level")).to_have_text("N1")
-    SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "escalated-queue.png"), full_page=True)
     page.close()
