@@ -243,7 +243,7 @@ def escalate_first_breaches(now: datetime) -> list[int]:
         key = f"auto:sla:{ticket.id}:{ticket.team_id}"
         if db.session.scalar(select(Escalation.id).where(Escalation.auto_key == key)):
             continue  # another sweep did it while we waited for the lock
-        with force_locale(current_app.config.get("HELPDESK_DEFAULT_LOCALE", "es")):
+        with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "es")):
             context = _("Nadie respondió al cliente antes del plazo de primera respuesta "
                         "(%(due)s UTC).", due=ticket.first_response_due_at.strftime(
                             "%Y-%m-%d %H:%M"))
