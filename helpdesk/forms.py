@@ -127,5 +127,29 @@ class PriorityForm(TicketActionForm):
     priority = SelectField(_l("Prioridad"), choices=[])
 
 
+class EscalateForm(TicketActionForm):
+    """*Escalar*: the reason, the target (a team, or a supervisor of one), the context for
+    whoever receives it, and optionally a higher priority. Unknown ids reach the workflow,
+    which says what is wrong."""
+
+    reason = SelectField(_l("Motivo"), choices=[], validate_choice=False,
+                         validators=[InputRequired(message=_l("Elige un motivo."))])
+    target = SelectField(_l("Escalar a"), choices=[], validate_choice=False,
+                         validators=[InputRequired(message=_l("Elige un equipo o un "
+                                                              "supervisor."))])
+    context = TextAreaField(_l("Contexto para quien lo recibe"), validators=[
+        InputRequired(message=_l("Explica el contexto: qué se ha probado y qué hace falta.")),
+        Length(min=20, max=4000, message=_l("El contexto debe tener entre %(min)d y %(max)d "
+                                            "caracteres."))])
+    priority = SelectField(_l("Subir la prioridad a"), choices=[], validate_choice=False)
+
+
+class DeescalateForm(TicketActionForm):
+    """Supervisors: send an escalated ticket back to the team it came from, with a note."""
+
+    note = TextAreaField(_l("Nota para el equipo"), validators=[
+        InputRequired(message=_l("Escribe una nota para el equipo.")), Length(max=4000)])
+
+
 class ConfirmForm(Form):
     """A button that changes something (retry, discard): nothing but its CSRF token."""

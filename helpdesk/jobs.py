@@ -60,9 +60,13 @@ def sweep_outbox() -> int:
 
 
 def sweep_sla_states() -> int:
-    """Cron, every minute: recompute the SLA flags of open tickets with set-based UPDATEs."""
+    """Cron, every minute: recompute the SLA flags of open tickets with set-based UPDATEs, then
+    escalate the first-response breaches whose SLA policy asks for it (once per ticket)."""
     with job_context():
-        return workflows.sweep_sla_states(rules.utcnow())
+        now = rules.utcnow()
+        changed = workflows.sweep_sla_states(now)
+        workflows.escalate_first_breaches(now)
+        return changed
 
 
 def sweep_waiting() -> int:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,6 +54,13 @@ team_supervisors = db.Table(
     "team_supervisors",
     db.Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
     db.Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: Where tickets of a team may be escalated by its agents (none listed: any active team).
+team_escalation_targets = db.Table(
+    "team_escalation_targets",
+    db.Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("target_team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
 )
 
 agent_skills = db.Table(
@@ -134,6 +142,12 @@ class Team(Timestamped, db.Model):
     members: Mapped[list[User]] = relationship(secondary=team_members, back_populates="teams")
     supervisors: Mapped[list[User]] = relationship(
         secondary=team_supervisors, back_populates="supervised_teams"
+    )
+    escalation_targets: Mapped[list[Team]] = relationship(
+        secondary=team_escalation_targets,
+        primaryjoin=lambda: Team.id == team_escalation_targets.c.team_id,
+        secondaryjoin=lambda: Team.id == team_escalation_targets.c.target_team_id,
+        order_by=lambda: Team.name,
     )
 
     def __str__(self) -> str:
@@ -248,6 +262,9 @@ class SlaPolicy(Timestamped, db.Model):
     first_response_minutes: Mapped[int] = mapped_column(Integer)
     resolution_minutes: Mapped[int | None] = mapped_column(Integer)
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id"))
+    #: On a first-response breach, escalate to the team's supervisors (reason *SLA vencido*).
+    escalate_on_first_breach: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                           server_default=false())
 
     calendar: Mapped[BusinessCalendar | None] = relationship()
 
@@ -276,8 +293,16 @@ class EscalationReason(Timestamped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
+    #: The name in English (the panel shows `name`, in Spanish, when there is none).
+    name_en: Mapped[str | None] = mapped_column(String(80))
+    #: A fixed code the system looks reasons up by (`sla_breach`); None for the others.
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    def label(self, locale: str | None) -> str:
+        """The name in `locale` ("en" or "es")."""
+        return self.name_en if locale == "en" and self.name_en else self.name
 
     def __str__(self) -> str:
         return self.name
@@ -478,7 +503,8 @@ class Attachment(db.Model):
 
 
 class Escalation(db.Model):
-    """A hand-up of a ticket to another team or supervisor, with context."""
+    """A hand-up of a ticket to another team or supervisor, with context, the SLA as it stood,
+    and (if a supervisor sent it back) its de-escalation."""
 
     __tablename__ = "escalations"
 
@@ -487,14 +513,32 @@ class Escalation(db.Model):
                                            index=True)
     reason_id: Mapped[int] = mapped_column(ForeignKey("escalation_reasons.id"))
     from_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    #: Who held the ticket when it was escalated (a de-escalation gives it back to them).
+    from_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     to_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     level: Mapped[int] = mapped_column(SmallInteger, default=1)
     context: Mapped[str] = mapped_column(Text)
+    raised_priority: Mapped[Priority | None] = mapped_column(str_enum(Priority))
+    #: The SLA at that moment: its state, the deadline running and the time paused so far.
+    sla_state: Mapped[SlaState | None] = mapped_column(str_enum(SlaState))
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_minutes: Mapped[float | None] = mapped_column(db.Float)
+    #: Automatic escalations only: one per ticket and target (`auto:sla:<ticket>:<team>`).
+    auto_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    deescalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deescalated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deescalation_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     reason: Mapped[EscalationReason] = relationship()
+    from_team: Mapped[Team | None] = relationship(foreign_keys=[from_team_id])
+    to_team: Mapped[Team | None] = relationship(foreign_keys=[to_team_id])
+    from_user: Mapped[User | None] = relationship(foreign_keys=[from_user_id])
+    to_user: Mapped[User | None] = relationship(foreign_keys=[to_user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    deescalated_by: Mapped[User | None] = relationship(foreign_keys=[deescalated_by_id])
 
 
 class SatisfactionRating(db.Model):

@@ -39,6 +39,9 @@ def event_sentence(message) -> str:
     if kind == "escalate":
         return _("Escalado a %(to)s: %(reason)s", to=data.get("to", ""),
                  reason=data.get("reason", ""))
+    if kind == "deescalate":
+        return _("%(who)s devolvió el ticket al equipo %(team)s: %(note)s", who=who,
+                 team=data.get("team", ""), note=data.get("note", ""))
     return data.get("text") or message.body
 
 
@@ -55,4 +58,8 @@ def change_sentence(entry, who: str, agent_name: str | None = None) -> str | Non
         return assigned(who, agent_name)
     if entry.action == "update":
         return _("%(who)s editó el ticket", who=who)
+    if entry.action == "escalate":
+        return _("%(who)s escaló el ticket", who=who)
+    if entry.action == "deescalate":
+        return _("%(who)s desescaló el ticket", who=who)
     return None

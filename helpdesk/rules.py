@@ -123,6 +123,93 @@ def may_reassign(role: Role, status: TicketStatus | None = None) -> bool:
     return reassign_refusal(role, status) is None
 
 
+#: Why an escalation is refused (`escalate_refusal`, `escalation_target_refusal`,
+#: `deescalate_refusal`); the escalation workflow turns each into its message.
+NO_TARGET, INACTIVE_TEAM, NOT_TEAM_SUPERVISOR, SAME_TEAM, TARGET_NOT_ALLOWED, NOT_ESCALATED = (
+    "no_target", "inactive_team", "not_team_supervisor", "same_team", "target_not_allowed",
+    "not_escalated")
+
+#: An escalation's context: at least a sentence, at most a few thousand characters.
+ESCALATION_CONTEXT_MIN, ESCALATION_CONTEXT_MAX = 20, 4000
+
+
+def escalate_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+                     assignee_id: int | None, status: TicketStatus) -> str | None:
+    """Why this person may not escalate the ticket, or None if they may: not once resolved;
+    an agent only a ticket of one of their teams or their own."""
+    if status is TicketStatus.RESOLVED:
+        return RESOLVED
+    if role < Role.SUPERVISOR and assignee_id != actor_id \
+            and (team_id is None or team_id not in set(team_ids)):
+        return NOT_YOUR_TEAM
+    return None
+
+
+def may_escalate(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+                 assignee_id: int | None, status: TicketStatus) -> bool:
+    """Whether *Escalar* is offered (and accepted): see `escalate_refusal`."""
+    return escalate_refusal(role, team_ids, actor_id=actor_id, team_id=team_id,
+                            assignee_id=assignee_id, status=status) is None
+
+
+def escalation_target_refusal(role: Role | None, *, from_team_id: int | None,
+                              to_team_id: int | None, to_team_active: bool,
+                              to_user_id: int | None, to_user_supervises: bool,
+                              allowed_team_ids: Iterable[int] = (),
+                              automatic: bool = False) -> str | None:
+    """Why the ticket may not go to this team (and person), or None: the team must be active;
+    a chosen person must supervise it; the same team needs a person (unless `automatic`: the
+    SLA policy's escalation to the team's own supervisors); an agent (`role`; None is the
+    system) only to the teams the ticket's team allows (`allowed_team_ids`, none: any)."""
+    if to_team_id is None:
+        return NO_TARGET
+    if not to_team_active:
+        return INACTIVE_TEAM
+    if to_user_id is not None and not to_user_supervises:
+        return NOT_TEAM_SUPERVISOR
+    if to_team_id == from_team_id and to_user_id is None and not automatic:
+        return SAME_TEAM
+    allowed = set(allowed_team_ids)
+    if role is not None and role < Role.SUPERVISOR and allowed and to_team_id not in allowed:
+        return TARGET_NOT_ALLOWED
+    return None
+
+
+def deescalate_refusal(role: Role, status: TicketStatus, *, escalated: bool,
+                       from_team_active: bool) -> str | None:
+    """Why this person may not send the ticket back to the team it came from, or None:
+    supervisors and admins, an unresolved ticket whose last escalation stands, a team still
+    active."""
+    if role < Role.SUPERVISOR:
+        return NOT_A_SUPERVISOR
+    if status is TicketStatus.RESOLVED:
+        return RESOLVED
+    if not escalated:
+        return NOT_ESCALATED
+    return None if from_team_active else INACTIVE_TEAM
+
+
+def raised_priorities(priority: Priority) -> list[Priority]:
+    """The priorities an escalation may raise a ticket to: those above its own."""
+    order = list(Priority)  # urgent first
+    return order[:order.index(priority)]
+
+
+def sees_escalation(viewer_id: int, viewer_team_ids: Iterable[int], *, to_user_id: int | None,
+                    to_team_id: int | None, assignee_id: int | None, automatic: bool,
+                    supervised_team_ids: Iterable[int] = ()) -> bool:
+    """Whether the viewer is who an escalation is for (the banner is theirs): the person chosen;
+    for an automatic one the team's supervisors; else whoever now holds the ticket; unassigned,
+    the target team."""
+    if to_user_id is not None:
+        return viewer_id == to_user_id
+    if automatic:
+        return to_team_id in set(supervised_team_ids)
+    if assignee_id is not None:
+        return viewer_id == assignee_id
+    return to_team_id in set(viewer_team_ids) | set(supervised_team_ids)
+
+
 def may_set_availability(role: Role, *, is_self: bool, supervised_team_ids: Iterable[int] = (),
                          member_team_ids: Iterable[int] = ()) -> bool:
     """Everyone sets their own availability; admins anyone's; a supervisor the members of the

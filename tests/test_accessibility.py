@@ -144,6 +144,7 @@ def staff_urls(app, desk) -> list[str]:
         rule = db.session.scalar(select(RoutingRule.id).limit(1))
     return urls + [f"/admin/tickets/{ticket}/", f"/admin/tickets/details/?id={ticket}",
                    f"/admin/tickets/edit/?id={ticket}", f"/admin/tickets/reassign?ids={ticket}",
+                   f"/admin/tickets/{ticket}/escalate",
                    f"/admin/routing/details/?id={rule}", f"/admin/routing/edit/?id={rule}"]
 
 
@@ -209,6 +210,7 @@ def test_ticket_page_ids_stay_unique_with_csrf_tokens(csrf_app, desk):
     ("sup", "/admin/routing/test"),
     ("admin", "/admin/customers/"),  # every list: Flask-Admin's search box and checkboxes
     ("sup", "/admin/tickets/reassign?ids={ticket}"),
+    ("ana", "/admin/tickets/{ticket}/escalate"),
 ])
 def test_every_visible_control_has_a_label(desk, login_as, who, url):
     page = outline(login_as(desk[who]).get(url.format(ticket=desk["ticket"])))

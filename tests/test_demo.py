@@ -165,7 +165,7 @@ def test_reference_rows(demo_app):
         assert calendar.timezone == "Europe/Madrid" and calendar.hours["0"] == [["09:00", "18:00"]]
         assert "5" not in calendar.hours and calendar.holidays
         assert db.session.scalar(select(func.count()).select_from(ResolutionCategory)) == 6
-        assert db.session.scalar(select(func.count()).select_from(EscalationReason)) == 5
+        assert db.session.scalar(select(func.count()).select_from(EscalationReason)) == 6
         assert db.session.scalar(select(func.count()).select_from(RoutingRule)) >= 3
         assert db.session.get(Setting, "routing.default_team_id").value == teams["Cuenta"]
 

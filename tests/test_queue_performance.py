@@ -88,7 +88,7 @@ def queue_urls(client) -> dict[str, str]:
     page = parse(client.get("/admin/tickets/"))
     urls = {a.attrs["data-testid"].removeprefix("view-"): a.attrs["href"]
             for a in page.select("a") if a.attrs.get("data-testid", "").startswith("view-")}
-    assert len(urls) == 8 and urls["all"] == "/admin/tickets/"
+    assert len(urls) == 9 and urls["all"] == "/admin/tickets/"
     return urls
 
 

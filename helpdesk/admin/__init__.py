@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from .. import queries
 from ..security import csp_nonce
+from . import escalation
 from .catalog import catalog_views, template_views
 from .jobs import job_views
 from .people import people_views
@@ -46,6 +47,7 @@ def init_admin(app: Flask) -> Admin:
         for view in views:
             admin.add_view(view)
     app.context_processor(_panel_globals)
+    app.context_processor(escalation.panel_globals)
     return admin
 
 

@@ -18,7 +18,7 @@ LABELS = {
     "country": _l("País"), "plan": _l("Plan"), "subscription_state": _l("Suscripción"),
     "billing_state": _l("Facturación"), "devices": _l("Dispositivos"),
     "member_since": _l("Cliente desde"), "created_at": _l("Creado"),
-    "updated_at": _l("Actualizado"),
+    "updated_at": _l("Actualizado"), "name_en": _l("Nombre en inglés"),
 }
 LOCALE_CHOICES = [("es", "Español"), ("en", "English")]
 
@@ -45,10 +45,11 @@ class EscalationReasonView(StaffModelView):
 
     read_roles = write_roles = SUPERVISORS
     allow_delete = False
-    column_list = ("name", "description", "active")
+    column_list = ("name", "name_en", "description", "active")
     column_labels = LABELS
-    form_columns = ("name", "description", "active")
-    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
+    form_columns = ("name", "name_en", "description", "active")
+    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]},
+                 "name_en": {"validators": [Optional(), Length(max=80)]}}
 
 
 class ResolutionCategoryView(StaffModelView):

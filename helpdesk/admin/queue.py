@@ -13,6 +13,7 @@ from sqlalchemy import not_, or_
 
 from .. import queries, rules
 from ..models import SlaState, Ticket, TicketStatus
+from .escalation import ESCALATED
 
 UNRESOLVED = ",".join(s.value for s in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING))
 
@@ -62,6 +63,7 @@ SAVED_VIEWS = (
     ("mine", _l("Mis tickets"), ((MINE, "1"), (STATUS_IN, UNRESOLVED))),
     ("unassigned", _l("Sin asignar"), ((UNASSIGNED, "1"), (STATUS_IN, UNRESOLVED))),
     ("team", _l("Mi equipo"), ((MY_TEAMS, "1"), (STATUS_IN, UNRESOLVED))),
+    ("escalated", _l("Escalados"), ((ESCALATED, "1"), (STATUS_IN, UNRESOLVED))),
 )
 
 

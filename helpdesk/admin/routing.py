@@ -46,6 +46,8 @@ COMMON_LABELS = {
     "first_response_minutes": _l("Primera respuesta (minutos)"),
     "resolution_minutes": _l("Resolución (minutos)"), "calendar": _l("Horario laboral"),
     "created_at": _l("Creado"), "updated_at": _l("Actualizado"),
+    "escalate_on_first_breach": _l("Escalar a los supervisores si vence la 1ª respuesta"),
+    "escalation_targets": _l("Sus agentes pueden escalar a (vacío: cualquier equipo activo)"),
 }
 
 
@@ -210,10 +212,12 @@ class SlaPolicyView(StaffModelView):
     """SLA: first-response and resolution targets per priority."""
 
     read_roles = write_roles = SUPERVISORS
-    column_list = ("priority", "first_response_minutes", "resolution_minutes", "calendar")
+    column_list = ("priority", "first_response_minutes", "resolution_minutes", "calendar",
+                   "escalate_on_first_breach")
     column_labels = COMMON_LABELS
     column_formatters = dict(ENUM_FORMATTERS)
-    form_columns = ("priority", "first_response_minutes", "resolution_minutes", "calendar")
+    form_columns = ("priority", "first_response_minutes", "resolution_minutes", "calendar",
+                    "escalate_on_first_breach")
     form_overrides = {"priority": enum_field(Priority)}
     form_args = {
         "first_response_minutes": {"validators": [InputRequired(),
@@ -232,7 +236,7 @@ class TeamView(StaffModelView):
     column_formatters = dict(ENUM_FORMATTERS)
     column_searchable_list = ("name",)
     form_columns = ("name", "description", "email", "strategy", "active", "members",
-                    "supervisors")
+                    "supervisors", "escalation_targets")
     form_overrides = {"strategy": enum_field(Strategy)}
     form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
     workflow_fields = ("members", "supervisors")

@@ -27,7 +27,7 @@ from ..models import (
     User,
 )
 from ..rules import parse_id
-from . import queue
+from . import escalation, queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .ticket_work import ReassignMixin, TicketWorkMixin, may_take
 
@@ -74,7 +74,7 @@ def _link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(url, text)
 
 
-class TicketView(TicketWorkMixin, ReassignMixin, StaffModelView):
+class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
     read_roles = write_roles = ALL_STAFF
@@ -110,8 +110,11 @@ class TicketView(TicketWorkMixin, ReassignMixin, StaffModelView):
         IdEqual(Ticket.assignee_id, _l("Asignado a"), options=_names(User)),
         queue.MINE, queue.UNASSIGNED, queue.MY_TEAMS,
         filters.DateTimeBetweenFilter(Ticket.created_at, _l("Creado")),
+        escalation.ESCALATED, escalation.ESCALATION_REASON,  # last: earlier indexes stay
     )
-    column_formatters = {**ENUM_FORMATTERS, "id": _link, "subject": _link,
+    column_extra_row_actions = escalation.queue_row_actions()
+    column_formatters = {**ENUM_FORMATTERS, "id": _link,
+                         "subject": escalation.level_badge(_link),
                          "sla_due_at": queue.sla_cell, "created_at": queue.age_cell,
                          "assignee": _assignee_cell}
     column_details_list = ("id", "subject", "customer", "status", "priority", "category", "team",

@@ -87,7 +87,9 @@ CALENDAR_TIMEZONE: str = _reference["calendar"]["timezone"]
 OFFICE_HOURS: dict = _reference["calendar"]["hours"]
 HOLIDAYS = tuple(tuple(h) for h in _reference["calendar"]["holidays"])
 RESOLUTIONS = tuple((r["name"], r["description"]) for r in _reference["resolutions"])
-REASONS = tuple((r["name"], r["description"]) for r in _reference["escalation_reasons"])
+#: name, English name, code (None but for the one the system uses), description
+REASONS = tuple((r["name"], r.get("name_en"), r.get("code"), r["description"])
+                for r in _reference["escalation_reasons"])
 _RULE_ENUMS = {"priority": Priority, "priority_override": Priority, "channel": Channel,
                "strategy": Strategy}
 ROUTING_RULES = tuple({key: _RULE_ENUMS[key](value) if key in _RULE_ENUMS else value

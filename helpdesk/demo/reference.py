@@ -46,8 +46,9 @@ def reference(year: int) -> dict:
     calendar = _calendar(year)
     resolutions = {name: ensure(ResolutionCategory, {"name": name}, description=text_)
                    for name, text_ in copy.RESOLUTIONS}
-    reasons = {name: ensure(EscalationReason, {"name": name}, description=text_)
-               for name, text_ in copy.REASONS}
+    reasons = {name: ensure(EscalationReason, {"name": name}, name_en=name_en, code=code,
+                            description=text_)
+               for name, name_en, code, text_ in copy.REASONS}
     for name, locale, code, body in copy.TEMPLATES:
         ensure(ResponseTemplate, {"name": name, "locale": locale}, category=categories[code],
                body=body)

@@ -22,6 +22,14 @@ from .base import (
     contains,
     get_setting,
 )
+from .escalation import (
+    DEESCALATION_NOTICE,
+    ESCALATION_NOTICE,
+    SLA_BREACH_REASON,
+    banner_escalation,
+    current_escalation,
+    escalation_history,
+)
 from .jobs import (
     JOB_ID,
     REPLY_KEY,
@@ -87,6 +95,12 @@ __all__ = [
     "BREACH",
     "BREACH_DIGEST",
     "COUNT_CAP",
+    "DEESCALATION_NOTICE",
+    "ESCALATION_NOTICE",
+    "SLA_BREACH_REASON",
+    "banner_escalation",
+    "current_escalation",
+    "escalation_history",
     "LOCKED_TICKETS",
     "OPEN_STATES",
     "TeamAgents",

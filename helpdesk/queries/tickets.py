@@ -98,6 +98,7 @@ def queue_counts(user: User, cap: int = COUNT_CAP) -> dict[str, int]:
         "mine": and_(Ticket.assignee_id == user.id, unresolved),
         "unassigned": and_(Ticket.assignee_id.is_(None), unresolved),
         "team": and_(in_teams(user), unresolved),
+        "escalated": and_(Ticket.escalation_level > 0, unresolved),
     }
     visible = visible_to(user)
     counts = db.session.execute(select(*(

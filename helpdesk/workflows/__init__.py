@@ -37,6 +37,13 @@ from .configuration import (
     set_rules_enabled,
 )
 from .customers import change_customer_email
+from .escalation import (
+    EscalationForbidden,
+    deescalate_ticket,
+    escalate_first_breaches,
+    escalate_ticket,
+    mail_escalation,
+)
 from .failures import (
     discard_failed_job,
     discard_intent,
@@ -138,6 +145,11 @@ __all__ = [
     "clean_text",
     "create_ticket",
     "create_user",
+    "deescalate_ticket",
+    "EscalationForbidden",
+    "escalate_first_breaches",
+    "escalate_ticket",
+    "mail_escalation",
     "enqueue_intent",
     "ensure_fresh",
     "hash_password",
