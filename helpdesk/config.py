@@ -38,6 +38,8 @@ ENVIRONMENT = {
     "HELPDESK_LOCK_TIMEOUT_MS": "longest a web request waits for a lock (default 5000)",
     "HELPDESK_STATEMENT_TIMEOUT_MS": "longest one statement of a web request runs, PostgreSQL "
                                      "(default 15000)",
+    "HELPDESK_HEALTH_TOKEN": "bearer token that shows /healthz's details to monitoring "
+                             "(unset: only logged-in staff see them)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -163,6 +165,8 @@ class Config:
     HELPDESK_STATEMENT_TIMEOUT_MS: int = 15000
     #: Retry-After (seconds) of that 503.
     HELPDESK_RETRY_AFTER_SECONDS: int = 5
+    #: `Authorization: Bearer …` that shows /healthz's details; empty: token access disabled.
+    HELPDESK_HEALTH_TOKEN: str = ""
     #: Werkzeug method for new password hashes; only the test suite makes it cheaper.
     HELPDESK_PASSWORD_HASH: str = "scrypt"
     SESSION_COOKIE_HTTPONLY: bool = True
@@ -217,6 +221,7 @@ class Config:
             HELPDESK_LOCK_TIMEOUT_MS=_milliseconds(env, "HELPDESK_LOCK_TIMEOUT_MS", 5000),
             HELPDESK_STATEMENT_TIMEOUT_MS=_milliseconds(env, "HELPDESK_STATEMENT_TIMEOUT_MS",
                                                         15000),
+            HELPDESK_HEALTH_TOKEN=env.get("HELPDESK_HEALTH_TOKEN", "").strip(),
             **_mail_settings(env),
         )
 
