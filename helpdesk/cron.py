@@ -29,7 +29,7 @@ CRON_LOCK_TTL = 30
 #: Refreshed by the running scheduler every HEARTBEAT_INTERVAL seconds (a Unix timestamp);
 #: /healthz calls the scheduler down once it is older than HEARTBEAT_TTL (or gone).
 CRON_HEARTBEAT = "helpdesk:cron:heartbeat"
-HEARTBEAT_INTERVAL = 10
+HEARTBEAT_INTERVAL = 5
 HEARTBEAT_TTL = 3 * HEARTBEAT_INTERVAL
 
 log = logging.getLogger("helpdesk.cron")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -21,8 +20,6 @@ from .extensions import shutdown_embedded_redis
 from .preflight import fail, require_database, require_redis
 
 DEMO_TICKETS = 3000
-
-log = logging.getLogger("helpdesk.launcher")
 
 
 def wants_demo(app: Flask, demo: bool | None) -> bool:
@@ -94,6 +91,11 @@ class Child:
                                      env=env)
 
 
+def _say(message: str) -> None:
+    """One timestamped line on stderr (the launcher's own logging is alembic's by now)."""
+    click.echo(f"{time.strftime('%H:%M:%S')} launcher: {message}", err=True)
+
+
 def _watch(children: list[Child], env: dict, now: float) -> str | None:
     """One supervision pass: restart children whose delay is over, schedule the restart of
     those that exited; the name of a child past its crash budget, else None."""
@@ -101,7 +103,7 @@ def _watch(children: list[Child], env: dict, now: float) -> str | None:
         if child.proc is None:
             if now >= child.restart_at:
                 child.start(env)
-                log.warning("%s restarted (pid %s)", child.name, child.proc.pid)
+                _say(f"{child.name} restarted (pid {child.proc.pid})")
             continue
         status = child.proc.poll()
         if status is None:
@@ -110,8 +112,7 @@ def _watch(children: list[Child], env: dict, now: float) -> str | None:
         delay = child.budget.crashed(now)
         if delay is None:
             return child.name
-        log.warning("%s exited unexpectedly (status %s); restarting in %.0f s",
-                    child.name, status, delay)
+        _say(f"{child.name} exited unexpectedly (status {status}); restarting in {delay:.0f} s")
         child.restart_at = now + delay
     return None
 

@@ -34,6 +34,7 @@ class HelpdeskWorker(Worker):
         super().__init__(*args, **kwargs)
         self.outage = outage
         self.stopping = False
+        self.fresh = True  # registered by rq's bootstrap, not yet heartbeating
 
     def request_stop(self, signum, frame):
         """SIGINT/SIGTERM: remember it was asked (rq only says so when a job is running)."""
@@ -59,11 +60,10 @@ class HelpdeskWorker(Worker):
         except REDIS_DOWN as exc:
             self.outage.lost(exc)
             raise
-        if not forgotten:
-            self.outage.regained()
-        elif self.outage.down:
-            self.outage.regained(f"worker {self.name} registered again")
-        else:
+        registered, self.fresh = forgotten or self.fresh, False
+        if self.outage.down:  # a new worker (run_worker) registered at its start
+            self.outage.regained(f"worker {self.name} registered again" if registered else "")
+        elif forgotten:
             log.warning("Redis at %s had forgotten worker %s (restarted?); registered again",
                         self.outage.address, self.name)
 

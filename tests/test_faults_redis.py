@@ -1,0 +1,246 @@
+"""Redis restarts under real processes: a private `redis-server` (no persistence, a password),
+`flask helpdesk worker` and `flask helpdesk cron` against it, then SHUTDOWN NOSAVE and a new
+server on the same port; and `make run`'s supervisor restarting a child killed with SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+from redis import Redis
+from sqlalchemy import select
+
+from app import create_app
+from helpdesk import cron as helpdesk_cron
+from helpdesk import workflows
+from helpdesk.extensions import db
+from helpdesk.launcher import MAX_CRASHES, CrashBudget
+from helpdesk.models import Category, Customer, IntentState, JobIntent, Role, Ticket
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "s3cret-redis-pw"
+TOKEN = "health-token-for-tests"
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="needs the redis-server binary")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, check, timeout: float, every: float = 0.2):
+    """Poll `check()` until it returns something truthy; fail naming `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
+class RedisServer:
+    """A private redis-server on one port, started again on the same port after a stop."""
+
+    def __init__(self, folder: Path):
+        self.port, self.folder = free_port(), folder
+        self.url = f"redis://:{PASSWORD}@127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--save", "", "--appendonly", "no", "--port", str(self.port),
+             "--bind", "127.0.0.1", "--requirepass", PASSWORD, "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = Redis(port=self.port, password=PASSWORD, socket_timeout=1)
+        wait_for("redis-server to answer", lambda: self._answers(client), 10, every=0.05)
+
+    @staticmethod
+    def _answers(client: Redis) -> bool:
+        try:
+            return client.ping()
+        except Exception:
+            return False
+
+    def stop(self) -> None:
+        """SHUTDOWN NOSAVE: everything Redis held is gone, as after a crash."""
+        if self.proc and self.proc.poll() is None:
+            try:
+                Redis(port=self.port, password=PASSWORD, socket_timeout=2).shutdown(nosave=True)
+            except Exception:  # redis-py may report the closed connection
+                pass
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def spawn(tmp_path, database_uri):
+    """Start `flask --app app <args>` with its output in a log file; stop them all after."""
+    started = []
+
+    def start(name: str, *args: str, **env) -> tuple[subprocess.Popen, Path]:
+        log = tmp_path / f"{name}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
+            stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            env={**os.environ, "DATABASE_URL": database_uri, "SECRET_KEY": "test-secret",
+                 "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "INFO", **env})
+        started.append(proc)
+        return proc, log
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in started:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def says(log: Path, text: str) -> bool:
+    return text in log.read_text(errors="replace")
+
+
+def health(app) -> dict:
+    return app.test_client().get("/healthz", headers={"Authorization": f"Bearer {TOKEN}"}
+                                 ).get_json()
+
+
+def test_worker_and_cron_live_through_a_redis_restart(
+        app_config, private_redis, spawn, make_team, make_user, make_category, make_customer):
+    team = make_team("Cuenta")
+    agent = make_user(Role.AGENT, teams=[team])
+    category = make_category("acceso", team_id=team)
+    customer = make_customer()
+    local = create_app({**app_config, "REDIS_URL": private_redis.url,
+                        "HELPDESK_HEALTH_TOKEN": TOKEN})
+    worker, worker_log = spawn("worker", "helpdesk", "worker", REDIS_URL=private_redis.url)
+    cron, cron_log = spawn("cron", "helpdesk", "cron", REDIS_URL=private_redis.url)
+    wait_for("worker and scheduler up", lambda: health(local)["status"] == "up", 20)
+
+    private_redis.stop()
+    address = f"Redis at 127.0.0.1:{private_redis.port}"
+    wait_for("both to notice", lambda: says(worker_log, f"{address} lost")
+             and says(cron_log, f"{address} lost"), 15)
+    private_redis.start()
+    wait_for("both to reconnect", lambda: says(worker_log, f"{address} back")
+             and says(cron_log, f"{address} back"), 20)
+    assert worker.poll() is None and cron.poll() is None
+
+    with local.app_context(), workflows.atomic():
+        ticket = workflows.create_ticket(db.session.get(Customer, customer), "Sin acceso",
+                                         "No puedo entrar.", actor=None,
+                                         category=db.session.get(Category, category))
+        ticket_id = ticket.id
+
+    def routed():
+        with local.app_context():
+            return [i.state for i in db.session.scalars(select(JobIntent))
+                    if i.args == [ticket_id]] == [IntentState.DONE]
+
+    wait_for("the worker to route the new ticket", routed, 15)
+    with local.app_context():
+        assert db.session.get(Ticket, ticket_id).assignee_id == agent
+    body = health(local)
+    assert body["status"] == "up", body
+    assert body["workers"]["count"] >= 1 and body["scheduler"]["ok"]
+    assert "registered again" in worker_log.read_text()
+    assert PASSWORD not in worker_log.read_text() + cron_log.read_text()
+
+
+def get(url: str, token: str | None = None) -> tuple[int, dict | str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urlopen(Request(url, headers=headers), timeout=5) as response:
+            status, raw, kind = response.status, response.read(), response.headers["Content-Type"]
+    except HTTPError as exc:
+        status, raw, kind = exc.code, exc.read(), exc.headers["Content-Type"]
+    except OSError:
+        return 0, ""
+    return status, json.loads(raw) if kind == "application/json" else raw.decode()
+
+
+def children_of(parent: int) -> dict[str, int]:
+    """The live children of `parent` by role (worker, cron, web), read from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            args = (entry / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) != parent or fields[0] == "Z":
+            continue
+        for role, word in (("worker", "worker"), ("cron", "cron"), ("web", "run")):
+            if word in args:
+                found[role] = int(entry.name)
+    return found
+
+
+def test_supervisor_restarts_a_killed_child_and_keeps_the_panel_up(private_redis, spawn):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve, log = spawn("serve", "helpdesk", "serve", "--port", str(port), "--no-demo",
+                       REDIS_URL=private_redis.url, HELPDESK_HEALTH_TOKEN=TOKEN)
+    wait_for("the panel", lambda: get(f"{base}/login")[0] == 200, 30)
+    first = wait_for("three children", lambda: len(c := children_of(serve.pid)) == 3 and c, 10)
+
+    os.kill(first["cron"], signal.SIGKILL)
+    now = wait_for("a new cron", lambda: (c := children_of(serve.pid)).get("cron") not in (
+        None, first["cron"]) and c, 15)
+    assert serve.poll() is None
+    assert (now["worker"], now["web"]) == (first["worker"], first["web"])
+    assert says(log, "cron exited unexpectedly (status -9); restarting in 1 s")
+    wait_for("the new cron to take the dead one's lock",
+             lambda: says(log, "held by a scheduler that died on this host"), 10)
+
+    assert get(f"{base}/healthz") in ((200, {"status": "up"}), (503, {"status": "down"}))
+    status, body = wait_for("everything up", lambda: (r := get(f"{base}/healthz", TOKEN))[0]
+                            == 200 and r, 15)
+    assert body["workers"]["count"] == 1 and body["scheduler"]["ok"]
+
+    serve.send_signal(signal.SIGTERM)
+    assert serve.wait(timeout=15) == 0
+    assert says(log, "Stopped.") and children_of(serve.pid) == {}
+
+
+def test_crash_budget_gives_up_only_on_many_crashes_in_the_window():
+    budget = CrashBudget()
+    assert [budget.crashed(t) for t in range(MAX_CRASHES)] == [1, 2, 4, 8, 10]
+    assert budget.crashed(MAX_CRASHES) is None  # the sixth within a minute
+    spread = CrashBudget()
+    assert all(spread.crashed(t * 20.0) is not None for t in range(20))  # one every 20 s
+
+
+def test_cron_lock_is_taken_over_only_from_a_dead_scheduler_on_this_host(redis):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process
+    host = socket.gethostname()
+    for holder, taken in [("other-host 1 abc", False), (f"{host} {os.getpid()} abc", False),
+                          ("an unknown holder", False), (f"{host} {gone.pid} abc", True)]:
+        redis.set(helpdesk_cron.CRON_LOCK, holder, ex=30)
+        assert helpdesk_cron.acquire_cron_lock(redis, "mine") is taken, holder
+        assert redis.get(helpdesk_cron.CRON_LOCK).decode() == ("mine" if taken else holder)
