@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import time
 
@@ -78,6 +79,10 @@ def _wait_for_redis(redis: Redis, outage: Outage) -> None:
             time.sleep(outage.lost(exc))
 
 
+def _stop(signum, frame):
+    raise StopRequested()
+
+
 def _redis_gone(redis: Redis, outage: Outage) -> bool:
     if outage.down:
         return True
@@ -107,7 +112,9 @@ def run_worker(redis: Redis, queue_names: tuple[str, ...], *, burst: bool = Fals
         if not _redis_gone(redis, outage):
             log.error("worker %s stopped unexpectedly (rq logged why above)", name)
             return 1
+        signal.signal(signal.SIGINT, _stop)  # rq's handlers would talk to the absent Redis
+        signal.signal(signal.SIGTERM, _stop)
         try:
             _wait_for_redis(redis, outage)
-        except StopRequested:  # rq's signal handlers are still installed
+        except StopRequested:
             return 0

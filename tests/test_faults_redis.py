@@ -18,12 +18,13 @@ from urllib.request import Request, urlopen
 
 import pytest
 from redis import Redis
+from rq import Worker
 from sqlalchemy import select
 
 from app import create_app
 from helpdesk import cron as helpdesk_cron
 from helpdesk import workflows
-from helpdesk.extensions import db
+from helpdesk.extensions import db, get_queue, get_redis
 from helpdesk.launcher import MAX_CRASHES, CrashBudget
 from helpdesk.models import Category, Customer, IntentState, JobIntent, Role, Ticket
 
@@ -120,8 +121,8 @@ def spawn(tmp_path, database_uri):
             proc.kill()
 
 
-def says(log: Path, text: str) -> bool:
-    return text in log.read_text(errors="replace")
+def says(log: Path, text: str, times: int = 1) -> bool:
+    return log.read_text(errors="replace").count(text) >= times
 
 
 def health(app) -> dict:
@@ -129,10 +130,33 @@ def health(app) -> dict:
                                  ).get_json()
 
 
-def test_worker_and_cron_live_through_a_redis_restart(
+def worker_states(app) -> list[str]:
+    with app.app_context():
+        return [w.get_state() for w in Worker.all(connection=get_redis())]
+
+
+def route_new_ticket(app, customer_id: int, category_id: int) -> int:
+    """Create a ticket through the workflow; wait for the worker to do its routing intent."""
+    with app.app_context(), workflows.atomic():
+        ticket = workflows.create_ticket(db.session.get(Customer, customer_id), "Sin acceso",
+                                         "No puedo entrar.", actor=None,
+                                         category=db.session.get(Category, category_id))
+        ticket_id = ticket.id
+
+    def routed():
+        with app.app_context():
+            return [i.state for i in db.session.scalars(select(JobIntent))
+                    if i.args == [ticket_id]] == [IntentState.DONE]
+
+    wait_for(f"the worker to route ticket {ticket_id}", routed, 15)
+    with app.app_context():
+        return db.session.get(Ticket, ticket_id).assignee_id
+
+
+def test_worker_and_cron_live_through_redis_restarts(
         app_config, private_redis, spawn, make_team, make_user, make_category, make_customer):
     team = make_team("Cuenta")
-    agent = make_user(Role.AGENT, teams=[team])
+    agent = make_user(Role.AGENT, teams=[team], capacity=50)
     category = make_category("acceso", team_id=team)
     customer = make_customer()
     local = create_app({**app_config, "REDIS_URL": private_redis.url,
@@ -140,34 +164,32 @@ def test_worker_and_cron_live_through_a_redis_restart(
     worker, worker_log = spawn("worker", "helpdesk", "worker", REDIS_URL=private_redis.url)
     cron, cron_log = spawn("cron", "helpdesk", "cron", REDIS_URL=private_redis.url)
     wait_for("worker and scheduler up", lambda: health(local)["status"] == "up", 20)
+    wait_for("the worker idle", lambda: worker_states(local) == ["idle"], 10)
 
+    # 1. The worker waits in rq's blocking dequeue; the scheduler sleeps between ticks.
     private_redis.stop()
-    address = f"Redis at 127.0.0.1:{private_redis.port}"
-    wait_for("both to notice", lambda: says(worker_log, f"{address} lost")
-             and says(cron_log, f"{address} lost"), 15)
+    lost, back = (f"Redis at 127.0.0.1:{private_redis.port} {w}" for w in ("lost", "back"))
+    wait_for("both to notice", lambda: says(worker_log, lost) and says(cron_log, lost), 15)
     private_redis.start()
-    wait_for("both to reconnect", lambda: says(worker_log, f"{address} back")
-             and says(cron_log, f"{address} back"), 20)
+    wait_for("both to reconnect", lambda: says(worker_log, back) and says(cron_log, back), 20)
     assert worker.poll() is None and cron.poll() is None
-
-    with local.app_context(), workflows.atomic():
-        ticket = workflows.create_ticket(db.session.get(Customer, customer), "Sin acceso",
-                                         "No puedo entrar.", actor=None,
-                                         category=db.session.get(Category, category))
-        ticket_id = ticket.id
-
-    def routed():
-        with local.app_context():
-            return [i.state for i in db.session.scalars(select(JobIntent))
-                    if i.args == [ticket_id]] == [IntentState.DONE]
-
-    wait_for("the worker to route the new ticket", routed, 15)
-    with local.app_context():
-        assert db.session.get(Ticket, ticket_id).assignee_id == agent
+    assert route_new_ticket(local, customer, category) == agent
     body = health(local)
     assert body["status"] == "up", body
-    assert body["workers"]["count"] >= 1 and body["scheduler"]["ok"]
-    assert "registered again" in worker_log.read_text()
+    assert body["workers"]["count"] == 1 and body["scheduler"]["ok"]
+    assert says(worker_log, "registered again")
+
+    # 2. The worker is running a job: rq's own loop ends, and a new worker takes over.
+    with local.app_context():
+        get_queue("default").enqueue("time.sleep", 3)
+    wait_for("the worker busy", lambda: worker_states(local) == ["busy"], 10)
+    private_redis.stop()
+    wait_for("the worker to notice", lambda: says(worker_log, lost, 2), 15)
+    private_redis.start()
+    wait_for("the worker to reconnect", lambda: says(worker_log, back, 2), 20)
+    assert worker.poll() is None and cron.poll() is None
+    assert route_new_ticket(local, customer, category) == agent
+    wait_for("a worker counted", lambda: health(local)["workers"] == {"ok": True, "count": 1}, 5)
     assert PASSWORD not in worker_log.read_text() + cron_log.read_text()
 
 
