@@ -92,7 +92,8 @@ class Child:
 
 
 def _say(message: str) -> None:
-    """One timestamped line on stderr (the launcher's own logging is alembic's by now)."""
+    """One timestamped line on stderr. Not a logger: migrating loaded alembic's logging
+    configuration, which would print each logger line twice."""
     click.echo(f"{time.strftime('%H:%M:%S')} launcher: {message}", err=True)
 
 
