@@ -277,3 +277,17 @@ def test_cron_lock_is_taken_over_only_from_a_dead_scheduler_on_this_host(redis):
         redis.set(helpdesk_cron.CRON_LOCK, holder, ex=30)
         assert helpdesk_cron.acquire_cron_lock(redis, "mine") is taken, holder
         assert redis.get(helpdesk_cron.CRON_LOCK).decode() == ("mine" if taken else holder)
+
+
+def test_health_answers_quickly_while_redis_is_stalled(app_config, private_redis):
+    local = create_app({**app_config, "REDIS_URL": private_redis.url,
+                        "HELPDESK_HEALTH_TOKEN": TOKEN})
+    private_redis.proc.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
+    try:
+        started = time.monotonic()
+        body = health(local)
+        assert time.monotonic() - started < 4
+        assert body["down"] == ["redis", "workers", "scheduler"]
+        assert body["redis"] == {"ok": False, "error": "TimeoutError"}
+    finally:
+        private_redis.proc.send_signal(signal.SIGCONT)
