@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+from contextlib import suppress
 
 from redis import Redis
 from rq import Queue, Worker
@@ -79,6 +80,17 @@ def _wait_for_redis(redis: Redis, outage: Outage) -> None:
             time.sleep(outage.lost(exc))
 
 
+def _unsubscribe(worker: HelpdeskWorker) -> None:
+    """Stop the command-channel thread rq's failed teardown left running (it would reconnect
+    and listen beside the next worker's)."""
+    if worker.pubsub_thread is not None:
+        worker.pubsub_thread.stop()
+        worker.pubsub_thread.join(timeout=1)
+    if worker.pubsub is not None:
+        with suppress(*REDIS_DOWN):
+            worker.pubsub.close()
+
+
 def _stop(signum, frame):
     raise StopRequested()
 
@@ -107,6 +119,7 @@ def run_worker(redis: Redis, queue_names: tuple[str, ...], *, burst: bool = Fals
             worker.work(burst=burst, with_scheduler=False)
         except REDIS_DOWN as exc:  # its teardown could not record its death
             outage.lost(exc)
+            _unsubscribe(worker)
         if worker.stopping or burst:
             return 0
         if not _redis_gone(redis, outage):

@@ -27,7 +27,7 @@ from app import create_app
 from helpdesk import cron as helpdesk_cron
 from helpdesk import workflows
 from helpdesk.extensions import db, get_queue, get_redis
-from helpdesk.launcher import MAX_CRASHES, CrashBudget
+from helpdesk.launcher import MAX_CRASHES, Child, CrashBudget, _watch
 from helpdesk.models import Category, Customer, IntentState, JobIntent, Role, Ticket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,6 +266,18 @@ def test_crash_budget_gives_up_only_on_many_crashes_in_the_window():
     assert budget.crashed(MAX_CRASHES) is None  # the sixth within a minute
     spread = CrashBudget()
     assert all(spread.crashed(t * 20.0) is not None for t in range(20))  # one every 20 s
+
+
+def test_supervisor_gives_up_on_a_child_past_its_budget(capsys):
+    # `flask --version` exits at once: a child that crashes on every start.
+    child = Child("flaky", ["--version"], budget=CrashBudget(limit=1))
+    child.start(dict(os.environ))
+    given_up = wait_for("the supervisor to give up",
+                        lambda: _watch([child], dict(os.environ), time.monotonic()), 15, 0.1)
+    assert given_up == "flaky"
+    err = capsys.readouterr().err
+    assert "flaky exited unexpectedly (status 0); restarting in 1 s" in err
+    assert err.count("flaky restarted") == 1
 
 
 def test_cron_lock_is_taken_over_only_from_a_dead_scheduler_on_this_host(redis):
