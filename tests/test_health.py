@@ -8,6 +8,7 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from app import create_app
+from helpdesk.config import Config
 from helpdesk.cron import CRON_HEARTBEAT, HEARTBEAT_TTL
 from helpdesk.extensions import get_queue
 from helpdesk.models import Role
@@ -116,3 +117,9 @@ def test_dead_database_is_named(app_config):
     response = client.get("/healthz", headers=bearer(TOKEN))
     assert response.status_code == 503
     assert "database" in response.get_json()["down"]
+
+
+def test_the_token_comes_from_the_environment():
+    assert Config.from_env({"SECRET_KEY": "x"}).HELPDESK_HEALTH_TOKEN == ""
+    config = Config.from_env({"SECRET_KEY": "x", "HELPDESK_HEALTH_TOKEN": " t0ken \n"})
+    assert config.HELPDESK_HEALTH_TOKEN == "t0ken"
