@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from rq import Worker
-from rq.serializers import JSONSerializer
 
 from . import workflows
-from .cron import run_scheduler
+from .cron import CronExit, run_scheduler
 from .errors import DomainError
-from .extensions import QUEUES, db, get_queue
+from .extensions import QUEUES, db
 from .launcher import serve
 from .models import Role
 from .preflight import fail, require_database, require_redis
+from .worker import run_worker
 
 helpdesk = AppGroup("helpdesk", help="Bayit+ Soporte: demo data, users, worker, cron.")
 
@@ -88,20 +86,21 @@ def recount_command():
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.argument("queues", nargs=-1)
 def worker_command(burst: bool, queues: tuple[str, ...]):
-    """Run one rq worker on the helpdesk queues."""
+    """Run one rq worker on the helpdesk queues; it outlives Redis restarts."""
     redis = require_redis()
     db.engine.dispose()  # no pooled connection crosses rq's fork
-    names = queues or QUEUES
-    worker = Worker([get_queue(n) for n in names], connection=redis, serializer=JSONSerializer,
-                    name=f"helpdesk-{socket.gethostname()}-{os.getpid()}")
-    worker.work(burst=burst, with_scheduler=False)
+    sys.exit(run_worker(redis, queues or QUEUES, burst=burst))
 
 
 @helpdesk.command("cron")
 def cron_command():
-    """Run the one rq cron scheduler; a second one refuses to start."""
-    if not run_scheduler(require_redis()):
+    """Run the one rq cron scheduler (it outlives Redis restarts); a second one refuses to
+    start."""
+    ended = run_scheduler(require_redis())
+    if ended is CronExit.REFUSED:
         fail("another helpdesk cron scheduler is already running")
+    if ended is CronExit.LOST:
+        fail("another helpdesk cron scheduler took over while Redis was away; stopped")
 
 
 @helpdesk.command("serve")

@@ -46,6 +46,8 @@ ENVIRONMENT = {
                                   "(default 3600)",
     "HELPDESK_RETRY_GIVE_UP_HOURS": "hours a job keeps being retried before it is marked failed "
                                     "(default 24)",
+    "HELPDESK_HEALTH_TOKEN": "bearer token that shows /healthz's details to monitoring "
+                             "(unset: only logged-in staff see them)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -185,6 +187,8 @@ class Config:
     HELPDESK_STATEMENT_TIMEOUT_MS: int = 15000
     #: Retry-After (seconds) of that 503.
     HELPDESK_RETRY_AFTER_SECONDS: int = 5
+    #: `Authorization: Bearer …` that shows /healthz's details; empty: token access disabled.
+    HELPDESK_HEALTH_TOKEN: str = ""
     #: Werkzeug method for new password hashes; only the test suite makes it cheaper.
     HELPDESK_PASSWORD_HASH: str = "scrypt"
     SESSION_COOKIE_HTTPONLY: bool = True
@@ -246,6 +250,7 @@ class Config:
             HELPDESK_RETRY_BASE_SECONDS=_whole(env, "HELPDESK_RETRY_BASE_SECONDS", 30, 86400),
             HELPDESK_RETRY_MAX_SECONDS=_whole(env, "HELPDESK_RETRY_MAX_SECONDS", 3600, 86400),
             HELPDESK_RETRY_GIVE_UP_HOURS=_whole(env, "HELPDESK_RETRY_GIVE_UP_HOURS", 24, 24 * 30),
+            HELPDESK_HEALTH_TOKEN=env.get("HELPDESK_HEALTH_TOKEN", "").strip(),
             **_mail_settings(env),
         )
 

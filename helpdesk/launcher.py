@@ -1,4 +1,5 @@
-"""`make run`: one command that migrates, seeds once, and supervises web + worker + cron."""
+"""`make run`: one command that migrates, seeds once, and supervises web + worker + cron
+(restarting a child that crashes, within a budget)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections import deque
+from dataclasses import dataclass, field
 
 import click
 import flask_migrate
@@ -47,20 +50,99 @@ def _prepare(app: Flask, demo: bool) -> str:
         return f"unix://{redis.connection_pool.connection_kwargs['path']}"
 
 
-def _spawn(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *args], env=env)
+#: A child that crashes more than MAX_CRASHES times within CRASH_WINDOW seconds stops
+#: everything; before that each crash is followed by a restart after 1, 2, 4, 8… s (at most 10).
+MAX_CRASHES = 5
+CRASH_WINDOW = 60.0
+MAX_RESTART_DELAY = 10.0
+
+
+class CrashBudget:
+    """One child's recent crashes: how long to wait before restarting it, or give up."""
+
+    def __init__(self, limit: int = MAX_CRASHES, window: float = CRASH_WINDOW):
+        self.limit, self.window = limit, window
+        self.crashes: deque[float] = deque()
+
+    def crashed(self, now: float) -> float | None:
+        """Record a crash at `now`; the restart delay, or None past the budget."""
+        self.crashes.append(now)
+        while self.crashes[0] <= now - self.window:
+            self.crashes.popleft()
+        if len(self.crashes) > self.limit:
+            return None
+        return min(2.0 ** (len(self.crashes) - 1), MAX_RESTART_DELAY)
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, the running process (None while it waits to be
+    restarted) and its crash budget."""
+
+    name: str
+    args: list[str]
+    proc: subprocess.Popen | None = None
+    restart_at: float = 0.0
+    budget: CrashBudget = field(default_factory=CrashBudget)
+
+    def start(self, env: dict) -> None:
+        """Spawn `flask --app app <args>`."""
+        self.proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", *self.args],
+                                     env=env)
+
+
+def _say(message: str) -> None:
+    """One timestamped line on stderr. Not a logger: migrating loaded alembic's logging
+    configuration, which would print each logger line twice."""
+    click.echo(f"{time.strftime('%H:%M:%S')} launcher: {message}", err=True)
+
+
+def _watch(children: list[Child], env: dict, now: float) -> str | None:
+    """One supervision pass: restart children whose delay is over, schedule the restart of
+    those that exited; the name of a child past its crash budget, else None."""
+    for child in children:
+        if child.proc is None:
+            if now >= child.restart_at:
+                child.start(env)
+                _say(f"{child.name} restarted (pid {child.proc.pid})")
+            continue
+        status = child.proc.poll()
+        if status is None:
+            continue
+        child.proc = None
+        delay = child.budget.crashed(now)
+        if delay is None:
+            return child.name
+        _say(f"{child.name} exited unexpectedly (status {status}); restarting in {delay:.0f} s")
+        child.restart_at = now + delay
+    return None
+
+
+def _stop_all(children: list[Child]) -> None:
+    running = [c.proc for c in children if c.proc is not None and c.proc.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in running:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def serve(app: Flask, *, port: int, demo: bool | None) -> None:
-    """Run until Ctrl-C (or until a child dies), then stop every child."""
+    """Run web + worker + cron until Ctrl-C/SIGTERM, restarting a child that crashes; stop
+    everything (exit 1) when one crashes more than MAX_CRASHES times in CRASH_WINDOW s."""
     demo = wants_demo(app, demo)
     redis_url = _prepare(app, demo)
     env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
-    children = {
-        "worker": _spawn(["helpdesk", "worker"], env),
-        "cron": _spawn(["helpdesk", "cron"], env),
-        "web": _spawn(["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"], env),
-    }
+    children = [
+        Child("worker", ["helpdesk", "worker"]),
+        Child("cron", ["helpdesk", "cron"]),
+        Child("web", ["run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"]),
+    ]
+    for child in children:
+        child.start(env)
     from .demo import DEMO_LOGINS
 
     click.echo(f"\nBayit+ Soporte: http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
@@ -76,21 +158,15 @@ def serve(app: Flask, *, port: int, demo: bool | None) -> None:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     while not stopping:
-        dead = [name for name, p in children.items() if p.poll() is not None]
-        if dead:
-            click.echo(f"Error: {', '.join(dead)} stopped; shutting down the rest", err=True)
+        given_up = _watch(children, env, time.monotonic())
+        if given_up and not stopping:
+            click.echo(f"Error: {given_up} crashed more than {MAX_CRASHES} times in "
+                       f"{CRASH_WINDOW:.0f} s; stopping everything (see its log above)",
+                       err=True)
             exit_code = 1
             break
         time.sleep(0.5)
-    for proc in children.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for proc in children.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    _stop_all(children)
     shutdown_embedded_redis()
     click.echo("Stopped.")
     sys.exit(exit_code)
