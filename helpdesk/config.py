@@ -246,7 +246,7 @@ class Config:
                                                cls.HELPDESK_LOGIN_LIMIT_ADDRESS),
             HELPDESK_LOCK_TIMEOUT_MS=_whole_ms(env, "HELPDESK_LOCK_TIMEOUT_MS", 5000),
             HELPDESK_STATEMENT_TIMEOUT_MS=_whole_ms(env, "HELPDESK_STATEMENT_TIMEOUT_MS",
-                                                        15000),
+                                                     15000),
             HELPDESK_RETRY_BASE_SECONDS=_whole(env, "HELPDESK_RETRY_BASE_SECONDS", 30, 86400),
             HELPDESK_RETRY_MAX_SECONDS=_whole(env, "HELPDESK_RETRY_MAX_SECONDS", 3600, 86400),
             HELPDESK_RETRY_GIVE_UP_HOURS=_whole(env, "HELPDESK_RETRY_GIVE_UP_HOURS", 24, 24 * 30),
