@@ -286,7 +286,7 @@ def main() -> None:
              str(web_port), "--no-demo"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             stderr=open(workdir / "serve.log", "w"))  # noqa: SIM115 - lives as long as serve
         deadline = time.monotonic() + 60
-        while health(web_port).get("status") != "ok" and time.monotonic() < deadline:
+        while health(web_port).get("status") != "up" and time.monotonic() < deadline:
             time.sleep(0.5)
         log(f"up: web :{web_port}, redis :{redis.port}, smtp :{sink.port}, db {database_url}")
 
@@ -362,7 +362,7 @@ def main() -> None:
         }
         for line in workload.errors[:5]:
             log(f"workload error: {line}")
-        if status.get("status") != "ok":
+        if status.get("status") != "up":
             log(f"health at the end: {json.dumps(status)[:300]}")
     finally:
         if serve is not None and serve.poll() is None:
