@@ -170,16 +170,14 @@ class Workload:
         self.rng = random.Random(7)
 
     def run(self) -> None:
-        from sqlalchemy import select
+        from sqlalchemy import func, select
 
         from helpdesk import workflows
         from helpdesk.extensions import db
-        from helpdesk.models import Channel, Customer, Role, User
+        from helpdesk.models import Channel, Customer, Ticket
 
         with self.app.app_context():
             customers = db.session.scalars(select(Customer.id).limit(50)).all()
-            agents = db.session.scalars(
-                select(User.id).where(User.role == Role.AGENT, User.active)).all()
             db.session.rollback()
             opened: list[int] = []
             while not self.stop.wait(1 / self.rate):
@@ -196,16 +194,22 @@ class Workload:
                     self.errors.append(f"create: {type(exc).__name__}: {exc}"[:200])
                 if len(opened) < 3:
                     continue
+                # Answered by its assignee, as in the panel (someone else would first take it,
+                # and may have no capacity left): an unassigned one waits a round.
+                ticket_id = db.session.scalar(
+                    select(Ticket.id).where(Ticket.id.in_(opened[:-1]),
+                                            Ticket.assignee_id.is_not(None))
+                    .order_by(func.random()).limit(1))
+                db.session.rollback()
+                if ticket_id is None:
+                    continue
                 marker = f"r{self.replies_requested}"
                 self.replies_requested += 1
                 try:
                     with workflows.atomic():
-                        from helpdesk.models import Ticket
-
-                        ticket = db.session.get(Ticket, self.rng.choice(opened[:-1]))
-                        agent = db.session.get(User, self.rng.choice(agents))
+                        ticket = db.session.get(Ticket, ticket_id)
                         workflows.add_reply(ticket, f"Respuesta de prueba [faults-reply {marker}]",
-                                            actor=agent)
+                                            actor=ticket.assignee)
                     self.reply_markers.add(marker)
                 except Exception as exc:
                     self.errors.append(f"reply: {type(exc).__name__}: {exc}"[:200])
