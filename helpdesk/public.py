@@ -127,9 +127,9 @@ def survey(token: str):
         labels = workflows.score_labels()
         form.score.choices = [(str(n), f"{n} · {label}") for n, label in labels.items()]
         if request.method == "GET":
-            return _page("survey", ticket, form=form)
+            return _page("survey", ticket, form=form, error=None)
         if not form.validate():
-            return _page("survey", ticket, 422, form=form)
+            return _page("survey", ticket, 422, form=form, error=None)
         score = rules.parse_id(form.score.data)
         try:  # in the customer's language: a refusal's message is shown to them
             with workflows.atomic():
