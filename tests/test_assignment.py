@@ -203,7 +203,9 @@ def test_open_ticket_counters_follow_every_change(app, tecnico, make_user, make_
     act(lambda t, s: resolve(t, actor=t.assignee))
     assert_counters_true(app, {ana: 1, luis: 0})
     act(lambda t, s: workflows.add_customer_message(t, "Ha vuelto a fallar."))
-    assert_counters_true(app, {ana: 1, luis: 1})  # reopened, back in Luis's hands
+    # Reopened: Luis is away, so it is routed again, to Ana (issue 12: "same assignee, routed
+    # again if that person is gone or unavailable").
+    assert_counters_true(app, {ana: 2, luis: 0})
     act(lambda t, s: workflows.reassign_ticket(t, team=t.team, agent=None, actor=s))
     assert_counters_true(app, {ana: 1, luis: 0})
 

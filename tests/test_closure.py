@@ -526,3 +526,15 @@ def test_public_pages_log_nobody_in(app, desk, resolved, client):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Message).where(
             Message.kind == MessageKind.CUSTOMER)) == 1
+
+
+def test_reopen_and_confirmation_rates_are_computable(app, desk, resolved, client, login_as):
+    from helpdesk.queries import closure as closure_queries
+
+    assert client.post(resolved["no"], page=resolved["no"]).status_code == 200
+    assert resolve_form(app, login_as(desk["ana"]), desk, ask_confirmation=None).status_code \
+        == 302
+    with app.app_context():
+        since = rules.utcnow() - timedelta(days=1)
+        assert closure_queries.reopen_rate(since) == (2, 1)  # two rounds, one reopened
+        assert closure_queries.confirmation_rate(since) == (1, 0)  # one asked, answered «No»

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import (
@@ -34,9 +35,12 @@ def latest_round(ticket_id: int, *, for_update: bool = False) -> ResolutionRound
 
 
 def rounds(ticket_id: int) -> list[ResolutionRound]:
-    """Every resolution round of the ticket, first first."""
+    """Every resolution round of the ticket, first first, with what the ticket page shows of
+    it (one statement however many rounds)."""
     return list(db.session.scalars(select(ResolutionRound)
                                    .where(ResolutionRound.ticket_id == ticket_id)
+                                   .options(joinedload(ResolutionRound.resolution_category),
+                                            joinedload(ResolutionRound.resolved_by))
                                    .order_by(ResolutionRound.number)))
 
 
@@ -79,6 +83,7 @@ def ticket_ratings(ticket_id: int) -> list[SatisfactionRating]:
     """The ticket's ratings, newest first (one per round; old ones without a round too)."""
     return list(db.session.scalars(select(SatisfactionRating)
                                    .where(SatisfactionRating.ticket_id == ticket_id)
+                                   .options(joinedload(SatisfactionRating.round))
                                    .order_by(SatisfactionRating.created_at.desc())))
 
 
