@@ -52,6 +52,8 @@ ENVIRONMENT = {
     "HELPDESK_SURVEY_DELAY_MINUTES": "minutes after a resolution the survey is sent (default 60)",
     "HELPDESK_SURVEY_QUIET_DAYS": "a customer surveyed this recently is not surveyed again "
                                   "(default 7)",
+    "HELPDESK_PUBLIC_LIMIT": "requests per client address to the customers' pages "
+                             "(default 30 per minute)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -267,6 +269,7 @@ class Config:
             HELPDESK_SURVEY_DELAY_MINUTES=_whole(env, "HELPDESK_SURVEY_DELAY_MINUTES", 60,
                                                  7 * 24 * 60, "minutes"),
             HELPDESK_SURVEY_QUIET_DAYS=_whole(env, "HELPDESK_SURVEY_QUIET_DAYS", 7, 365, "days"),
+            HELPDESK_PUBLIC_LIMIT=_rate(env, "HELPDESK_PUBLIC_LIMIT", cls.HELPDESK_PUBLIC_LIMIT),
             **_mail_settings(env),
         )
 

@@ -5,7 +5,9 @@ and the link security cases."""
 
 from __future__ import annotations
 
+import base64
 import email
+import json
 import time
 from datetime import timedelta
 from email import policy
@@ -457,6 +459,17 @@ def test_tampered_and_cross_kind_links_change_nothing(app, desk, resolved, clien
             assert response.status_code == 404, (path, method)
             assert parse(response).testid("public-refused").attrs["data-reason"] == "tampered"
     assert snapshot(app, desk["ticket"]) == before
+
+
+def test_posts_without_csrf_and_urls_without_personal_data(app, desk, resolved, client):
+    before = snapshot(app, desk["ticket"])
+    for path in (resolved["yes"], resolved["no"]):
+        assert client.post(path, csrf=False).status_code == 400
+    assert snapshot(app, desk["ticket"]) == before
+    payload = resolved["no"].rsplit("/", 1)[1].split(".", 1)[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert json.loads(decoded).keys() == {"t", "r"}  # two ids, nothing about the customer
+    assert "lucia" not in resolved["yes"] + resolved["no"]
 
 
 def test_expired_link_changes_nothing(app, desk, resolved, client, monkeypatch):
