@@ -394,6 +394,19 @@ def test_no_routes_again_when_the_assignee_is_away(app, desk, resolved, client):
         assert ticket.status is TicketStatus.OPEN
 
 
+def test_an_unassigned_resolved_ticket_is_routed_when_reopened(app, desk, login_as):
+    with app.app_context(), workflows.atomic():
+        ticket = db.session.get(Ticket, desk["ticket"])
+        workflows.assign_ticket(ticket, None, actor=None, reason="test")
+    assert resolve_form(app, login_as(desk["sofia"]), desk).status_code == 302
+    with app.app_context(), workflows.atomic():
+        workflows.add_customer_message(db.session.get(Ticket, desk["ticket"]), "Sigue igual.")
+    with app.app_context():
+        ticket = db.session.get(Ticket, desk["ticket"])
+        assert ticket.status is TicketStatus.OPEN and ticket.assignee_id in (desk["ana"],
+                                                                            desk["luis"])
+
+
 def test_a_new_customer_message_reopens_a_resolved_ticket(app, desk, resolved):
     with app.app_context(), workflows.atomic():
         workflows.add_customer_message(db.session.get(Ticket, desk["ticket"]),

@@ -137,10 +137,10 @@ class ClosureMixin:
             flash(_("No hay tickets seleccionados."), "error")
             return redirect(url_for(".index_view"))
         ids = [ticket.id for ticket in tickets]
-        categories = {t.category_id for t in tickets}
-        fitting = [r for r in closure_queries.resolution_categories_for(None)] if \
-            len(categories) != 1 else closure_queries.resolution_categories_for(categories.pop())
-        form.resolution.choices = [("", "—")] + [(str(r.id), r.name) for r in fitting]
+        categories = {t.category_id for t in tickets}  # one category: its own fit too
+        only = categories.pop() if len(categories) == 1 else None
+        form.resolution.choices = [("", "—")] + [
+            (str(r.id), r.name) for r in closure_queries.resolution_categories_for(only)]
         status = 200
         if form.is_submitted():
             response, status = self._resolve_bulk(form, ids)

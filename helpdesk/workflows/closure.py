@@ -216,14 +216,16 @@ def customer_writes_again(ticket: Ticket, body: str, now: datetime) -> Message:
 
 def reopen(ticket: Ticket, reason: str, now: datetime) -> None:
     """Back to Abierto (the round records the reopen; the resolution clock resumes), to the
-    same assignee if they can still work it, else routed again; the assignee is told."""
-    set_status(ticket, TicketStatus.OPEN, None, reason, now)
-    add_event(ticket, None, now, "reopen", by=reason)
+    same assignee if they can still work it, else routed again (or waiting in Nuevo); the
+    assignee is told."""
     holder = ticket.assignee
+    set_status(ticket, TicketStatus.OPEN if holder else TicketStatus.NEW, None, reason, now)
+    add_event(ticket, None, now, "reopen", by=reason)
     if holder is not None and not (holder.active and holder.availability is
                                    Availability.AVAILABLE):
         assign_ticket(ticket, None, actor=None, reason="reopen", now=now)
-        auto_assign(ticket, None, "reopen")
+    if ticket.assignee_id is None:
+        auto_assign(ticket, None, "reopen")  # nobody free: it waits in its team's Nuevo
     if ticket.assignee_id is not None:
         db.session.add(Notification(user_id=ticket.assignee_id, ticket_id=ticket.id,
                                     team_id=ticket.team_id, created_at=now,
