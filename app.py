@@ -11,6 +11,7 @@ from helpdesk import (
     errors_http,
     extensions,
     health,
+    public,
     security,
     sessions,
     throttle,
@@ -34,6 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     throttle.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(public.bp)
     errors_http.init_app(app)
     admin.init_admin(app)
     cli.init_app(app)

@@ -48,6 +48,14 @@ ENVIRONMENT = {
                                     "(default 24)",
     "HELPDESK_HEALTH_TOKEN": "bearer token that shows /healthz's details to monitoring "
                              "(unset: only logged-in staff see them)",
+    "HELPDESK_PUBLIC_URL": "the panel's address as customers reach it, for links in their mail "
+                           "(default http://localhost:5000)",
+    "HELPDESK_REOPEN_DAYS": "days a resolved ticket can be reopened by the customer (default 7)",
+    "HELPDESK_SURVEY_DELAY_MINUTES": "minutes after a resolution the survey is sent (default 60)",
+    "HELPDESK_SURVEY_QUIET_DAYS": "a customer surveyed this recently is not surveyed again "
+                                  "(default 7)",
+    "HELPDESK_PUBLIC_LIMIT": "requests per client address to the customers' pages "
+                             "(default 30 per minute)",
 }
 
 #: The embedded default database: the only one `make run` fills with demo data unasked.
@@ -216,6 +224,15 @@ class Config:
     MAIL_PASSWORD: str = ""
     MAIL_DEFAULT_SENDER: str = "Bayit+ Soporte <soporte@bayit.example>"
     MAIL_MESSAGE_ID_DOMAIN: str = "soporte.bayit.example"
+    #: Closure: links in customers' mail start here; the reopen window (the confirmation
+    #: links' life too); the survey's delay, its quiet period per customer and its link's life.
+    HELPDESK_PUBLIC_URL: str = "http://localhost:5000"
+    HELPDESK_REOPEN_DAYS: int = 7
+    HELPDESK_SURVEY_DELAY_MINUTES: int = 60
+    HELPDESK_SURVEY_QUIET_DAYS: int = 7
+    HELPDESK_SURVEY_LINK_DAYS: int = 28
+    #: Requests to the customers' pages (helpdesk.public) per client address.
+    HELPDESK_PUBLIC_LIMIT: str = "30 per minute"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -251,6 +268,13 @@ class Config:
             HELPDESK_RETRY_MAX_SECONDS=_whole(env, "HELPDESK_RETRY_MAX_SECONDS", 3600, 86400),
             HELPDESK_RETRY_GIVE_UP_HOURS=_whole(env, "HELPDESK_RETRY_GIVE_UP_HOURS", 24, 24 * 30),
             HELPDESK_HEALTH_TOKEN=env.get("HELPDESK_HEALTH_TOKEN", "").strip(),
+            HELPDESK_PUBLIC_URL=env.get("HELPDESK_PUBLIC_URL",
+                                        cls.HELPDESK_PUBLIC_URL).rstrip("/"),
+            HELPDESK_REOPEN_DAYS=_whole(env, "HELPDESK_REOPEN_DAYS", 7, 365, "days"),
+            HELPDESK_SURVEY_DELAY_MINUTES=_whole(env, "HELPDESK_SURVEY_DELAY_MINUTES", 60,
+                                                 7 * 24 * 60, "minutes"),
+            HELPDESK_SURVEY_QUIET_DAYS=_whole(env, "HELPDESK_SURVEY_QUIET_DAYS", 7, 365, "days"),
+            HELPDESK_PUBLIC_LIMIT=_rate(env, "HELPDESK_PUBLIC_LIMIT", cls.HELPDESK_PUBLIC_LIMIT),
             **_mail_settings(env),
         )
 

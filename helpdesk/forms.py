@@ -153,3 +153,47 @@ class DeescalateForm(TicketActionForm):
 
 class ConfirmForm(Form):
     """A button that changes something (retry, discard): nothing but its CSRF token."""
+
+
+class ResolveForm(TicketActionForm):
+    """*Resolver*: the guide's five steps. The category's id reaches the workflow, which says
+    what is wrong with an unknown, inactive or unfitting one."""
+
+    solved = BooleanField(_l("El problema está completamente resuelto"), validators=[
+        InputRequired(message=_l("Confirma que el problema está completamente resuelto."))])
+    reply = TextAreaField(_l("Respuesta final al cliente (opcional)"),
+                          validators=[Optional(), Length(max=20_000)])
+    template_id = HiddenField()
+    resolution = SelectField(_l("Categoría de resolución"), choices=[], validate_choice=False,
+                             validators=[InputRequired(message=_l("Elige una categoría de "
+                                                                  "resolución."))])
+    notes = TextAreaField(_l("Notas de cierre (internas)"), validators=[
+        InputRequired(message=_l("Escribe las notas de cierre.")), Length(max=4000)])
+    ask_confirmation = BooleanField(_l("Pedir confirmación al cliente"))
+
+
+class BulkResolveForm(Form):
+    """Supervisors: *Resolver* for the selected tickets, with one category and closing notes."""
+
+    ids = HiddenField()
+    version = HiddenField(validators=[InputRequired(), Regexp(r"^\d{1,9}(,\d{1,9}){0,999}$")])
+    resolution = SelectField(_l("Categoría de resolución"), choices=[], validate_choice=False,
+                             validators=[InputRequired(message=_l("Elige una categoría de "
+                                                                  "resolución."))])
+    notes = TextAreaField(_l("Notas de cierre (internas)"), validators=[
+        InputRequired(message=_l("Escribe las notas de cierre.")), Length(max=4000)])
+
+    def expected_versions(self, ids: list[int]) -> dict[int, int] | None:
+        """{ticket id: version seen}, or None unless there is one version per id."""
+        versions = [int(v) for v in (self.version.data or "").split(",") if v]
+        return dict(zip(ids, versions, strict=True)) if len(versions) == len(ids) else None
+
+
+class SurveyForm(Form):
+    """The customer's survey: 1–5 and an optional comment."""
+
+    score = SelectField(_l("Puntuación"), choices=[], validate_choice=False,
+                        validators=[InputRequired(message=_l("Elige una puntuación del 1 "
+                                                             "al 5."))])
+    comment = TextAreaField(_l("Comentario (opcional)"), validators=[Optional(),
+                                                                     Length(max=2000)])

@@ -18,9 +18,10 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from . import backoff
-from .models import Customer, Message, Notification
+from .models import Customer, Message, Notification, Ticket
 
 
 class _IdListHeader(UnstructuredHeader):
@@ -148,3 +149,33 @@ def _automatic(to: str, subject: str, body: str, *, idstring: str) -> EmailMessa
     mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(body)
     return mail
+
+
+def build_customer_notice(ticket: Ticket, headline: str, paragraphs: list[str],
+                          buttons: list[tuple[str, str]], *, idstring: str) -> EmailMessage:
+    """A message to the customer about their ticket that is not a reply (the confirmation
+    question, the survey): the ticket token in the subject, threaded under the ticket's mail,
+    a plain-text part and an HTML part with every text escaped. `buttons` are (label, URL)."""
+    mail = _automatic(ticket.customer.email, f"[{ticket.number}] {headline}",
+                      _customer_text(paragraphs, buttons), idstring=idstring)
+    first = next((m for m in ticket.messages if backoff.message_ids(m.email_message_id)), None)
+    if first is not None:
+        mail["In-Reply-To"] = mail["References"] = backoff.message_ids(first.email_message_id)[0]
+    mail.add_alternative(_customer_html(headline, paragraphs, buttons), subtype="html")
+    return mail
+
+
+def _customer_text(paragraphs: list[str], buttons: list[tuple[str, str]]) -> str:
+    links = [f"{label}:\n{url}" for label, url in buttons]
+    return "\n\n".join([*paragraphs, *links]) + "\n"
+
+
+def _customer_html(headline: str, paragraphs: list[str], buttons: list[tuple[str, str]]) -> str:
+    body = Markup("").join(Markup("<p>{}</p>\n").format(p) for p in paragraphs)
+    links = Markup(" ").join(
+        Markup('<a href="{}" style="display:inline-block;padding:8px 14px;margin:4px;'
+               'border:1px solid #2780e3;border-radius:4px;text-decoration:none">{}</a>')
+        .format(url, label) for label, url in buttons)
+    return str(Markup('<!doctype html>\n<html><head><meta charset="utf-8"><title>{}</title>'
+                      '</head>\n<body style="font-family:sans-serif">\n{}<p>{}</p>\n'
+                      '</body></html>\n').format(headline, body, links))

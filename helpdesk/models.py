@@ -281,6 +281,10 @@ class ResolutionCategory(Timestamped, db.Model):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The ticket category it fits (None: every ticket); *Resolver* offers only those that fit.
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+
+    category: Mapped[Category | None] = relationship()
 
     def __str__(self) -> str:
         return self.name
@@ -541,17 +545,75 @@ class Escalation(db.Model):
     deescalated_by: Mapped[User | None] = relationship(foreign_keys=[deescalated_by_id])
 
 
+class ResolutionRound(db.Model):
+    """One resolution of a ticket (*Resolver*) and what followed it: the customer's
+    confirmation, a reopen, the survey. One row per round, so reopen and confirmation rates
+    can be computed later; the resolver, team and categories are kept as they were then."""
+
+    __tablename__ = "resolution_rounds"
+    __table_args__ = (UniqueConstraint("ticket_id", "number"),
+                      Index("ix_resolution_rounds_resolved", "resolved_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           index=True)
+    number: Mapped[int] = mapped_column(SmallInteger, default=1)  # 1, 2… per ticket
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Who is credited (its survey's score goes to them): the assignee then, else the resolver.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    resolution_category_id: Mapped[int] = mapped_column(ForeignKey("resolution_categories.id"))
+    closing_notes: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: From creation to this resolution, net of the time spent in Pendiente (and in Resuelto
+    #: before an earlier reopen): what the reports average.
+    resolution_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    confirmation_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: "yes" / "no" once the customer answered through a link.
+    confirmation_answer: Mapped[str | None] = mapped_column(String(10))
+    confirmation_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Who or what reopened it: customer_link, customer_message, agent.
+    reopened_by: Mapped[str | None] = mapped_column(String(20))
+    survey_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Not sent (reopened, surveyed lately) or voided by a reopen before an answer.
+    survey_skipped: Mapped[str | None] = mapped_column(String(20))
+    #: Past the reopen window, the customer's link or message opened this ticket instead.
+    follow_up_ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"))
+
+    ticket: Mapped[Ticket] = relationship(foreign_keys=[ticket_id])
+    resolved_by: Mapped[User | None] = relationship(foreign_keys=[resolved_by_id])
+    agent: Mapped[User | None] = relationship(foreign_keys=[agent_id])
+    team: Mapped[Team | None] = relationship()
+    resolution_category: Mapped[ResolutionCategory] = relationship()
+    rating: Mapped[SatisfactionRating | None] = relationship(back_populates="round",
+                                                             uselist=False)
+
+
 class SatisfactionRating(db.Model):
-    """The customer's 1–5 score for a resolved ticket."""
+    """The customer's 1–5 score for one resolution round, credited to the agent, team and
+    resolution category as they were when it was resolved."""
 
     __tablename__ = "satisfaction_ratings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
-                                           unique=True)
+                                           index=True)
+    #: One answer per round (None: a rating given before rounds were kept).
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resolution_rounds.id", ondelete="CASCADE"), unique=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    resolution_category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("resolution_categories.id"))
     score: Mapped[int] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    round: Mapped[ResolutionRound | None] = relationship(back_populates="rating")
+    agent: Mapped[User | None] = relationship()
 
 
 class AuditEntry(db.Model):

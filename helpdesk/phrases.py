@@ -42,7 +42,28 @@ def event_sentence(message) -> str:
     if kind == "deescalate":
         return _("%(who)s devolvió el ticket al equipo %(team)s: %(note)s", who=who,
                  team=data.get("team", ""), note=data.get("note", ""))
-    return data.get("text") or message.body
+    return closure_sentence(kind, who, data) or data.get("text") or message.body
+
+
+def closure_sentence(kind: str | None, who: str, data: dict) -> str | None:
+    """The thread events of closure: resolved, confirmed, reopened, follow-ups, ratings."""
+    if kind == "resolve":
+        return _("%(who)s resolvió el ticket: %(category)s", who=who,
+                 category=data.get("category", ""))
+    if kind == "confirmed":
+        return _("El cliente confirmó que está resuelto")
+    if kind == "reopen":
+        return _("El cliente reabrió el ticket") if data.get("by", "").startswith("customer") \
+            else _("%(who)s reabrió el ticket", who=who)
+    if kind == "follow_up":
+        return _("Continúa el ticket %(ticket)s, que ya no se podía reabrir",
+                 ticket=data.get("of", ""))
+    if kind == "followed_up":
+        return _("El cliente siguió en el ticket %(ticket)s", ticket=data.get("to", ""))
+    if kind == "rating":
+        return _("El cliente valoró la atención con %(score)s de 5",
+                 score=data.get("score", ""))
+    return None
 
 
 def change_sentence(entry, who: str, agent_name: str | None = None) -> str | None:
@@ -62,4 +83,8 @@ def change_sentence(entry, who: str, agent_name: str | None = None) -> str | Non
         return _("%(who)s escaló el ticket", who=who)
     if entry.action == "deescalate":
         return _("%(who)s desescaló el ticket", who=who)
+    if entry.action == "resolve":
+        return _("%(who)s resolvió el ticket", who=who)
+    if entry.action == "confirm":
+        return _("el cliente respondió a la confirmación")
     return None

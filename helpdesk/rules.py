@@ -29,11 +29,12 @@ DEFAULT_FIRST_RESPONSE_MINUTES = {
 }
 
 #: Status moves a person may make from the status menu. A new ticket opens when someone takes
-#: it or replies; replies choose between Pendiente and Abierto (REPLY_STATUSES).
+#: it or replies; replies choose between Pendiente and Abierto (REPLY_STATUSES). Resuelto is
+#: never a bare switch: only *Resolver* (workflows.resolve_ticket, see `resolve_refusal`).
 TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
-    TicketStatus.NEW: frozenset({TicketStatus.RESOLVED}),
-    TicketStatus.OPEN: frozenset({TicketStatus.PENDING, TicketStatus.RESOLVED}),
-    TicketStatus.PENDING: frozenset({TicketStatus.OPEN, TicketStatus.RESOLVED}),
+    TicketStatus.NEW: frozenset(),
+    TicketStatus.OPEN: frozenset({TicketStatus.PENDING}),
+    TicketStatus.PENDING: frozenset({TicketStatus.OPEN}),
     TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN}),
 }
 REPLY_STATUSES = (TicketStatus.PENDING, TicketStatus.OPEN)
@@ -187,6 +188,83 @@ def deescalate_refusal(role: Role, status: TicketStatus, *, escalated: bool,
     if not escalated:
         return NOT_ESCALATED
     return None if from_team_active else INACTIVE_TEAM
+
+
+def resolve_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+                    assignee_id: int | None, status: TicketStatus) -> str | None:
+    """Why this person may not resolve the ticket (*Resolver*), or None if they may: not twice;
+    an agent only a ticket of one of their teams or their own; supervisors and admins any."""
+    if status is TicketStatus.RESOLVED:
+        return RESOLVED
+    if role < Role.SUPERVISOR and assignee_id != actor_id \
+            and (team_id is None or team_id not in set(team_ids)):
+        return NOT_YOUR_TEAM
+    return None
+
+
+def may_resolve(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+                assignee_id: int | None, status: TicketStatus) -> bool:
+    """Whether *Resolver* is offered (and accepted): see `resolve_refusal`."""
+    return resolve_refusal(role, team_ids, actor_id=actor_id, team_id=team_id,
+                           assignee_id=assignee_id, status=status) is None
+
+
+def may_bulk_resolve(role: Role) -> bool:
+    """The queue's bulk *Resolver* is the supervisors' (and admins')."""
+    return role >= Role.SUPERVISOR
+
+
+#: Closing notes and a survey comment: at most this many characters.
+CLOSING_NOTES_MAX, SURVEY_COMMENT_MAX = 4000, 2000
+#: The survey's scale, and the scores that tell the team's supervisors.
+SCORES, LOW_SCORE = range(1, 6), 2
+#: Why a customer's answer is refused (`link_refusal`).
+LINK_USED, LINK_SUPERSEDED, LINK_CLOSED = "used", "superseded", "closed"
+
+
+def asks_confirmation(channel: str) -> bool:
+    """*Pedir confirmación al cliente* is on by default for tickets that came by e-mail or the
+    web form (the customer has an address we write to), off for the phone and the rest."""
+    return channel in ("email", "web")
+
+
+def resolution_fits(fits_category_id: int | None, ticket_category_id: int | None) -> bool:
+    """A resolution category fits a ticket when it names no category or the ticket's."""
+    return fits_category_id is None or fits_category_id == ticket_category_id
+
+
+def may_reopen(resolved_at: datetime, now: datetime, window_days: int) -> bool:
+    """Whether the customer may still reopen a ticket resolved at `resolved_at` (else their
+    answer or message opens a new ticket that links to it)."""
+    return now - resolved_at <= timedelta(days=window_days)
+
+
+def net_resolution_seconds(spans: Iterable[tuple[TicketStatus, datetime, datetime]]) -> int:
+    """Seconds a ticket was being worked: its (status, from, to) spans, minus the time it
+    waited for the customer (Pendiente) or stood resolved before a reopen."""
+    return int(sum((end - start).total_seconds() for status, start, end in spans
+                   if status not in (TicketStatus.PENDING, TicketStatus.RESOLVED)
+                   and end > start))
+
+
+def link_refusal(*, latest_round_id: int | None, round_id: int, answered: bool,
+                 ticket_resolved: bool) -> str | None:
+    """Why a customer's confirmation or reopen link no longer acts, or None: a link of an
+    earlier resolution never acts on a later one; each answers once; only while the ticket
+    stands resolved."""
+    if latest_round_id != round_id:
+        return LINK_SUPERSEDED
+    if answered:
+        return LINK_USED
+    return None if ticket_resolved else LINK_CLOSED
+
+
+def survey_refusal(*, rated: bool, voided: bool) -> str | None:
+    """Why a survey link no longer records, or None: one answer per round; a reopen voids an
+    unanswered survey."""
+    if rated:
+        return LINK_USED
+    return LINK_SUPERSEDED if voided else None
 
 
 def raised_priorities(priority: Priority) -> list[Priority]:

@@ -79,3 +79,14 @@ def record_failure(email: str) -> None:
             limiter.hit(item, "login", scope, identifier)
     except Exception as exc:  # as in throttled(): fail open
         log.warning("login throttle unavailable, failure not counted: %s", type(exc).__name__)
+
+
+def public_allowed() -> bool:
+    """Count one request of this client address to the customers' pages (helpdesk.public)
+    against HELPDESK_PUBLIC_LIMIT; False once over it. Redis down: allowed (logged)."""
+    try:
+        item = parse(current_app.config["HELPDESK_PUBLIC_LIMIT"])
+        return _limiter().hit(item, "public", "address", request.remote_addr or "")
+    except Exception as exc:  # as in throttled(): fail open
+        log.warning("public throttle unavailable, not counted: %s", type(exc).__name__)
+        return True

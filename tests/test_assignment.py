@@ -22,6 +22,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
+from tests.closing import resolve
 
 
 def assignees(app, ids):
@@ -59,8 +60,7 @@ def test_capacity_is_respected_and_freed_room_is_filled(app, tecnico, make_user,
     run_jobs()
     assert assignees(app, [first, second]) == [agent, None]
     with app.app_context(), workflows.atomic():
-        workflows.change_status(db.session.get(Ticket, first), TicketStatus.RESOLVED,
-                                actor=db.session.get(User, agent))
+        resolve(db.session.get(Ticket, first), actor=db.session.get(User, agent))
     run_jobs()
     assert assignees(app, [second]) == [agent]
 
@@ -200,10 +200,12 @@ def test_open_ticket_counters_follow_every_change(app, tecnico, make_user, make_
     act(lambda t, s: workflows.add_reply(t, "¿Sigue pasando?", actor=t.assignee,
                                          status=TicketStatus.PENDING))
     assert_counters_true(app, {ana: 1, luis: 1})  # waiting for the customer still counts
-    act(lambda t, s: workflows.change_status(t, TicketStatus.RESOLVED, actor=t.assignee))
+    act(lambda t, s: resolve(t, actor=t.assignee))
     assert_counters_true(app, {ana: 1, luis: 0})
     act(lambda t, s: workflows.add_customer_message(t, "Ha vuelto a fallar."))
-    assert_counters_true(app, {ana: 1, luis: 1})  # reopened, back in Luis's hands
+    # Reopened: Luis is away, so it is routed again, to Ana (issue 12: "same assignee, routed
+    # again if that person is gone or unavailable").
+    assert_counters_true(app, {ana: 2, luis: 0})
     act(lambda t, s: workflows.reassign_ticket(t, team=t.team, agent=None, actor=s))
     assert_counters_true(app, {ana: 1, luis: 0})
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from helpdesk import queries, workflows
 from helpdesk.extensions import db
-from helpdesk.models import AuditEntry, Availability, Role, Team, Ticket, TicketStatus, User
+from helpdesk.models import AuditEntry, Availability, Role, Team, Ticket, User
+from tests.closing import resolve
 
 
 def ticket_row(app, ticket_id):
@@ -47,7 +48,7 @@ def desk(app, make_team, make_user, make_ticket, run_jobs):
         for name, team in (("my_team", mine), ("other_team", other), ("resolved", mine)):
             db.session.get(Ticket, tickets[name]).team_id = team
         resolved = db.session.get(Ticket, tickets["resolved"])
-        workflows.change_status(resolved, TicketStatus.RESOLVED, actor=None)
+        resolve(resolved, actor=None)
     return {"agent": agent, "boss": boss, "tickets": tickets}
 
 

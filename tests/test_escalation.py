@@ -31,6 +31,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
+from tests.closing import resolve
 from tests.pages import flashes, form_fields, parse
 from tests.test_ticket_work import smtp_server  # noqa: F401  (a fixture: a real SMTP sink)
 
@@ -208,8 +209,8 @@ def test_refusals_say_what_is_wrong_and_change_nothing(app, floor, login_as, cas
     client.get(page_url(floor["ticket"]))
     if case == "resolved":
         with app.app_context(), workflows.atomic():
-            workflows.change_status(db.session.get(Ticket, floor["ticket"]),
-                                    TicketStatus.RESOLVED, actor=db.session.get(User, floor["ana"]))
+            resolve(db.session.get(Ticket, floor["ticket"]),
+                    actor=db.session.get(User, floor["ana"]))
     if case == "stale":
         data["version"] = str(int(version(app, floor["ticket"])) - 1)
         with app.app_context(), workflows.atomic():

@@ -35,7 +35,7 @@ VIEWS = {
     "agents": (User, ADMINS, ADMINS),
     "categories": (Category, SUPERVISORS, ADMINS),
     "escalation_reasons": (EscalationReason, SUPERVISORS, SUPERVISORS),
-    "resolution_categories": (ResolutionCategory, SUPERVISORS, ADMINS),
+    "resolution_categories": (ResolutionCategory, SUPERVISORS, SUPERVISORS),  # issue 12
     "customers": (Customer, EVERYONE, SUPERVISORS),  # agents read (issue 11)
 }
 MATRIX = [(role, endpoint) for role in R for endpoint in VIEWS]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from helpdesk import rules
-from helpdesk.models import Availability, Priority, SlaState, Strategy, TicketStatus
+from helpdesk.models import Availability, Priority, Role, SlaState, Strategy, TicketStatus
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -83,7 +83,8 @@ def test_only_available_agents_below_capacity_with_the_skill():
 
 @pytest.mark.parametrize(("old", "new", "ok"), [
     (TicketStatus.NEW, TicketStatus.OPEN, False),  # taking or replying opens it
-    (TicketStatus.NEW, TicketStatus.RESOLVED, True),
+    (TicketStatus.NEW, TicketStatus.RESOLVED, False),  # Resuelto only through Resolver
+    (TicketStatus.OPEN, TicketStatus.RESOLVED, False),
     (TicketStatus.OPEN, TicketStatus.PENDING, True),
     (TicketStatus.PENDING, TicketStatus.OPEN, True),
     (TicketStatus.RESOLVED, TicketStatus.OPEN, True),
@@ -101,7 +102,7 @@ def test_assignment_moves_status():
 
 
 def test_status_choices_and_reply_status():
-    assert rules.status_choices(TicketStatus.OPEN) == [TicketStatus.PENDING, TicketStatus.RESOLVED]
+    assert rules.status_choices(TicketStatus.OPEN) == [TicketStatus.PENDING]
     assert rules.status_choices(TicketStatus.RESOLVED) == [TicketStatus.OPEN]
     assert rules.status_after_reply(TicketStatus.NEW, None) is TicketStatus.PENDING
     assert rules.status_after_reply(TicketStatus.OPEN, TicketStatus.OPEN) is TicketStatus.OPEN
@@ -119,3 +120,41 @@ def test_only_moves_that_change_the_clock_need_new_deadlines():
     due = {status: rules.active_due(status, None, created + timedelta(hours=1), None)
            for status in (TicketStatus.NEW, TicketStatus.OPEN)}
     assert due[TicketStatus.NEW] == due[TicketStatus.OPEN] == created + timedelta(hours=1)
+
+
+def test_who_may_resolve():
+    def refusal(role, *, team=1, assignee=None, status=TicketStatus.OPEN):
+        return rules.resolve_refusal(role, [1], actor_id=7, team_id=team, assignee_id=assignee,
+                                     status=status)
+
+    assert refusal(Role.AGENT) is None  # a ticket of their team
+    assert refusal(Role.AGENT, team=2, assignee=7) is None  # their own, elsewhere
+    assert refusal(Role.AGENT, team=2) == rules.NOT_YOUR_TEAM
+    assert refusal(Role.SUPERVISOR, team=2) is None and refusal(Role.ADMIN, team=None) is None
+    assert refusal(Role.ADMIN, status=TicketStatus.RESOLVED) == rules.RESOLVED
+    assert not rules.may_bulk_resolve(Role.AGENT) and rules.may_bulk_resolve(Role.SUPERVISOR)
+
+
+def test_closure_rules():
+    assert rules.asks_confirmation("email") and rules.asks_confirmation("web")
+    assert not rules.asks_confirmation("phone")
+    assert rules.resolution_fits(None, 3) and rules.resolution_fits(3, 3)
+    assert not rules.resolution_fits(4, 3) and not rules.resolution_fits(4, None)
+    resolved = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    assert rules.may_reopen(resolved, resolved + timedelta(days=7), 7)
+    assert not rules.may_reopen(resolved, resolved + timedelta(days=7, seconds=1), 7)
+    t = [resolved + timedelta(hours=h) for h in range(6)]
+    spans = [(TicketStatus.NEW, t[0], t[1]), (TicketStatus.PENDING, t[1], t[3]),
+             (TicketStatus.OPEN, t[3], t[4]), (TicketStatus.RESOLVED, t[4], t[5])]
+    assert rules.net_resolution_seconds(spans) == 2 * 3600  # Pendiente and Resuelto not counted
+    assert rules.link_refusal(latest_round_id=2, round_id=1, answered=False,
+                              ticket_resolved=True) == rules.LINK_SUPERSEDED
+    assert rules.link_refusal(latest_round_id=1, round_id=1, answered=True,
+                              ticket_resolved=True) == rules.LINK_USED
+    assert rules.link_refusal(latest_round_id=1, round_id=1, answered=False,
+                              ticket_resolved=False) == rules.LINK_CLOSED
+    assert rules.link_refusal(latest_round_id=1, round_id=1, answered=False,
+                              ticket_resolved=True) is None
+    assert rules.survey_refusal(rated=True, voided=False) == rules.LINK_USED
+    assert rules.survey_refusal(rated=False, voided=True) == rules.LINK_SUPERSEDED
+    assert rules.survey_refusal(rated=False, voided=False) is None

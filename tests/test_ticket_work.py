@@ -25,6 +25,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
+from tests.closing import resolve
 
 
 @pytest.fixture
@@ -93,7 +94,9 @@ def test_status_moves_only_along_allowed_transitions(app, desk):
     with pytest.raises(InvalidTransition):
         act(app, workflows.change_status, desk["ticket"], desk["ana"], TicketStatus.PENDING)
     act(app, workflows.take_ticket, desk["ticket"], desk["ana"])
-    act(app, workflows.change_status, desk["ticket"], desk["ana"], TicketStatus.RESOLVED)
+    with pytest.raises(InvalidTransition):  # Resuelto only through Resolver
+        act(app, workflows.change_status, desk["ticket"], desk["ana"], TicketStatus.RESOLVED)
+    act(app, resolve, desk["ticket"], desk["ana"])
     with app.app_context():
         ticket = db.session.get(Ticket, desk["ticket"])
         assert ticket.resolved_at is not None and ticket.sla_due_at is None

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from .. import queries
 from ..security import csp_nonce
-from . import escalation
+from . import closure, escalation
 from .catalog import catalog_views, template_views
 from .jobs import job_views
 from .people import people_views
@@ -48,6 +48,7 @@ def init_admin(app: Flask) -> Admin:
             admin.add_view(view)
     app.context_processor(_panel_globals)
     app.context_processor(escalation.panel_globals)
+    app.context_processor(closure.panel_globals)
     return admin
 
 

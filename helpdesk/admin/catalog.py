@@ -53,14 +53,16 @@ class EscalationReasonView(StaffModelView):
 
 
 class ResolutionCategoryView(StaffModelView):
-    """Categorías de resolución, chosen when a ticket is closed."""
+    """Categorías de resolución, chosen in *Resolver* and maintained by supervisors; one may
+    fit a single ticket category (blank: every ticket)."""
 
-    read_roles, write_roles = SUPERVISORS, ADMINS
+    read_roles = write_roles = SUPERVISORS
     allow_delete = False
-    column_list = ("name", "description", "active")
+    column_list = ("name", "category", "description", "active")
     column_labels = LABELS
-    form_columns = ("name", "description", "active")
-    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]}}
+    form_columns = ("name", "category", "description", "active")
+    form_args = {"name": {"validators": [InputRequired(), Length(max=80)]},
+                 "category": {"blank_text": "—"}}
 
 
 def _within_sandbox_limits(form, field):

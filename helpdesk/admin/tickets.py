@@ -27,7 +27,7 @@ from ..models import (
     User,
 )
 from ..rules import parse_id
-from . import escalation, queue
+from . import closure, escalation, queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .ticket_work import ReassignMixin, TicketWorkMixin, may_take
 
@@ -74,7 +74,8 @@ def _link(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(url, text)
 
 
-class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin, StaffModelView):
+class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
+                 closure.ClosureMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
     read_roles = write_roles = ALL_STAFF
@@ -161,8 +162,17 @@ class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin, Sta
             abort(403)
         return redirect(url_for(".reassign_view", ids=",".join(str(i) for i in ids)))
 
+    @action("resolve", _l("Resolver"))
+    def action_resolve(self, ids):
+        """Bulk: open *Resolver* for the selected tickets (supervisors)."""
+        if not rules.may_bulk_resolve(current_user.role):
+            abort(403)
+        return redirect(url_for(".resolve_bulk_view", ids=",".join(str(i) for i in ids)))
+
     def is_action_allowed(self, name):
         if name == "reassign" and not rules.may_reassign(current_user.role):
+            return False
+        if name == "resolve" and not rules.may_bulk_resolve(current_user.role):
             return False
         return super().is_action_allowed(name)
 

@@ -16,6 +16,7 @@ from ..models import (
     Customer,
     Escalation,
     Message,
+    ResolutionRound,
     SatisfactionRating,
     Ticket,
 )
@@ -24,8 +25,8 @@ from ..models import (
 CHUNK = 10_000
 
 #: Tables whose ids `seed()` gives out itself (PostgreSQL sequences are reset after).
-BULK_TABLES = (Customer, AccountEvent, Ticket, Message, AuditEntry, SatisfactionRating,
-               Escalation)
+BULK_TABLES = (Customer, AccountEvent, Ticket, Message, AuditEntry, ResolutionRound,
+               SatisfactionRating, Escalation)
 
 
 def next_ids() -> dict[str, itertools.count]:

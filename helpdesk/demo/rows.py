@@ -95,11 +95,34 @@ def audit_rows(plan: Plan, d: Draft) -> list[dict]:
             for at, actor, action, name, old, new, reason, seen in trail]
 
 
-def rating_row(plan: Plan, d: Draft) -> dict:
-    """The customer's satisfaction rating, a while after resolution."""
+def round_row(plan: Plan, d: Draft) -> dict:
+    """The resolution round of a resolved ticket (*Resolver* by its agent); the customer
+    confirmed it when they rated it, and the survey went out an hour after."""
+    survey_at = d.resolved_at + timedelta(hours=1)
+    return {"id": next(plan.ids["resolution_rounds"]), "ticket_id": d.id, "number": 1,
+            "resolved_by_id": d.agent[0] if d.agent else None,
+            "agent_id": d.agent[0] if d.agent else None, "team_id": d.team_id,
+            "category_id": plan.categories[d.code],
+            "resolution_category_id": plan.resolutions[d.resolution],
+            "closing_notes": d.issue.closing.format_map(d.slots), "resolved_at": d.resolved_at,
+            "resolution_seconds": int((d.resolved_at - d.created).total_seconds()),
+            "confirmation_requested": d.channel is not Channel.PHONE,
+            "confirmation_answer": "yes" if d.score is not None else None,
+            "confirmation_answered_at": survey_at if d.score is not None else None,
+            "reopened_at": None, "reopened_by": None,
+            "survey_sent_at": survey_at if survey_at <= plan.now else None,
+            "survey_skipped": None, "follow_up_ticket_id": None}
+
+
+def rating_row(plan: Plan, d: Draft, round_row: dict) -> dict:
+    """The customer's satisfaction rating of that round, a while after resolution, credited
+    as the round was."""
     rng = plan.rng
     at = min(plan.now, d.resolved_at + timedelta(seconds=rng.randint(600, 2 * DAY)))
-    return {"id": next(plan.ids["satisfaction_ratings"]), "ticket_id": d.id, "score": d.score,
+    return {"id": next(plan.ids["satisfaction_ratings"]), "ticket_id": d.id,
+            "round_id": round_row["id"], "agent_id": round_row["agent_id"],
+            "team_id": round_row["team_id"],
+            "resolution_category_id": round_row["resolution_category_id"], "score": d.score,
             "comment": rng.choice(copy.RATING_COMMENTS[d.score]), "created_at": at}
 
 

@@ -11,6 +11,7 @@ from ..models import (
     Escalation,
     Message,
     Priority,
+    ResolutionRound,
     SatisfactionRating,
     SlaState,
     Ticket,
@@ -31,7 +32,7 @@ from .plan import (
     Plan,
     pool,
 )
-from .rows import audit_rows, escalation_row, message_rows, rating_row, ticket_row
+from .rows import audit_rows, escalation_row, message_rows, rating_row, round_row, ticket_row
 from .threads import thread
 
 #: Tickets generated (and inserted) per round; also the progress bar's step.
@@ -50,8 +51,8 @@ def seed_tickets(plan: Plan, total: int, show_progress: bool) -> int:
     with progress(show_progress, total) as advance:
         for done in range(0, total, TICKETS_PER_BATCH):
             size = min(TICKETS_PER_BATCH, total - done)
-            batch = {model: [] for model in (Ticket, Message, AuditEntry, SatisfactionRating,
-                                             Escalation)}
+            batch = {model: [] for model in (Ticket, Message, AuditEntry, ResolutionRound,
+                                             SatisfactionRating, Escalation)}
             for _i in range(size):
                 _ticket(plan, batch)
             for model, rows in batch.items():  # parents first: foreign keys are enforced
@@ -75,8 +76,11 @@ def _ticket(plan: Plan, batch: dict[type, list[dict]]) -> None:
             plan.last_assigned[agent_id] = draft.assigned
     if plan.rng.random() < AUDIT_SHARE:
         batch[AuditEntry].extend(audit_rows(plan, draft))
-    if draft.score is not None:
-        batch[SatisfactionRating].append(rating_row(plan, draft))
+    if draft.resolution is not None:
+        resolution = round_row(plan, draft)
+        batch[ResolutionRound].append(resolution)
+        if draft.score is not None:
+            batch[SatisfactionRating].append(rating_row(plan, draft, resolution))
     if draft.escalation is not None:
         batch[Escalation].append(escalation_row(plan, draft))
 

@@ -31,6 +31,19 @@ from .base import (
     ensure_fresh,
     touch,
 )
+from .closure import (
+    ClosureForbidden,
+    LinkRefused,
+    confirm_resolution,
+    customer_writes_again,
+    link_refusal,
+    mail_confirmation,
+    reject_resolution,
+    reopen,
+    resolve_ticket,
+    resolve_tickets,
+    round_for_link,
+)
 from .configuration import (
     move_rule,
     set_default_team,
@@ -98,6 +111,12 @@ from .sessions import (
     touch_session,
     use_remember_token,
 )
+from .survey import (
+    mail_survey,
+    record_rating,
+    score_labels,
+    survey_refusal,
+)
 from .tickets import (
     add_customer_message,
     add_note,
@@ -107,6 +126,21 @@ from .tickets import (
 )
 
 __all__ = [
+    "ClosureForbidden",
+    "LinkRefused",
+    "confirm_resolution",
+    "customer_writes_again",
+    "link_refusal",
+    "mail_confirmation",
+    "mail_survey",
+    "record_rating",
+    "reject_resolution",
+    "reopen",
+    "resolve_ticket",
+    "resolve_tickets",
+    "round_for_link",
+    "score_labels",
+    "survey_refusal",
     "update_user",
     "set_password",
     "update_agent_profile",

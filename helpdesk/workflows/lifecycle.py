@@ -13,6 +13,7 @@ from .. import queries, rules
 from ..errors import InvalidTransition
 from ..extensions import db
 from ..models import AuditEntry, Notification, Priority, SlaState, Ticket, TicketStatus, User
+from ..queries import closure as closure_queries
 from .base import add_event, audit, ensure_fresh, touch
 from .outbox import schedule, schedule_waiting
 
@@ -21,6 +22,9 @@ def change_status(ticket: Ticket, status: TicketStatus, *, actor: User,
                   expected_version: int | None = None, now: datetime | None = None) -> None:
     """Move the ticket along an allowed transition (see rules.TRANSITIONS)."""
     ensure_fresh(ticket, expected_version)
+    if status is TicketStatus.RESOLVED and ticket.status is not TicketStatus.RESOLVED:
+        raise InvalidTransition(_("Para resolver un ticket usa «Resolver»: pide la categoría "
+                                  "de resolución y las notas de cierre."))
     if not rules.can_transition(ticket.status, status):
         raise InvalidTransition(_("Un ticket %(old)s no puede pasar a %(new)s.",
                                   old=ticket.status.label.lower(), new=status.label.lower()))
@@ -39,10 +43,24 @@ def set_status(ticket: Ticket, status: TicketStatus, actor: User | None, reason:
     if status is TicketStatus.RESOLVED and ticket.assignee_id and ticket.team_id:
         schedule_waiting(ticket.team_id)  # the assignee has room again
     _pause_or_resume(ticket, status, now)
+    if ticket.status is TicketStatus.RESOLVED:
+        _round_reopened(ticket, reason, now)
     old, ticket.status = ticket.status, status
     ticket.resolved_at = now if status is TicketStatus.RESOLVED else None
     if not rules.same_clock(old, status):
         apply_targets(ticket, now)
+
+
+#: What reopened a resolution round, by the reason given to `set_status`.
+REOPENED_BY = {"customer": "customer_message", "customer_link": "customer_link"}
+
+
+def _round_reopened(ticket: Ticket, reason: str, now: datetime) -> None:
+    """Leaving Resuelto, by whatever path: the last resolution round records the reopen (which
+    voids its survey if unanswered); the resolution clock resumes with the new status."""
+    latest = closure_queries.latest_round(ticket.id)
+    if latest is not None and latest.reopened_at is None:
+        latest.reopened_at, latest.reopened_by = now, REOPENED_BY.get(reason, "agent")
 
 
 def _pause_or_resume(ticket: Ticket, status: TicketStatus, now: datetime) -> None:

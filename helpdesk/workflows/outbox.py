@@ -41,20 +41,25 @@ def _seconds(name: str) -> timedelta:
     return timedelta(seconds=current_app.config[name])
 
 
-def schedule(func: str, *args, key: str, queue: str = "default") -> JobIntent:
+def schedule(func: str, *args, key: str, queue: str = "default",
+             delay: timedelta | None = None) -> JobIntent:
     """Store a job intent in this transaction; it is enqueued after commit (or by the sweep).
 
     `key` makes the intent unique: scheduling the same key twice returns the first intent.
+    With a `delay`, nothing is enqueued now: the outbox sweep hands the intent over once its
+    `next_attempt_at` comes (the survey an hour after a resolution), the one delay mechanism.
     """
     existing = db.session.scalar(select(JobIntent).where(JobIntent.key == key))
     if existing is not None:
         return existing
     now = rules.utcnow()
     intent = JobIntent(key=key, func=func, args=list(args), queue=queue, created_at=now,
-                       next_attempt_at=now + _seconds("HELPDESK_OUTBOX_RETRY_SECONDS"))
+                       next_attempt_at=now + (delay if delay is not None
+                                              else _seconds("HELPDESK_OUTBOX_RETRY_SECONDS")))
     db.session.add(intent)
     db.session.flush()
-    hand_over(intent.id, queue)
+    if delay is None:
+        hand_over(intent.id, queue)
     return intent
 
 

@@ -112,12 +112,18 @@ def add_note(ticket: Ticket, text: str, *, actor: User, expected_version: int | 
 
 
 def add_customer_message(ticket: Ticket, body: str, *, now: datetime | None = None) -> Message:
-    """The customer writes again (mail, web): a waiting ticket reopens and its clock resumes."""
+    """The customer writes again (mail, web): a waiting ticket reopens and its clock resumes;
+    a resolved one reopens to its assignee, or past the reopen window a follow-up ticket
+    opens with the message (`closure.customer_writes_again`)."""
     now = now or rules.utcnow()
+    if ticket.status is TicketStatus.RESOLVED:
+        from .closure import customer_writes_again  # closure builds on this module
+
+        return customer_writes_again(ticket, body, now)
     message = Message(ticket=ticket, kind=MessageKind.CUSTOMER, customer_id=ticket.customer_id,
                       body=clean_text(body, _("Mensaje"), BODY_MAX), created_at=now)
     db.session.add(message)
-    if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
+    if ticket.status is TicketStatus.PENDING:
         set_status(ticket, TicketStatus.OPEN, None, "customer", now)
     touch(ticket, now)
     db.session.flush()
