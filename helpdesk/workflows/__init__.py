@@ -30,6 +30,7 @@ from .base import (
     clean_text,
     ensure_fresh,
     touch,
+    writing,
 )
 from .configuration import (
     move_rule,
@@ -139,5 +140,6 @@ __all__ = [
     "take_ticket",
     "ticket_facts",
     "touch",
+    "writing",
     "update_ticket_details",
 ]
