@@ -170,9 +170,25 @@ def one_request(client: Client, method: str, path: str, customer: int) -> int:
 _serial = iter(range(1, 10**9))
 
 
+def server_cpu(master: int) -> float:
+    """CPU seconds used so far by gunicorn's workers (children of `master`), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # fields[1] is the ppid; utime and stime follow at 11, 12
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def drive(clients: list[Client], method: str, path: str, customer: int,
-          seconds: float) -> dict:
-    """Every client in its own thread, back to back, for `seconds`: times, statuses, errors."""
+          seconds: float, master: int = 0) -> dict:
+    """Every client in its own thread, back to back, for `seconds`: times, statuses, errors,
+    and how many CPU cores gunicorn's workers kept busy meanwhile (2 when nothing holds them
+    back and the machine is free)."""
     stop = time.monotonic() + seconds
     times: list[float] = []
     errors: list[str] = []
@@ -192,14 +208,15 @@ def drive(clients: list[Client], method: str, path: str, customer: int,
                 if problem:
                     errors.append(problem)
 
-    began = time.monotonic()
+    began, cpu = time.monotonic(), server_cpu(master)
     threads = [threading.Thread(target=run, args=(c,)) for c in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - began
-    return {"rps": round(len(times) / elapsed, 2), "times": times, "errors": errors}
+    return {"rps": round(len(times) / elapsed, 2), "times": times, "errors": errors,
+            "cores": (server_cpu(master) - cpu) / elapsed}
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -226,7 +243,7 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def measure(port: int, plan: dict, pages: list[str], args) -> dict:
+def measure(port: int, plan: dict, pages: list[str], args, master: int) -> dict:
     """Each page at concurrency 1 then `args.concurrency`; a line per page, the JSON fields."""
     result = {}
     high = args.concurrency
@@ -234,8 +251,8 @@ def measure(port: int, plan: dict, pages: list[str], args) -> dict:
         method, path = plan[page]
         clients = sessions(port, high, page)
         drive(clients[:1], method, path, plan["customer"], min(2.0, args.seconds))  # warm-up
-        low = drive(clients[:1], method, path, plan["customer"], args.seconds)
-        busy = drive(clients, method, path, plan["customer"], args.seconds)
+        low = drive(clients[:1], method, path, plan["customer"], args.seconds, master)
+        busy = drive(clients, method, path, plan["customer"], args.seconds, master)
         errors = low["errors"] + busy["errors"]
         result.update({
             f"{page}_p50_ms": percentile(busy["times"], 50),
@@ -246,7 +263,8 @@ def measure(port: int, plan: dict, pages: list[str], args) -> dict:
         print(f"{page:>9}: c1 {low['rps']:6.1f}/s p50 {percentile(low['times'], 50):7.1f} ms"
               f" | c{high} {busy['rps']:6.1f}/s p50 {percentile(busy['times'], 50):7.1f} ms"
               f" p95 {percentile(busy['times'], 95):7.1f} ms"
-              f" | x{busy['rps'] / max(low['rps'], 0.01):.2f}  errors {kinds or 0}",
+              f" | x{busy['rps'] / max(low['rps'], 0.01):.2f}  errors {kinds or 0}"
+              f" | server cores c1 {low['cores']:.2f} c{high} {busy['cores']:.2f}",
               flush=True)
     return result
 
@@ -281,7 +299,7 @@ def main() -> None:
             before = load()
             print(f"{backend}: {tickets} tickets; gunicorn -w {args.workers} on :{port}; "
                   f"load {before}", flush=True)
-            result = measure(port, plan, pages, args)
+            result = measure(port, plan, pages, args, servers[0].pid)
         finally:
             for process in servers:
                 process.terminate()

@@ -21,6 +21,7 @@ from helpdesk import rules, workflows
 from helpdesk.errors import is_lock_timeout
 from helpdesk.extensions import db, get_queue
 from helpdesk.models import (
+    Category,
     Customer,
     IntentState,
     JobIntent,
@@ -174,6 +175,32 @@ def test_a_reply_while_locked_is_a_503_keeping_the_text_then_goes_through(
             Message.kind == MessageKind.REPLY, Message.body == "Ya lo hemos corregido.")) == 1
 
 
+def test_an_admin_edit_opens_while_locked_and_its_save_waits_for_the_lock(
+        quick_app, app_config, make_user, make_category):
+    """Flask-Admin's own save (it commits by itself) takes the write lock up front too: it
+    waits for a short lock, and a long one is a 503 keeping the form, nothing written."""
+    category_id = make_category()
+    with quick_app.app_context():
+        admin = quick_app.test_client(user=db.session.get(User, make_user(Role.ADMIN)))
+    url = f"/admin/categories/edit/?id={category_id}"
+    with write_locked(app_config):
+        page = admin.get(url)
+        assert page.status_code == 200
+        [form] = forms_posting_to(parse(page), page.request.url, url)
+        fields = {**form_fields(form), "name": "Facturación y pagos"}
+        response, elapsed = timed(lambda: admin.post(url, data=fields))
+        assert_busy(response, elapsed)
+        assert parse(response).one("input", name="name").attrs["value"] == "Facturación y pagos"
+        assert "tu texto sigue en el formulario" in flashes(parse(response))
+    with quick_app.app_context():
+        assert db.session.get(Category, category_id).name != "Facturación y pagos"
+    with write_locked(app_config, release_after=0.15):
+        response = admin.post(url, data=fields)
+    assert response.status_code == 302, response.status_code
+    with quick_app.app_context():
+        assert db.session.get(Category, category_id).name == "Facturación y pagos"
+
+
 def test_a_write_inside_a_get_waits_for_the_lock_after_reading_without_it(
         quick_app, app_config, make_customer):
     """The hook for writes a GET must make (last seen, say): `workflows.atomic()` ends the
@@ -200,8 +227,10 @@ def test_a_write_inside_a_get_gives_up_after_the_lock_timeout_writing_nothing(
     customer_id = make_customer(name="Ana")
     with write_locked(app_config), quick_app.test_request_context("/admin/"):
         customer = db.session.get(Customer, customer_id)
+        started = time.monotonic()
         with pytest.raises(OperationalError) as caught:
             _rename(customer, "Ana María")
+        assert LOCK_MS / 1000 * 0.8 <= time.monotonic() - started < 2  # the busy timeout
         assert is_lock_timeout(caught.value)  # errors_http: 503 with Retry-After
         db.session.remove()
     with quick_app.app_context():
@@ -237,3 +266,13 @@ def test_a_sweep_with_work_waits_for_the_lock_and_writes(app, app_config, run_jo
         intent = db.session.scalar(select(JobIntent))
         assert (intent.state, intent.attempts) == (IntentState.PENDING, 1)
         assert db.session.scalar(text("SELECT 1"))  # the database is usable afterwards
+
+
+def test_a_job_that_always_writes_waits_for_the_lock(app, app_config, run_jobs, make_ticket):
+    """The SLA sweep UPDATEs every time: it takes the write lock up front and waits its turn."""
+    make_ticket()
+    with app.app_context():
+        get_queue("sla").enqueue("helpdesk.jobs.sweep_sla_states")
+    with write_locked(app_config, release_after=0.5):
+        _none, elapsed = timed(lambda: run_jobs("sla"))
+    assert elapsed >= 0.4

@@ -51,8 +51,10 @@ def writing():
     """The transaction of this block is about to write. On SQLite it begins IMMEDIATE: it
     waits for the write lock up to the busy timeout (then "database is locked": a 503 on the
     web), instead of reading first and being refused at once when it writes. A read-only
-    transaction still open in the session (what the request read before) is ended first,
-    so objects read so far expire and reload under the lock, current. PostgreSQL: no-op.
+    transaction still open in the session (what the request read before) is ended first;
+    objects read so far keep what they read (tickets carry a version column, so a change
+    made meanwhile is still a conflict). A rollback ends the block's claim: what follows it
+    (the form shown again) only reads. PostgreSQL: no-op.
 
     `atomic()` uses it; so do Flask-Admin's own create/edit/delete (`StaffModelView`), and any
     write a GET must make (a last-seen time, say) goes through `atomic()` too."""
@@ -68,14 +70,23 @@ def writing():
         session.info.pop(WRITE_INTENT, None)
 
 
-def _end_read_transaction(session) -> None:
+def _end_read_transaction(session: Session) -> None:
     if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
         return
     if session.connection().info.get(IMMEDIATE):  # begun just now, under WRITE_INTENT
         return
     if session.new or session.dirty or session.deleted:
         return  # changed outside writing(): left alone; a refused write is a 503 (errors_http)
-    session.commit()  # it only read: nothing to lose
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()  # it only read: nothing to lose, and nothing to reload
+    finally:
+        session.expire_on_commit = expire
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session):
+    session.info.pop(WRITE_INTENT, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
