@@ -63,31 +63,31 @@ class Client:
     def __init__(self, port: int):
         self.port, self.cookies = port, {}
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
-        """Send one request; (status, body text)."""
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, bytes]:
+        """Send one request; (status, body)."""
         headers = {"Accept": "text/html"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
+        payload = None
         if form is not None:
-            body = urlencode(form).encode()
+            payload = urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         try:
-            conn.request(method, path, body=body, headers=headers)
+            conn.request(method, path, body=payload, headers=headers)
             response = conn.getresponse()
-            text = response.read().decode("utf-8", "replace")
+            body = response.read()
             for header in response.headers.get_all("Set-Cookie") or ():
                 name, _sep, rest = header.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-            return response.status, text
+            return response.status, body
         finally:
             conn.close()
 
     def token(self, path: str) -> str:
         """The CSRF token of the form on the page at `path`."""
-        status, text = self.request("GET", path)
-        found = CSRF.search(text)
+        status, body = self.request("GET", path)
+        found = CSRF.search(body.decode("utf-8", "replace"))
         if status != 200 or not found:
             raise SystemExit(f"Error: no CSRF token on {path} (HTTP {status})")
         return found.group(1)
