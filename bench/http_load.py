@@ -134,13 +134,18 @@ def targets(app, sample: dict) -> dict:
 
 
 def start_servers(env: dict, port: int, workers: int, logs: Path) -> list[subprocess.Popen]:
-    """gunicorn with `workers` sync workers and one rq worker; their output goes to `logs`."""
+    """gunicorn with `workers` sync workers and one rq worker; their output goes to `logs`.
+    Each process in a session of its own, gunicorn's workers too (a post_fork hook): with
+    Linux's autogroup scheduling (on here) CPU is shared per session, so on a shared machine
+    two workers of one session get one session's share, whatever SQLite allows."""
+    config = logs / "gunicorn_conf.py"
+    config.write_text("import os\n\n\ndef post_fork(server, worker):\n    os.setsid()\n")
     web = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "60", "app:create_app()"],
+        [str(BIN / "gunicorn"), "-c", str(config), "-w", str(workers), "-b",
+         f"127.0.0.1:{port}", "--timeout", "60", "app:create_app()"], start_new_session=True,
         cwd=ROOT, env=env, stdout=open(logs / "gunicorn.log", "w"), stderr=subprocess.STDOUT)
     worker = subprocess.Popen(
-        [str(BIN / "flask"), "--app", "app", "helpdesk", "worker"],
+        [str(BIN / "flask"), "--app", "app", "helpdesk", "worker"], start_new_session=True,
         cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
