@@ -7,8 +7,11 @@ worker`, on the database DATABASE_URL names, else the SQLite file bench/queue_pa
 reuses (instance/bench-100000.sqlite for 100,000 demo tickets), with an embedded Redis of its
 own (or REDIS_URL). Every client is a session of its own, logged in through the real login form
 with its CSRF token: demo agent and supervisor alternate; Informes is the supervisor's. Each page
-is driven for --seconds at concurrency 1, then at --concurrency, by threads in this process
-(http.client; gunicorn's sync workers close each connection). `create` posts the ticket form
+is driven for --seconds at concurrency 1 and as long at --concurrency, in alternating slices
+(--rounds), by threads in this process (http.client; gunicorn's sync workers close each
+connection); the CPU the gunicorn workers got is printed beside (each server process runs in
+a session of its own: with Linux's autogroup scheduling, on here, two workers in one session
+would share one session's CPU on a busy machine). `create` posts the ticket form
 with its CSRF token. An error is an answer outside 2xx/3xx (a 503 too) or an exception.
 
 The last line printed is JSON: per page `<page>_p50_ms` and `<page>_p95_ms` (at the higher
@@ -51,6 +54,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="timed seconds per page at each concurrency")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternating slices of each level (--seconds split among them)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated subset")
     parser.add_argument("--fresh", action="store_true", help="wipe and seed the database again")
@@ -219,9 +224,25 @@ def drive(clients: list[Client], method: str, path: str, customer: int,
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - began
-    return {"rps": round(len(times) / elapsed, 2), "times": times, "errors": errors,
-            "cores": (server_cpu(master) - cpu) / elapsed}
+    return {"times": times, "errors": errors, "seconds": time.monotonic() - began,
+            "cpu": server_cpu(master) - cpu}
+
+
+def interleaved(clients: list[Client], high: int, method: str, path: str, customer: int,
+                args, master: int) -> tuple[dict, dict]:
+    """Concurrency 1 and `high` in alternating slices (`--rounds` of each), so a burst of
+    load from elsewhere on the machine weighs on both levels alike; the two totals."""
+    levels = ({"times": [], "errors": [], "seconds": 0.0, "cpu": 0.0},
+              {"times": [], "errors": [], "seconds": 0.0, "cpu": 0.0})
+    for _round in range(args.rounds):
+        for total, group in zip(levels, (clients[:1], clients[:high]), strict=True):
+            part = drive(group, method, path, customer, args.seconds / args.rounds, master)
+            for key in total:
+                total[key] += part[key]
+    for total in levels:
+        total["rps"] = round(len(total["times"]) / total["seconds"], 2)
+        total["cores"] = total["cpu"] / total["seconds"]
+    return levels
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -249,15 +270,14 @@ def load() -> str:
 
 
 def measure(port: int, plan: dict, pages: list[str], args, master: int) -> dict:
-    """Each page at concurrency 1 then `args.concurrency`; a line per page, the JSON fields."""
+    """Each page at concurrency 1 and `args.concurrency`; a line per page, the JSON fields."""
     result = {}
     high = args.concurrency
     for page in pages:
         method, path = plan[page]
         clients = sessions(port, high, page)
         drive(clients[:1], method, path, plan["customer"], min(2.0, args.seconds))  # warm-up
-        low = drive(clients[:1], method, path, plan["customer"], args.seconds, master)
-        busy = drive(clients, method, path, plan["customer"], args.seconds, master)
+        low, busy = interleaved(clients, high, method, path, plan["customer"], args, master)
         errors = low["errors"] + busy["errors"]
         result.update({
             f"{page}_p50_ms": percentile(busy["times"], 50),
