@@ -140,6 +140,6 @@ __all__ = [
     "take_ticket",
     "ticket_facts",
     "touch",
-    "writing",
     "update_ticket_details",
+    "writing",
 ]
