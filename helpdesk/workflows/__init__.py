@@ -30,6 +30,7 @@ from .base import (
     clean_text,
     ensure_fresh,
     touch,
+    writing,
 )
 from .closure import (
     ClosureForbidden,
@@ -222,4 +223,5 @@ __all__ = [
     "ticket_facts",
     "touch",
     "update_ticket_details",
+    "writing",
 ]

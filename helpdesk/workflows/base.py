@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import queries
 from ..errors import Conflict, DomainError
-from ..extensions import db
+from ..extensions import IMMEDIATE, WRITE_INTENT, db
 from ..models import AuditEntry, Message, MessageKind, Ticket, User, event_body
 
 SUBJECT_MAX = 200
@@ -30,14 +30,63 @@ NOTE_MAX = 10_000
 
 
 @contextmanager
-def atomic():
-    """Commit once on success; roll back everything on any error."""
+def atomic(*, lock: bool = True):
+    """Commit once on success; roll back everything on any error.
+
+    With `lock` (the default) the block runs `writing()`: on SQLite its transaction takes the
+    write lock up front. `lock=False` starts deferred instead, for work that usually only
+    reads (a sweep that finds nothing): its first write may then fail at once with "database
+    is locked", and the caller runs it again under the lock (`jobs.mostly_reading`)."""
+    with writing() if lock else nullcontext():
+        try:
+            yield db.session
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+
+
+@contextmanager
+def writing():
+    """The transaction of this block is about to write. On SQLite it begins IMMEDIATE: it
+    waits for the write lock up to the busy timeout (then "database is locked": a 503 on the
+    web), instead of reading first and being refused at once when it writes. A read-only
+    transaction still open in the session (what the request read before) is ended first;
+    objects read so far keep what they read (tickets carry a version column, so a change
+    made meanwhile is still a conflict). A rollback ends the block's claim: what follows it
+    (the form shown again) only reads. PostgreSQL: no-op.
+
+    `atomic()` uses it; so do Flask-Admin's own create/edit/delete (`StaffModelView`), and any
+    write a GET must make (a last-seen time, say) goes through `atomic()` too."""
+    session = db.session()  # this app context's Session (db.session is its scoped proxy)
+    if session.info.get(WRITE_INTENT):  # nested: the outer block holds it
+        yield
+        return
+    session.info[WRITE_INTENT] = True
     try:
-        yield db.session
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+        _end_read_transaction(session)
+        yield
+    finally:
+        session.info.pop(WRITE_INTENT, None)
+
+
+def _end_read_transaction(session: Session) -> None:
+    if not session.in_transaction() or session.get_bind().dialect.name != "sqlite":
+        return
+    if session.connection().info.get(IMMEDIATE):  # begun just now, under WRITE_INTENT
+        return
+    if session.new or session.dirty or session.deleted:
+        return  # changed outside writing(): left alone; a refused write is a 503 (errors_http)
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()  # it only read: nothing to lose, and nothing to reload
+    finally:
+        session.expire_on_commit = expire
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session):
+    session.info.pop(WRITE_INTENT, None)
 
 
 @event.listens_for(Session, "after_transaction_end")
