@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from .enums import TicketStatus
+from .enums import Priority, TicketStatus
 
 
 def status_changed(who: str, value: str | None) -> str | None:
@@ -13,6 +13,14 @@ def status_changed(who: str, value: str | None) -> str | None:
     if value not in TicketStatus._value2member_map_:
         return None
     return _("%(who)s cambió el estado a %(status)s", who=who, status=TicketStatus(value).label)
+
+
+def priority_changed(who: str, value: str | None) -> str | None:
+    """"Ana cambió la prioridad a Urgente", or None for an unknown priority value."""
+    if value not in Priority._value2member_map_:
+        return None
+    return _("%(who)s cambió la prioridad a %(priority)s", who=who,
+             priority=Priority(value).label)
 
 
 def assigned(who: str, agent_name: str | None) -> str:
@@ -33,6 +41,8 @@ def event_sentence(message) -> str:
     who = message.author.name if message.author else _("El sistema")
     kind = data.get("event")
     if kind == "status" and (sentence := status_changed(who, data.get("new"))):
+        return sentence
+    if kind == "priority" and (sentence := priority_changed(who, data.get("new"))):
         return sentence
     if kind == "assign":
         return assigned(who, data.get("to"))
@@ -75,6 +85,8 @@ def change_sentence(entry, who: str, agent_name: str | None = None) -> str | Non
         return _("%(who)s añadió una nota interna", who=who)
     if entry.action == "status":
         return status_changed(who, entry.new_value)
+    if entry.action == "priority":
+        return priority_changed(who, entry.new_value)
     if entry.action == "assign":
         return assigned(who, agent_name)
     if entry.action == "update":

@@ -219,6 +219,32 @@ def test_reply_with_a_template_counts_its_use(app, desk, login_as):
         app, desk["ticket"])["messages"]
 
 
+def test_reply_naming_a_template_that_no_longer_exists_is_refused(app, desk, login_as):
+    """The editor's template id is checked like any select: a deleted (or invented) template
+    is refused with a message, nothing sent, the text kept."""
+    client = login_as(desk["ana"])
+    page = parse(client.get(url(desk["ticket"])))
+    before = snapshot(app, desk["ticket"])
+    response = client.post(url(desk["ticket"], "reply"), data={
+        "body": "Hola, revisa tu correo.", "status": "pending", "template_id": "999999",
+        "version": reply_form(page)["version"]})
+    assert response.status_code == 400
+    assert "La opción elegida ya no existe; recarga la página." in flashes(parse(response))
+    assert "Hola, revisa tu correo." in response.get_data(as_text=True)
+    assert snapshot(app, desk["ticket"]) == before
+
+
+def test_priority_change_is_told_in_the_thread(app, desk, login_as):
+    client = login_as(desk["ana"])
+    act(app, workflows.take_ticket, desk["ticket"], desk["ana"])
+    client.get(url(desk["ticket"]))
+    response = client.post(url(desk["ticket"], "priority"), data={
+        "priority": "urgent", "version": version_of(app, desk["ticket"])})
+    assert response.status_code == 302
+    page = client.get(url(desk["ticket"])).get_data(as_text=True)
+    assert "Ana Agente cambió la prioridad a Urgente" in page
+
+
 def test_reply_keeping_it_open(app, desk, login_as):
     client = login_as(desk["ana"])
     response = client.post(url(desk["ticket"], "reply"), data={
@@ -263,16 +289,16 @@ def test_two_agents_reply_from_the_same_page_version(app, desk, login_as):
 # --- Bad input changes nothing ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("", "Escribe la respuesta."),
-    ("x" * (workflows.REPLY_MAX + 1), "Revisa el formulario"),
-    ("Hola {{ cliente.apellido }}", "Marcador desconocido: apellido"),
+@pytest.mark.parametrize(("body", "message", "status"), [
+    ("", "Escribe la respuesta.", 422),  # the form fails validation
+    ("x" * (workflows.REPLY_MAX + 1), "Revisa el formulario", 422),
+    ("Hola {{ cliente.apellido }}", "Marcador desconocido: apellido", 400),  # the domain refuses
 ])
-def test_bad_reply_is_refused_and_keeps_the_text(app, desk, login_as, body, message):
+def test_bad_reply_is_refused_and_keeps_the_text(app, desk, login_as, body, message, status):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "reply"), data={
         "body": body, "status": "pending", "version": before["version"]}, page=url(desk["ticket"]))
-    assert response.status_code == 400
+    assert response.status_code == status
     page = parse(response)
     assert message in flashes(page)
     assert reply_form(page)["body"] == body
@@ -332,7 +358,7 @@ def test_unknown_status_value_is_refused(app, desk, login_as):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "status"), data={
         "status": "archivado", "version": before["version"]}, token_from=url(desk["ticket"]))
-    assert response.status_code == 400
+    assert response.status_code == 422  # the form failed validation
     assert "Revisa el formulario" in flashes(parse(response))
     assert snapshot(app, desk["ticket"]) == before
 
@@ -573,7 +599,7 @@ def test_version_field_tampering_is_refused(app, desk, login_as):
     before = snapshot(app, desk["ticket"])
     response = login_as(desk["ana"]).post(url(desk["ticket"], "reply"), data={
         "body": "Hola", "status": "pending", "version": ""}, page=url(desk["ticket"]))
-    assert response.status_code == 400
+    assert response.status_code == 422  # the form failed validation
     assert snapshot(app, desk["ticket"]) == before
 
 

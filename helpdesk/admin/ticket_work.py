@@ -105,7 +105,7 @@ class TicketWorkMixin:
         ticket = self._ticket_or_404(ticket_id)
         if not form.validate_on_submit():
             flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)), "error")
-            return self._work_page(ticket, 400, **{slot: form})
+            return self._work_page(ticket, 422, **{slot: form})
         expected = form.expected_version()
         try:
             with workflows.atomic():
@@ -136,8 +136,12 @@ class TicketWorkMixin:
 
         def action(ticket, expected):
             template = None
-            if (template_id := rules.parse_id(form.template_id.data)) is not None:
-                template = db.session.get(ResponseTemplate, template_id)
+            if form.template_id.data:  # chosen in the editor: it must still exist
+                template_id = rules.parse_id(form.template_id.data)
+                template = db.session.get(ResponseTemplate, template_id) \
+                    if template_id is not None else None
+                if template is None:
+                    raise DomainError(_("La opción elegida ya no existe; recarga la página."))
             workflows.add_reply(ticket, form.body.data, actor=current_user,
                                 status=TicketStatus(form.status.data), template=template,
                                 expected_version=expected)
@@ -245,7 +249,7 @@ class ReassignMixin:
                 return response
             db.session.expire_all()
             tickets = queries.tickets_by_ids(ids)
-        if status != 400 or not form.version.data:  # the versions of the tickets shown now
+        if status != 422 or not form.version.data:  # the versions of the tickets shown now
             form.version.data = ",".join(str(ticket.version) for ticket in tickets)
         return self.render("helpdesk/tickets/reassign.html", form=form,
                            tickets=tickets), status
@@ -256,7 +260,7 @@ class ReassignMixin:
         if expected is None:
             flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
                     or _("recarga la página y vuelve a intentarlo.")), "error")
-            return None, 400
+            return None, 422
         try:
             with workflows.atomic():
                 workflows.reassign_tickets(ids, team=_pick(Team, form.team.data),

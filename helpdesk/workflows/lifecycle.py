@@ -101,10 +101,12 @@ def change_priority(ticket: Ticket, priority: Priority, *, actor: User,
     ensure_fresh(ticket, expected_version)
     if priority is ticket.priority:
         return
+    now = rules.utcnow()
     audit(ticket, actor, "priority", field="priority", old=ticket.priority, new=priority)
+    add_event(ticket, actor, now, "priority", old=ticket.priority.value, new=priority.value)
     ticket.priority = priority
     apply_targets(ticket)
-    touch(ticket, rules.utcnow())
+    touch(ticket, now)
     db.session.flush()
 
 
