@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from helpdesk import (
     admin,
@@ -28,6 +29,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     except ConfigError as exc:  # one line, no traceback: this is the operator's first contact
         raise SystemExit(f"Error: {exc}") from None
     app.config.from_mapping(settings, **(overrides or {}))
+    if hops := app.config["HELPDESK_PROXY_HOPS"]:
+        # Behind a reverse proxy: the client's address (login throttling, logs) and HTTPS
+        # (Secure cookies) come from the X-Forwarded-* headers the trusted proxies set.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     configure_logging(app)
     extensions.init_app(app)
     security.init_app(app)

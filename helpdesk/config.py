@@ -31,6 +31,8 @@ ENVIRONMENT = {
     "MAIL_PASSWORD": "SMTP password (optional; never logged)",
     "MAIL_DEFAULT_SENDER": "From: of replies (default Bayit+ Soporte <soporte@bayit.example>)",
     "HELPDESK_SECURE_COOKIES": "1 when served over HTTPS: session and remember cookies Secure",
+    "HELPDESK_PROXY_HOPS": "how many reverse proxies in front of the app to trust for "
+                           "X-Forwarded-For/-Proto/-Host (default 0: none)",
     "HELPDESK_REMEMBER_DAYS": "days a login with Recordarme (any login at most) lasts "
                               "(default 30)",
     "LOG_LEVEL": "level of the panel's own log lines (default INFO)",
@@ -145,6 +147,15 @@ def _whole(env, name: str, default: int, top: int, unit: str = "a whole number")
     return int(raw)
 
 
+def _hops(env) -> int:
+    """HELPDESK_PROXY_HOPS: 0 (the default, nothing trusted) to 5."""
+    raw = env.get("HELPDESK_PROXY_HOPS", "").strip() or "0"
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= 5):
+        raise ConfigError(f"HELPDESK_PROXY_HOPS must be a number of proxies from 0 to 5, "
+                          f"not {raw!r}")
+    return int(raw)
+
+
 def _whole_ms(env, name: str, default: int) -> int:
     """A positive whole number of milliseconds, at most an hour."""
     return _whole(env, name, default, 3_600_000, "milliseconds")
@@ -197,6 +208,7 @@ class Config:
     HELPDESK_RETRY_AFTER_SECONDS: int = 5
     #: `Authorization: Bearer …` that shows /healthz's details; empty: token access disabled.
     HELPDESK_HEALTH_TOKEN: str = ""
+    HELPDESK_PROXY_HOPS: int = 0
     #: Werkzeug method for new password hashes; only the test suite makes it cheaper.
     HELPDESK_PASSWORD_HASH: str = "scrypt"
     SESSION_COOKIE_HTTPONLY: bool = True
@@ -268,6 +280,7 @@ class Config:
             HELPDESK_RETRY_MAX_SECONDS=_whole(env, "HELPDESK_RETRY_MAX_SECONDS", 3600, 86400),
             HELPDESK_RETRY_GIVE_UP_HOURS=_whole(env, "HELPDESK_RETRY_GIVE_UP_HOURS", 24, 24 * 30),
             HELPDESK_HEALTH_TOKEN=env.get("HELPDESK_HEALTH_TOKEN", "").strip(),
+            HELPDESK_PROXY_HOPS=_hops(env),
             HELPDESK_PUBLIC_URL=env.get("HELPDESK_PUBLIC_URL",
                                         cls.HELPDESK_PUBLIC_URL).rstrip("/"),
             HELPDESK_REOPEN_DAYS=_whole(env, "HELPDESK_REOPEN_DAYS", 7, 365, "days"),

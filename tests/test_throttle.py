@@ -138,3 +138,29 @@ def test_limits_are_settings_checked_at_start_up():
         .HELPDESK_LOGIN_LIMIT_ACCOUNT == "5 per hour"
     with pytest.raises(ConfigError, match="HELPDESK_LOGIN_LIMIT_ADDRESS"):
         Config.from_env({**env, "HELPDESK_LOGIN_LIMIT_ADDRESS": "lots"})
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_the_address_behind_a_trusted_proxy_is_the_forwarded_one(app, app_config, make_user,
+                                                                hops):
+    """HELPDESK_PROXY_HOPS=1: each client behind the proxy has its own address budget (and log
+    address); 0 (the default): X-Forwarded-For is not believed, so a forged header cannot buy
+    a fresh budget — every request counts against the proxy's own address."""
+    behind = create_app({**app_config, "HELPDESK_LOGIN_LIMIT_ADDRESS": "5 per 15 minutes",
+                         "HELPDESK_PROXY_HOPS": hops})
+    behind.test_client_class = BrowserClient
+    make_user(email="ana@test.bayit")
+    attacker = client_from(behind, "10.0.0.1")  # the proxy
+    attacker.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.66"
+    for n in range(5):
+        assert login(attacker, f"user{n}@test.bayit", WRONG).status_code == 401
+    customer = client_from(behind, "10.0.0.1")
+    customer.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.7"
+    assert login(customer, "ana@test.bayit", PASSWORD).status_code == (302 if hops else 429)
+
+
+def test_proxy_hops_is_a_checked_setting():
+    assert Config.from_env({"SECRET_KEY": "x", "HELPDESK_PROXY_HOPS": "1"}) \
+        .HELPDESK_PROXY_HOPS == 1
+    with pytest.raises(ConfigError, match="HELPDESK_PROXY_HOPS"):
+        Config.from_env({"SECRET_KEY": "x", "HELPDESK_PROXY_HOPS": "many"})
