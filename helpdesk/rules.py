@@ -134,16 +134,25 @@ NO_TARGET, INACTIVE_TEAM, NOT_TEAM_SUPERVISOR, SAME_TEAM, TARGET_NOT_ALLOWED, NO
 ESCALATION_CONTEXT_MIN, ESCALATION_CONTEXT_MAX = 20, 4000
 
 
-def escalate_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
-                     assignee_id: int | None, status: TicketStatus) -> str | None:
-    """Why this person may not escalate the ticket, or None if they may: not once resolved;
-    an agent only a ticket of one of their teams or their own."""
+def _open_and_yours_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int,
+                            team_id: int | None, assignee_id: int | None,
+                            status: TicketStatus) -> str | None:
+    """The rule *Escalar* and *Resolver* share: not once resolved; an agent only a ticket of
+    one of their teams or their own; supervisors and admins any."""
     if status is TicketStatus.RESOLVED:
         return RESOLVED
     if role < Role.SUPERVISOR and assignee_id != actor_id \
             and (team_id is None or team_id not in set(team_ids)):
         return NOT_YOUR_TEAM
     return None
+
+
+def escalate_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+                     assignee_id: int | None, status: TicketStatus) -> str | None:
+    """Why this person may not escalate the ticket, or None if they may: not once resolved;
+    an agent only a ticket of one of their teams or their own."""
+    return _open_and_yours_refusal(role, team_ids, actor_id=actor_id, team_id=team_id,
+                                   assignee_id=assignee_id, status=status)
 
 
 def may_escalate(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
@@ -194,12 +203,8 @@ def resolve_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, team_
                     assignee_id: int | None, status: TicketStatus) -> str | None:
     """Why this person may not resolve the ticket (*Resolver*), or None if they may: not twice;
     an agent only a ticket of one of their teams or their own; supervisors and admins any."""
-    if status is TicketStatus.RESOLVED:
-        return RESOLVED
-    if role < Role.SUPERVISOR and assignee_id != actor_id \
-            and (team_id is None or team_id not in set(team_ids)):
-        return NOT_YOUR_TEAM
-    return None
+    return _open_and_yours_refusal(role, team_ids, actor_id=actor_id, team_id=team_id,
+                                   assignee_id=assignee_id, status=status)
 
 
 def may_resolve(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,

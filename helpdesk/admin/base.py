@@ -18,19 +18,19 @@ from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Unicode, cast, or_
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectField
 from wtforms.validators import StopValidation, ValidationError
 
 from .. import queries
-from ..errors import DomainError, is_lock_timeout
+from ..errors import Conflict, DomainError, is_lock_timeout
 from ..errors_http import retry_later
 from ..extensions import db
 from ..forms import Form
 from ..models import Role
 from ..rules import parse_id
-from ..workflows import audit, writing
+from ..workflows import atomic, audit, writing
 from .strict import MAX_LIST_NUMBER, ContainsAjaxLoader, FilterConverter, ModelConverter
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,29 @@ def busy_form() -> None:
     flash(_("La base de datos está ocupada con otra operación y no se ha guardado nada; tu "
             "texto sigue en el formulario. Inténtalo de nuevo en unos segundos."), "error")
     after_this_request(retry_later)
+
+
+def apply_to_many(change) -> int | None:
+    """Run `change()` on several tickets in one transaction (the queue's bulk actions): None
+    when it went through; else nothing was applied, the reason is flashed and this is the
+    status to answer with — 409 when a ticket moved meanwhile, 503 when the database is busy,
+    400 when the domain refuses."""
+    try:
+        with atomic():
+            change()
+    except StaleDataError:
+        flash(_("Otra persona cambió estos tickets en el mismo momento; revisa la lista y "
+                "vuelve a intentarlo."), "error")
+        return 409
+    except OperationalError as exc:
+        if not is_lock_timeout(exc):
+            raise
+        busy_form()
+        return 503
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return 409 if isinstance(exc, Conflict) else 400
+    return None
 
 
 class AdminForm(Form):

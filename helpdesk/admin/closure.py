@@ -16,7 +16,7 @@ from ..extensions import db
 from ..forms import BulkResolveForm, ResolveForm
 from ..models import ResolutionCategory, ResponseTemplate, Ticket, User
 from ..queries import closure as closure_queries
-from .base import busy_form
+from .base import apply_to_many, busy_form
 
 PAGE, BULK_PAGE = "helpdesk/tickets/resolve.html", "helpdesk/tickets/resolve_bulk.html"
 
@@ -162,22 +162,10 @@ class ClosureMixin:
             flash(_("Revisa el formulario: %(errors)s",
                     errors=_("recarga la página y vuelve a intentarlo.")), "error")
             return None, 400
-        try:
-            with workflows.atomic():
-                workflows.resolve_tickets(ids, actor=current_user,
-                                          resolution=_resolution(form.resolution.data),
-                                          notes=form.notes.data, expected_versions=expected)
-        except StaleDataError:
-            flash(_("Otra persona cambió estos tickets en el mismo momento; revisa la lista y "
-                    "vuelve a intentarlo."), "error")
-            return None, 409
-        except OperationalError as exc:
-            if not is_lock_timeout(exc):
-                raise
-            busy_form()
-            return None, 503
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return None, 409 if isinstance(exc, Conflict) else 400
+        refused = apply_to_many(lambda: workflows.resolve_tickets(
+            ids, actor=current_user, resolution=_resolution(form.resolution.data),
+            notes=form.notes.data, expected_versions=expected))
+        if refused is not None:
+            return None, refused
         flash(_("%(n)d tickets resueltos.", n=len(ids)), "success")
         return redirect(url_for(".index_view")), 302

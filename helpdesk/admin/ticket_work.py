@@ -35,7 +35,7 @@ from ..models import (
     TicketStatus,
     User,
 )
-from .base import busy_form
+from .base import apply_to_many, busy_form
 
 PAGE = "helpdesk/tickets/work.html"
 
@@ -261,23 +261,11 @@ class ReassignMixin:
             flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
                     or _("recarga la página y vuelve a intentarlo.")), "error")
             return None, 422
-        try:
-            with workflows.atomic():
-                workflows.reassign_tickets(ids, team=_pick(Team, form.team.data),
-                                           agent=_pick(User, form.agent.data),
-                                           actor=current_user, expected_versions=expected)
-        except StaleDataError:
-            flash(_("Otra persona cambió estos tickets en el mismo momento; revisa la lista y "
-                    "vuelve a intentarlo."), "error")
-            return None, 409
-        except OperationalError as exc:
-            if not is_lock_timeout(exc):
-                raise
-            busy_form()
-            return None, 503
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return None, 409 if isinstance(exc, Conflict) else 400
+        refused = apply_to_many(lambda: workflows.reassign_tickets(
+            ids, team=_pick(Team, form.team.data), agent=_pick(User, form.agent.data),
+            actor=current_user, expected_versions=expected))
+        if refused is not None:
+            return None, refused
         flash(_("%(n)d tickets reasignados.", n=count), "success")
         if len(ids) == 1:
             return redirect(url_for(".work_view", ticket_id=ids[0])), 302
