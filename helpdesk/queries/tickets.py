@@ -10,7 +10,6 @@ from .. import phrases, rules
 from ..extensions import db
 from ..models import (
     AuditEntry,
-    Customer,
     Message,
     ResponseTemplate,
     Role,
@@ -19,7 +18,8 @@ from ..models import (
     TicketStatus,
     User,
 )
-from .base import OPEN_STATES, contains
+from . import search
+from .base import OPEN_STATES
 
 
 def visible_to(user: User):
@@ -113,14 +113,12 @@ def _capped_count(*conditions, cap: int):
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
-def ticket_search(term: str):
-    """One search word: a ticket number, or text in the subject, the customer's name or e-mail,
-    or any message of the thread."""
-    number = rules.parse_id(term)
-    if number is not None:
-        return Ticket.id == number
-    customers = select(Customer.id).where(
-        or_(contains(Customer.name, term), contains(Customer.email, term)))
-    messages = select(Message.ticket_id).where(contains(Message.body, term))
-    return or_(contains(Ticket.subject, term), Ticket.customer_id.in_(customers),
-               Ticket.id.in_(messages))
+def ticket_search(query: str):
+    """The search box: a subquery of (ticket_id, rank) for the tickets whose subject, customer
+    or thread match `query` (see `search`), or None when there is nothing to search for."""
+    return search.matches(query)
+
+
+def ticket_number(query: str) -> int | None:
+    """The ticket number typed alone in the search box ("1234" or "#1234"), else None."""
+    return rules.parse_id(query) if len((query or "").split()) == 1 else None
