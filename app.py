@@ -11,6 +11,7 @@ from helpdesk import (
     errors_http,
     extensions,
     health,
+    home,
     public,
     security,
     sessions,
@@ -36,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(home.bp)
     errors_http.init_app(app)
     admin.init_admin(app)
     cli.init_app(app)
