@@ -12,6 +12,7 @@ from helpdesk import (
     extensions,
     health,
     home,
+    presence,
     public,
     security,
     sessions,
@@ -38,6 +39,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(home.bp)
+    presence.init_app(app)
     errors_http.init_app(app)
     admin.init_admin(app)
     cli.init_app(app)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from .. import queries, rules, workflows
+from .. import presence, queries, rules, workflows
 from ..extensions import db
 from ..models import (
     Category,
@@ -72,6 +72,11 @@ def _link(view, context, model, name):
     url = url_for(".work_view", ticket_id=model.id)
     text = model.number if name == "id" else model.subject
     link = Markup('<a href="{}">{}</a>').format(url, text)
+    viewers = (context.get("viewers") or {}).get(model.id) if name == "id" else None
+    if viewers:
+        link += Markup(' <span class="fa fa-eye text-info" data-testid="viewers" title="{}">'
+                       '</span><span class="sr-only">{}</span>').format(
+            ", ".join(viewers), _("Abierto por %(names)s", names=", ".join(viewers)))
     snippet = (context.get("snippets") or {}).get(model.id) if name == "subject" else None
     if snippet:
         link += Markup('<div class="small text-muted hd-snippet" data-testid="snippet">{}</div>'
@@ -213,12 +218,14 @@ class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
         return super()._apply_sorting(query, joins, sort_column, sort_desc)
 
     def get_list(self, page, sort_column, sort_desc, search, filters, *args, **kwargs):
-        """The page's rows; with a search, each row's snippet for the subject column."""
+        """The page's rows; with a search, each row's snippet for the subject column; who has
+        each row's ticket open (the eye icon, from Redis)."""
         g.search_rank = None
         count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
                                        *args, **kwargs)
-        self._template_args["snippets"] = (
-            queries.search_snippets([row.id for row in rows], search) if search else {})
+        ids = [row.id for row in rows]
+        self._template_args["snippets"] = queries.search_snippets(ids, search) if search else {}
+        self._template_args["viewers"] = presence.viewers_of(ids)
         return count, rows
 
     def _order_by(self, query, joins, sort_joins, sort_field, sort_desc):
