@@ -149,12 +149,16 @@ def clients(app) -> dict:
     """A logged-in test client for the demo agent and one for the supervisor."""
     from sqlalchemy import select
 
+    from helpdesk import workflows
     from helpdesk.extensions import db
     from helpdesk.models import User
 
-    with app.app_context():
+    with app.app_context(), workflows.atomic():  # a server-side session each, as a login
         users = {email: db.session.scalar(select(User).where(User.email == email))
                  for email in (AGENT, SUPERVISOR)}
+        for user in users.values():
+            user.session_token = workflows.start_session(user, remember=False,
+                                                         user_agent="bench").token
         return {email: app.test_client(user=user) for email, user in users.items()}
 
 

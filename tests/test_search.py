@@ -4,7 +4,6 @@ the index kept in sync by the database, a ticket number that opens the ticket.""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from helpdesk import workflows
 from helpdesk.extensions import db
@@ -144,5 +143,13 @@ def test_the_migration_backfills_existing_tickets(app, make_ticket):
         flask_migrate.downgrade(revision="c4c105e00004")
         flask_migrate.upgrade()
         from helpdesk.queries import search as fts
-        matches = fts.matches("indice")
-        assert list(db.session.scalars(select(matches.c.ticket_id))) == [target]
+        assert list(db.session.scalars(fts.matches("indice").ids)) == [target]
+
+
+def test_a_word_in_too_many_tickets_filters_in_the_queues_order(app, sup, make_ticket,
+                                                                monkeypatch):
+    from helpdesk.queries import search as fts
+    monkeypatch.setattr(fts, "RANK_CAP", 2)
+    tickets = [make_ticket(f"Aviso {n}", "firma del equipo") for n in range(3)]
+    make_ticket("Otra", "nada")
+    assert sorted(rows(search(sup, "equipo"))) == tickets

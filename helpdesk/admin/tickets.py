@@ -200,15 +200,19 @@ class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Full-text search (`queries.ticket_search`): the rows join the matches and, unless
-        the viewer sorts by a column, come in order of relevance."""
+        the viewer sorts by a column (or the search matches too many to rank), come in order
+        of relevance."""
         matches = queries.ticket_search(search)
         g.search_rank = None
         if matches is None:  # punctuation only: nothing can match it
             return query.where(false()), count_query, joins, count_joins
-        query = query.join(matches, matches.c.ticket_id == Ticket.id)
-        g.search_rank = matches.c.rank
+        if matches.ranked is not None:
+            query = query.join(matches.ranked, matches.ranked.c.ticket_id == Ticket.id)
+            g.search_rank = matches.ranked.c.rank
+        else:  # a word nearly every ticket has: the queue's own order
+            query = query.where(Ticket.id.in_(matches.ids))
         if count_query is not None:
-            count_query = count_query.where(Ticket.id.in_(select(matches.c.ticket_id)))
+            count_query = count_query.where(Ticket.id.in_(matches.ids))
         return query, count_query, joins, count_joins
 
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
