@@ -82,13 +82,20 @@ def ticket_count() -> int:
 
 
 def wipe() -> None:
-    """Drop every table, Alembic's too (only ever with --fresh)."""
+    """Drop every table, Alembic's and the search index's too (only ever with --fresh, and
+    only on PostgreSQL)."""
     from helpdesk.extensions import db
 
     db.session.remove()
     with db.engine.begin() as conn:
         db.metadata.drop_all(conn)
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        # the search index lives outside the models (migration c7f75ea00007)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS ticket_fts")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS hd_fts_ticket(), hd_fts_message(), "
+                             "hd_fts_customer(), hd_fts_refresh(integer)")
+        conn.exec_driver_sql("DROP TEXT SEARCH CONFIGURATION IF EXISTS hd_es")
+        conn.exec_driver_sql("DROP TEXT SEARCH CONFIGURATION IF EXISTS hd_en")
 
 
 def prepare(app, tickets: int, fresh: bool) -> int:

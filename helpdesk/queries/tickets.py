@@ -73,16 +73,20 @@ def describe_changes_since(ticket_id: int, version: int) -> str:
 
 
 def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate]:
-    """Active templates for the reply toolbar: the ticket's category (or general ones) in the
-    agent's language, the category's own first."""
+    """Active templates for the reply toolbar in the ticket's language (the customer's), or in
+    the agent's `locale` when there is none in it: the ticket's category (or general ones),
+    the category's own first."""
+    languages = [ticket.language or locale, locale]
     stmt = (
         select(ResponseTemplate)
-        .where(ResponseTemplate.active.is_(True), ResponseTemplate.locale == locale,
+        .where(ResponseTemplate.active.is_(True), ResponseTemplate.locale.in_(languages),
                or_(ResponseTemplate.category_id == ticket.category_id,
                    ResponseTemplate.category_id.is_(None)))
         .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.name)
     )
-    return list(db.session.scalars(stmt))
+    found = list(db.session.scalars(stmt))
+    own = [t for t in found if t.locale == languages[0]]
+    return own or [t for t in found if t.locale == languages[1]]
 
 
 #: A tab's count stops here (the tab then shows "10.000+"): a render never counts the table.
