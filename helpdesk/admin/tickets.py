@@ -210,7 +210,7 @@ class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
             query = query.join(matches.ranked, matches.ranked.c.ticket_id == Ticket.id)
             g.search_rank = matches.ranked.c.rank
         else:  # a word nearly every ticket has: the queue's own order
-            query = query.where(Ticket.id.in_(matches.ids))
+            query = query.where(matches.include(Ticket.id))
         if count_query is not None:
             count_query = count_query.where(Ticket.id.in_(matches.ids))
         return query, count_query, joins, count_joins

@@ -12,7 +12,17 @@ import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
-from sqlalchemy import Integer, bindparam, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 
 from ..extensions import db
 
@@ -82,17 +92,31 @@ class Matches:
     ids: object
     ranked: object | None
 
+    def include(self, ticket_id):
+        """A condition on `ticket_id`: the ticket matches. Correlated (a lookup of that one
+        document), so a queue page in its own order stops after its rows, however many
+        tickets match."""
+        key = self.ids.selected_columns[0]
+        return exists(self.ids.where(key == ticket_id))
+
 
 def matches(query: str) -> Matches | None:
     """What `query` matches, or None when the text has nothing to search for."""
     terms = parse(query)
     if not terms:
         return None
-    ranked = _pg_matches(terms) if db.engine.dialect.name == "postgresql" else _fts5_matches(terms)
-    ids = select(ranked.c.ticket_id)
+    pg = db.engine.dialect.name == "postgresql"
+    ranked = _pg_matches(terms) if pg else _fts5_matches(terms)
+    ids = _pg_ids(terms) if pg else _fts5_ids(terms)
     capped = select(func.count()).select_from(ids.limit(RANK_CAP + 1).subquery())
+    # `ids` computes no rank: the queue filters by it when there are too many to rank
     many = db.session.scalar(capped) > RANK_CAP
     return Matches(ids=ids, ranked=None if many else ranked)
+
+
+def _fts5_ids(terms: list[Term]):
+    return (select(_SQLITE_FTS.c.rowid).select_from(_SQLITE_FTS)
+            .where(text("ticket_fts MATCH :fts_ids").bindparams(fts_ids=_fts5_query(terms))))
 
 
 def _fts5_matches(terms: list[Term]):
@@ -116,8 +140,21 @@ def _pg_tsquery(term: Term, index: int):
     return queries[0].op("||")(queries[1])
 
 
+def _pg_ids(terms: list[Term]):
+    fts = table("ticket_fts", column("ticket_id", Integer), column("doc"), column("names"))
+    return select(fts.c.ticket_id).where(*_pg_conditions(fts, terms)[0])
+
+
 def _pg_matches(terms: list[Term]):
     fts = table("ticket_fts", column("ticket_id", Integer), column("doc"), column("names"))
+    conditions, tsquery = _pg_conditions(fts, terms)
+    rank = -func.ts_rank_cd(fts.c.doc, tsquery)
+    return select(fts.c.ticket_id, rank.label("rank")).where(*conditions).subquery("fts")
+
+
+def _pg_conditions(fts, terms: list[Term]):
+    """Each term's condition (the tsquery, or a partial word in subject or customer) and the
+    whole tsquery, for ranking."""
     conditions, tsquery = [], None
     for index, term in enumerate(terms):
         one = _pg_tsquery(term, index)
@@ -126,8 +163,7 @@ def _pg_matches(terms: list[Term]):
         partial = func.lower(func.unaccent(bindparam(f"fts_raw_{index}", raw)))
         like = literal_column("'%'").op("||")(partial).op("||")(literal_column("'%'"))
         conditions.append(fts.c.doc.op("@@")(one) | fts.c.names.like(like))
-    rank = -func.ts_rank_cd(fts.c.doc, tsquery)
-    return select(fts.c.ticket_id, rank.label("rank")).where(*conditions).subquery("fts")
+    return conditions, tsquery
 
 
 def snippets(ticket_ids: list[int], query: str) -> dict[int, Markup]:
