@@ -15,6 +15,7 @@ import time
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from redis.exceptions import RedisError
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -85,11 +86,15 @@ def viewers_of(ticket_ids: list[int], now: float | None = None) -> dict[int, lis
     if not ticket_ids:
         return {}
     now = time.time() if now is None else now
-    pipe = get_redis().pipeline()
-    for ticket_id in ticket_ids:
-        pipe.hgetall(_viewers_key(ticket_id))
+    try:
+        pipe = get_redis().pipeline()
+        for ticket_id in ticket_ids:
+            pipe.hgetall(_viewers_key(ticket_id))
+        replies = pipe.execute()
+    except RedisError:  # the queue works without its eyes
+        return {}
     found = {}
-    for ticket_id, entries in zip(ticket_ids, pipe.execute(), strict=True):
+    for ticket_id, entries in zip(ticket_ids, replies, strict=True):
         names = sorted(entry["name"] for entry in _live(entries, now).values())
         if names:
             found[ticket_id] = names
@@ -103,7 +108,10 @@ def poll(ticket_id: int):
     if who is None:
         abort(403)
     now = time.time()
-    entries, change = mark_viewer(ticket_id, *who, request.args.get("typing"), now)
+    try:
+        entries, change = mark_viewer(ticket_id, *who, request.args.get("typing"), now)
+    except RedisError:  # nobody shown, nothing announced; the page polls again later
+        return jsonify(viewers=[], change=None, interval=POLL_SECONDS * 3), 503
     others = [{"name": e["name"], "typing": e["typing"]}
               for user_id, e in sorted(_live(entries, now).items()) if user_id != who[0]]
     return jsonify(viewers=others, change=json.loads(change) if change else None,
@@ -138,7 +146,7 @@ def _publish(session) -> None:
             change.setdefault("kind", "change")
             pipe.set(_change_key(ticket_id), json.dumps(change), ex=24 * 3600)
         pipe.execute()
-    except Exception:  # Redis down: the stale-page conflict stays the safety net
+    except RedisError:  # Redis down: the stale-page conflict stays the safety net
         current_app.logger.warning("presence: could not record ticket changes", exc_info=True)
 
 
