@@ -12,6 +12,8 @@ from helpdesk import (
     errors_http,
     extensions,
     health,
+    home,
+    presence,
     public,
     security,
     sessions,
@@ -41,6 +43,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(home.bp)
+    presence.init_app(app)
     errors_http.init_app(app)
     admin.init_admin(app)
     cli.init_app(app)

@@ -60,8 +60,8 @@ def _own_transaction():
 def _resolve_session() -> None:
     """Before each request: load the user (touching last_seen_at now and then), or restore
     a session from the remember-me cookie; forget a dead session token."""
-    if request.endpoint in (*STATIC_ENDPOINTS, "swatch_css"):
-        return
+    if request.endpoint in (*STATIC_ENDPOINTS, "swatch_css", "presence.poll"):
+        return  # the presence poll carries its own signed pass and reads no session
     now = rules.utcnow()
     if current_user.is_authenticated:
         seen = g.get("helpdesk_session")

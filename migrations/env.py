@@ -97,6 +97,9 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    from helpdesk.queries.search import outside_models  # the search index is not a model
+    conf_args.setdefault("include_object", outside_models)
+
     connectable = get_engine()
 
     with connectable.connect() as connection:

@@ -1,4 +1,4 @@
-// The reply editor: insert a response template, preview its placeholders, show problems.
+// The reply editor: insert a response template at the cursor, preview its placeholders, show problems.
 (function () {
   "use strict";
   var script = document.getElementById("hd-ticket-script");
@@ -34,7 +34,13 @@
       var id = Number(link.dataset.template);
       var template = templates.find(function (t) { return t.id === id; });
       if (!template) { return; }
-      body.value = template.body;
+      // At the cursor (replacing only a selection), never over the whole draft.
+      var start = body.selectionStart, end = body.selectionEnd;
+      if (typeof start !== "number" || document.activeElement !== body && !body.value) {
+        start = end = body.value.length;
+      }
+      body.setRangeText(template.body, start, end, "end");
+      body.dispatchEvent(new Event("input"));  // the draft saves it
       form.querySelector("[name=template_id]").value = String(id);
       preview();
       body.focus();

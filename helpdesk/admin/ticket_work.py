@@ -69,11 +69,13 @@ class TicketWorkMixin:
 
     def _work_page(self, ticket: Ticket, status_code: int = 200, **forms):
         version = ticket.version
-        reply = forms.get("reply") or ReplyForm(version=version)
-        note = forms.get("note") or NoteForm(version=version)
-        status = forms.get("status") or StatusForm(version=version)
+        # formdata=None: a form re-rendered after a failed send keeps its text; the others
+        # must not read the same POST (a rejected reply landed in the internal-note box).
+        reply = forms.get("reply") or ReplyForm(formdata=None, version=version)
+        note = forms.get("note") or NoteForm(formdata=None, version=version)
+        status = forms.get("status") or StatusForm(formdata=None, version=version)
         status.status.choices = [(s.value, s.label) for s in rules.status_choices(ticket.status)]
-        priority = forms.get("priority") or PriorityForm(version=version,
+        priority = forms.get("priority") or PriorityForm(formdata=None, version=version,
                                                          priority=ticket.priority.value)
         priority.priority.choices = [(p.value, p.label) for p in Priority]
         templates = queries.response_templates_for(ticket, current_user.locale)

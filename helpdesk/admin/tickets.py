@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, has_app_context, redirect, request, url_for
+from flask import abort, g, has_app_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
@@ -10,12 +10,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import selectinload
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from .. import queries, rules, workflows
+from .. import presence, queries, rules, workflows
 from ..extensions import db
 from ..models import (
     Category,
@@ -71,7 +71,17 @@ def _link(view, context, model, name):
     """Number and subject open the ticket page (escaped: subjects are customer text)."""
     url = url_for(".work_view", ticket_id=model.id)
     text = model.number if name == "id" else model.subject
-    return Markup('<a href="{}">{}</a>').format(url, text)
+    link = Markup('<a href="{}">{}</a>').format(url, text)
+    viewers = (context.get("viewers") or {}).get(model.id) if name == "id" else None
+    if viewers:
+        link += Markup(' <span class="fa fa-eye text-info" data-testid="viewers" title="{}">'
+                       '</span><span class="sr-only">{}</span>').format(
+            ", ".join(viewers), _("Abierto por %(names)s", names=", ".join(viewers)))
+    snippet = (context.get("snippets") or {}).get(model.id) if name == "subject" else None
+    if snippet:
+        link += Markup('<div class="small text-muted hd-snippet" data-testid="snippet">{}</div>'
+                       ).format(snippet)
+    return link
 
 
 class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
@@ -140,7 +150,11 @@ class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
 
     @expose("/")
     def index_view(self):
-        """The queue, with the saved-view tabs and their counts above it."""
+        """The queue, with the saved-view tabs and their counts above it; a ticket number alone
+        in the search box opens that ticket."""
+        number = queries.ticket_number(request.args.get("search", ""))
+        if number is not None and queries.visible_ticket(number, current_user) is not None:
+            return redirect(url_for(".work_view", ticket_id=number))
         self._template_args["tabs"] = queue.saved_view_tabs(
             self, queries.queue_counts(current_user))
         self._template_args["sla_states"] = list(SlaState)
@@ -185,12 +199,38 @@ class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
         return _("Nº, asunto, cliente o texto")
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
-        for term in search.split():
-            condition = queries.ticket_search(term)
-            query = query.filter(condition)
-            if count_query is not None:
-                count_query = count_query.filter(condition)
+        """Full-text search (`queries.ticket_search`): the rows join the matches and, unless
+        the viewer sorts by a column (or the search matches too many to rank), come in order
+        of relevance."""
+        matches = queries.ticket_search(search)
+        g.search_rank = None
+        if matches is None:  # punctuation only: nothing can match it
+            return query.where(false()), count_query, joins, count_joins
+        if matches.ranked is not None:
+            query = query.join(matches.ranked, matches.ranked.c.ticket_id == Ticket.id)
+            g.search_rank = matches.ranked.c.rank
+        else:  # a word nearly every ticket has: the queue's own order
+            query = query.where(matches.include(Ticket.id))
+        if count_query is not None:
+            count_query = count_query.where(Ticket.id.in_(matches.ids))
         return query, count_query, joins, count_joins
+
+    def _apply_sorting(self, query, joins, sort_column, sort_desc):
+        rank = g.get("search_rank")
+        if sort_column is None and rank is not None:
+            return query.order_by(rank, Ticket.id), joins
+        return super()._apply_sorting(query, joins, sort_column, sort_desc)
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, *args, **kwargs):
+        """The page's rows; with a search, each row's snippet for the subject column; who has
+        each row's ticket open (the eye icon, from Redis)."""
+        g.search_rank = None
+        count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
+                                       *args, **kwargs)
+        ids = [row.id for row in rows]
+        self._template_args["snippets"] = queries.search_snippets(ids, search) if search else {}
+        self._template_args["viewers"] = presence.viewers_of(ids)
+        return count, rows
 
     def _order_by(self, query, joins, sort_joins, sort_field, sort_desc):
         """Deadline order puts tickets without a running deadline last; ids break ties."""

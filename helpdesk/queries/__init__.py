@@ -59,6 +59,7 @@ from .reports import (
     report_resolution_by_category,
     report_satisfaction,
 )
+from .search import snippets as search_snippets
 from .sessions import (
     digest,
     live_session,
@@ -78,6 +79,7 @@ from .tickets import (
     in_teams,
     queue_counts,
     response_templates_for,
+    ticket_number,
     ticket_search,
     visible_ticket,
     visible_to,
@@ -135,7 +137,9 @@ __all__ = [
     "team_agents",
     "team_roster",
     "teams_with_waiting",
+    "ticket_number",
     "ticket_search",
+    "search_snippets",
     "ticket_to_route",
     "tickets_by_ids",
     "unread_count",

@@ -10,7 +10,6 @@ from .. import phrases, rules
 from ..extensions import db
 from ..models import (
     AuditEntry,
-    Customer,
     Message,
     ResponseTemplate,
     Role,
@@ -19,7 +18,8 @@ from ..models import (
     TicketStatus,
     User,
 )
-from .base import OPEN_STATES, contains
+from . import search
+from .base import OPEN_STATES
 
 
 def visible_to(user: User):
@@ -73,16 +73,20 @@ def describe_changes_since(ticket_id: int, version: int) -> str:
 
 
 def response_templates_for(ticket: Ticket, locale: str) -> list[ResponseTemplate]:
-    """Active templates for the reply toolbar: the ticket's category (or general ones) in the
-    agent's language, the category's own first."""
+    """Active templates for the reply toolbar in the ticket's language (the customer's), or in
+    the agent's `locale` when there is none in it: the ticket's category (or general ones),
+    the category's own first."""
+    languages = [ticket.language or locale, locale]
     stmt = (
         select(ResponseTemplate)
-        .where(ResponseTemplate.active.is_(True), ResponseTemplate.locale == locale,
+        .where(ResponseTemplate.active.is_(True), ResponseTemplate.locale.in_(languages),
                or_(ResponseTemplate.category_id == ticket.category_id,
                    ResponseTemplate.category_id.is_(None)))
         .order_by(ResponseTemplate.category_id.is_(None), ResponseTemplate.name)
     )
-    return list(db.session.scalars(stmt))
+    found = list(db.session.scalars(stmt))
+    own = [t for t in found if t.locale == languages[0]]
+    return own or [t for t in found if t.locale == languages[1]]
 
 
 #: A tab's count stops here (the tab then shows "10.000+"): a render never counts the table.
@@ -113,14 +117,12 @@ def _capped_count(*conditions, cap: int):
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
-def ticket_search(term: str):
-    """One search word: a ticket number, or text in the subject, the customer's name or e-mail,
-    or any message of the thread."""
-    number = rules.parse_id(term)
-    if number is not None:
-        return Ticket.id == number
-    customers = select(Customer.id).where(
-        or_(contains(Customer.name, term), contains(Customer.email, term)))
-    messages = select(Message.ticket_id).where(contains(Message.body, term))
-    return or_(contains(Ticket.subject, term), Ticket.customer_id.in_(customers),
-               Ticket.id.in_(messages))
+def ticket_search(query: str):
+    """The search box: the tickets whose subject, customer or thread match `query`, ranked
+    when not too many (`search.Matches`), or None when there is nothing to search for."""
+    return search.matches(query)
+
+
+def ticket_number(query: str) -> int | None:
+    """The ticket number typed alone in the search box ("1234" or "#1234"), else None."""
+    return rules.parse_id(query) if len((query or "").split()) == 1 else None
