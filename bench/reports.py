@@ -102,10 +102,16 @@ def main() -> None:
     refresh_s = timed_refresh(app, args.changes)
     from sqlalchemy import select
 
+    from helpdesk import workflows
     from helpdesk.extensions import db
-    from helpdesk.models import Category, Team
+    from helpdesk.models import Category, Team, User
 
-    client = queue_pages.clients(app)[queue_pages.SUPERVISOR]
+    print(f"rebuild {rebuild_s:.1f} s, refresh {refresh_s:.2f} s", file=sys.stderr)
+    with app.app_context(), workflows.atomic():
+        user = db.session.scalar(select(User).where(User.email == queue_pages.SUPERVISOR))
+        user.session_token = workflows.start_session(user, remember=False,
+                                                     user_agent="bench").token
+        client = app.test_client(user=user)
     with app.app_context():
         team = db.session.scalar(select(Team.id).order_by(Team.id))
         category = db.session.scalar(select(Category.id).order_by(Category.id))

@@ -831,6 +831,19 @@ class ReportEscalation(db.Model):
     channel: Mapped[str] = mapped_column(String(20))
 
 
+class ReportBacklog(db.Model):
+    """Open tickets per status and team at the end of each day (the day's last refresh)."""
+
+    __tablename__ = "report_backlog"
+    __table_args__ = (Index("ix_report_backlog_day", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    tickets: Mapped[int] = mapped_column(Integer)
+
+
 class UserSession(db.Model):
     """One signed-in browser. The session cookie carries a random token, a remembered login
     also a remember-me cookie `<selector>.<validator>`; the database keeps only SHA-256 digests

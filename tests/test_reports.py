@@ -236,6 +236,22 @@ def test_hard_cases(app, world):
         assert cases["after_madrid"] in utc and cases["midnight"] in utc & madrid
 
 
+def test_backlog_is_todays_open_tickets_per_status(app, world, login_as):
+    _rebuild(app)
+    with app.app_context():
+        today = rules.utcnow().astimezone(ZoneInfo("Europe/Madrid")).date()
+        f = metrics.Filters(period="today", first=today, last=today,
+                            tz=ZoneInfo("Europe/Madrid"))
+        [row] = metrics.backlog(f)
+        want = dict(_sql("""SELECT status, COUNT(*) FROM tickets
+                            WHERE status IN ('new', 'open', 'pending') GROUP BY status"""))
+        assert {k: row[k] for k in ("new", "open", "pending")} == {
+            k: want.get(k, 0) for k in ("new", "open", "pending")}
+        assert want.get("open", 0) > 0
+    body = login_as(world["supervisor"]).get("/admin/reports/export/backlog.csv?period=today")
+    assert body.status_code == 200 and str(want["open"]) in body.get_data(as_text=True)
+
+
 def _snapshot():
     out = {}
     for model in (ReportTicket, ReportRound, ReportRating, ReportActivity, ReportEscalation):

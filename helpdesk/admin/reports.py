@@ -132,6 +132,9 @@ def _tables(fig) -> dict:
                    [[r["name"], r["assigned"], r["replies"], r["notes"], r["resolved"],
                      _seconds(r["first_response"]), _seconds(r["resolution"]), _ratio(r["sla"]),
                      _ratio(r["csat"]), r["open"], r["capacity"]] for r in fig["agents"]]),
+        "backlog": ((_("Día"), *(TicketStatus(s).label for s in metrics.BACKLOG_STATES)),
+                    [[r["day"].isoformat(), *(r[s] for s in metrics.BACKLOG_STATES)]
+                     for r in fig["backlog"]]),
         "escalations": ((_("Motivo"), _("Escalados")),
                         [list(r) for r in fig["escalations"]["by_reason"]]),
     }
@@ -160,7 +163,8 @@ class ReportsView(StaffPage):
     def _figures(self, f):
         return {"response": metrics.response(f), "resolution": metrics.resolution(f),
                 "satisfaction": metrics.satisfaction(f), "agents": metrics.productivity(f),
-                "escalations": metrics.escalations(f)}
+                "escalations": metrics.escalations(f), "backlog": metrics.backlog(f),
+                "status_labels": {s.value: s.label for s in TicketStatus}}
 
     @expose("/")
     def index(self):

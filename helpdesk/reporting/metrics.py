@@ -20,6 +20,7 @@ from ..models import (
     Category,
     EscalationReason,
     ReportActivity,
+    ReportBacklog,
     ReportEscalation,
     ReportRating,
     ReportRound,
@@ -242,3 +243,22 @@ def escalations(f: Filters) -> dict:
         key=lambda kv: (-kv[1], kv[0]))
     return {"total": len(rows), "by_reason": count(lambda x: x.reason_id, reasons),
             "by_team": count(lambda x: x.to_team_id, teams)}
+
+
+BACKLOG_STATES = ("new", "open", "pending")
+
+
+def backlog(f: Filters) -> list[dict]:
+    """Open tickets per status at the end of each day of the period (days without a snapshot:
+    None); the days are the configured time zone's, as the refresh took them."""
+    b = ReportBacklog
+    conds = [b.day >= f.first, b.day <= f.last]
+    if f.team_id is not None:
+        conds.append(b.team_id == f.team_id)
+    if f.teams is not None:
+        conds.append(b.team_id.in_(f.teams))
+    counts: dict = defaultdict(lambda: dict.fromkeys(BACKLOG_STATES, 0))
+    for day, status, n in db.session.execute(select(b.day, b.status, b.tickets).where(*conds)):
+        counts[day][status] += n
+    return [{"day": d, **counts[d]} if d in counts else {"day": d, **dict.fromkeys(
+        BACKLOG_STATES)} for d in f.days()]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, select
+from flask import current_app
+from sqlalchemy import Date, case, delete, func, insert, literal, select
 
 from ..extensions import db, get_redis
 from ..models import (
@@ -19,6 +21,7 @@ from ..models import (
     Message,
     MessageKind,
     ReportActivity,
+    ReportBacklog,
     ReportEscalation,
     ReportRating,
     ReportRound,
@@ -28,6 +31,7 @@ from ..models import (
     Setting,
     Ticket,
 )
+from ..queries.base import OPEN_STATES
 from ..queries.reports import epoch
 
 CHUNK = 2000
@@ -199,6 +203,7 @@ def refresh(now: datetime, progress=None) -> int | None:
             return _rebuild(None, now, progress)
         mark = _max_id(SatisfactionRating.id)
         done = run_chunks(changed_ticket_ids(state), progress)
+        snapshot_backlog(now, current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
         save_state(updated_since=now.isoformat(), rating_id=mark, refreshed_at=now.isoformat())
         return done
     return locked(run)
@@ -211,6 +216,7 @@ def _rebuild(since: datetime | None, now: datetime, progress=None) -> int:
         rated = select(SatisfactionRating.ticket_id).where(SatisfactionRating.created_at >= since)
         stmt = stmt.where((Ticket.updated_at >= since) | Ticket.id.in_(rated))
     done = run_chunks(list(db.session.scalars(stmt)), progress)
+    snapshot_backlog(now, current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
     values = {"rating_id": mark, "refreshed_at": now.isoformat()}
     if since is None or "updated_since" not in load_state():
         values["updated_since"] = now.isoformat()
@@ -224,10 +230,25 @@ def rebuild(since: datetime | None, now: datetime, progress=None) -> int | None:
 
 
 
+def snapshot_backlog(now: datetime, tz_name: str) -> None:
+    """Replace today's backlog rows (open tickets per status and team) in one transaction."""
+    day = now.astimezone(ZoneInfo(tz_name)).date()
+    try:
+        db.session.execute(delete(ReportBacklog).where(ReportBacklog.day == day))
+        counts = (select(literal(day, Date), Ticket.status, Ticket.team_id, func.count())
+                  .where(Ticket.status.in_(OPEN_STATES))
+                  .group_by(Ticket.status, Ticket.team_id))
+        table = ReportBacklog.__table__
+        db.session.execute(insert(table).from_select(
+            [table.c.day, table.c.status, table.c.team_id, table.c.tickets], counts))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
 def finalise_yesterday(now: datetime, tz_name: str) -> int:
     """Rebuild the facts of tickets changed since yesterday's start, once per day (0 if done)."""
-    from zoneinfo import ZoneInfo
-
     tz = ZoneInfo(tz_name)
     yesterday = now.astimezone(tz).date() - timedelta(days=1)
     if load_state().get("finalised", "") >= yesterday.isoformat():

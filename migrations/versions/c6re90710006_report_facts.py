@@ -106,10 +106,20 @@ def upgrade():
     )
     op.create_index('ix_report_escalations_created', 'report_escalations', ['created_at'])
     op.create_index('ix_report_escalations_ticket_id', 'report_escalations', ['ticket_id'])
+    op.create_table(
+        'report_backlog',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('status', sa.String(length=20), nullable=False),
+        sa.Column('team_id', sa.Integer(), nullable=True),
+        sa.Column('tickets', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index('ix_report_backlog_day', 'report_backlog', ['day'])
 
 
 def downgrade():
-    for table in ('report_escalations', 'report_activity', 'report_ratings', 'report_rounds',
+    for table in ('report_backlog', 'report_escalations', 'report_activity', 'report_ratings', 'report_rounds',
                   'report_tickets'):
         op.drop_table(table)
     op.drop_index('ix_tickets_updated', table_name='tickets')
