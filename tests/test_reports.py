@@ -414,10 +414,10 @@ def test_refresh_now_runs_through_the_worker(app, world, login_as, run_jobs):
     client = login_as(world["supervisor"])
     response = client.post("/admin/reports/refresh", page=f"/admin/reports/?{QS}")
     assert response.status_code == 302 and "job=reports-refresh-now" in response.location
-    assert client.get("/admin/reports/progress?job=reports-refresh-now").json["status"] == \
+    assert client.get("/admin/reports/progress/reports-refresh-now").json["status"] == \
         "queued"
     run_jobs("reports")
-    state = client.get("/admin/reports/progress?job=reports-refresh-now").json
+    state = client.get("/admin/reports/progress/reports-refresh-now").json
     assert state["status"] == "finished" and state["done"] == state["total"] > 0
     page = client.get(f"/admin/reports/?{QS}").get_data(as_text=True)
     assert "Datos actualizados" in page

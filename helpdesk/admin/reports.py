@@ -216,12 +216,12 @@ class ReportsView(StaffPage):
         job_id = refresh_now()
         return redirect(url_for(".index", job=job_id, **request.args.to_dict()))
 
-    @expose("/progress")
-    def progress_view(self):
+    @expose("/progress/<job>")
+    def progress_view(self, job):
         """The refresh job's state as JSON: queued, started, finished or failed, and counts."""
         if current_user.role < Role.SUPERVISOR:
             abort(403)
-        return jsonify(job_progress(request.args.get("job", "")))
+        return jsonify(job_progress(job))
 
 
 class HomeView(StaffView, AdminIndexView):
