@@ -41,6 +41,8 @@ STATE_KEY = "reports.state"
 #: earlier timestamp (or a lower id) is picked up by the next run.
 OVERLAP = timedelta(minutes=10)
 ID_OVERLAP = 1000
+LOCK_TTL = 120
+_held = None  # the lock of the run in progress (one per process: jobs run one at a time)
 FACTS = (ReportTicket, ReportRound, ReportRating, ReportActivity, ReportEscalation)
 
 
@@ -145,6 +147,8 @@ def run_chunks(ids: list[int], progress: Callable[[int, int], None] | None = Non
             db.session.rollback()
             raise
         done += len(chunk)
+        if _held is not None:
+            _held.reacquire()  # still alive: keep the lock another LOCK_TTL
         if progress:
             progress(done, len(ids))
     return done
@@ -182,13 +186,17 @@ def changed_ticket_ids(state: dict) -> list[int]:
 
 
 def locked(run: Callable[[], int]) -> int | None:
-    """Run under the report lock; None when another refresh or rebuild holds it."""
-    lock = get_redis().lock(LOCK, timeout=3600, blocking=False)
+    """Run under the report lock; None when another refresh or rebuild holds it. The lock
+    lives LOCK_TTL seconds past each chunk, so a killed run frees it soon."""
+    global _held
+    lock = get_redis().lock(LOCK, timeout=LOCK_TTL, blocking=False)
     if not lock.acquire(blocking=False):
         return None
+    _held = lock
     try:
         return run()
     finally:
+        _held = None
         try:
             lock.release()
         except Exception:  # noqa: BLE001 - expired meanwhile: nothing left to release
