@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import (
@@ -204,8 +204,11 @@ def productivity(f: Filters) -> list[dict]:
     t, a, r, s = ReportTicket, ReportActivity, ReportRound, ReportRating
     tickets = _grouped(_rows(t, f, t.created_at, t.agent_id, t.first_response_s,
                              t.first_response_met), lambda x: x.agent_id, lambda x: x)
-    activity = _grouped(_rows(a, f, a.created_at, a.agent_id, a.public),
-                        lambda x: x.agent_id, lambda x: x.public)
+    activity: dict = defaultdict(lambda: {True: 0, False: 0})
+    for agent, public, n in db.session.execute(
+            select(a.agent_id, a.public, func.count()).where(*_where(a, f, a.created_at))
+            .group_by(a.agent_id, a.public)):
+        activity[agent][bool(public)] += n
     rounds = _grouped(_rows(r, f, r.resolved_at, r.agent_id, r.resolution_s),
                       lambda x: x.agent_id, lambda x: x.resolution_s)
     ratings = _grouped(_rows(s, f, s.created_at, s.agent_id, s.score),
@@ -221,8 +224,8 @@ def productivity(f: Filters) -> list[dict]:
         user = people.get(uid)
         out.append({
             "id": uid, "name": user.name if user else "—", "assigned": len(own),
-            "replies": sum(1 for p in activity.get(uid, []) if p),
-            "notes": sum(1 for p in activity.get(uid, []) if not p),
+            "replies": activity[uid][True] if uid in activity else 0,
+            "notes": activity[uid][False] if uid in activity else 0,
             "resolved": len(rounds.get(uid, [])),
             "first_response": summary(x.first_response_s for x in own)["median"],
             "resolution": summary(rounds.get(uid, []))["median"],

@@ -35,6 +35,7 @@ from ..queries.base import OPEN_STATES
 from ..queries.reports import epoch
 
 CHUNK = 2000
+RANGE = 20_000  # a full rebuild walks id ranges: range scans, no id lists
 LOCK = "reports:refresh"
 STATE_KEY = "reports.state"
 #: Re-read what changed a little before the last run: a transaction that committed late with an
@@ -49,7 +50,7 @@ FACTS = (ReportTicket, ReportRound, ReportRating, ReportActivity, ReportEscalati
 def _first_reply(ids):
     return (select(Message.ticket_id, func.min(Message.created_at).label("at"))
             .where(Message.kind == MessageKind.REPLY, Message.author_id.is_not(None),
-                   Message.ticket_id.in_(ids))
+                   ids(Message.ticket_id))
             .group_by(Message.ticket_id).subquery())
 
 
@@ -61,7 +62,7 @@ def _ticket_rows(ids):
     return select(Ticket.id, Ticket.created_at, Ticket.team_id, Ticket.category_id,
                   Ticket.assignee_id, Ticket.priority, Ticket.channel, Ticket.status,
                   epoch(first.c.at) - epoch(Ticket.created_at), met) \
-        .outerjoin(first, first.c.ticket_id == Ticket.id).where(Ticket.id.in_(ids))
+        .outerjoin(first, first.c.ticket_id == Ticket.id).where(ids(Ticket.id))
 
 
 def _round_rows(ids):
@@ -72,7 +73,7 @@ def _round_rows(ids):
                   Ticket.priority, Ticket.channel, r.resolution_category_id,
                   r.resolution_seconds, r.reopened_at.is_not(None), r.confirmation_requested,
                   confirmed, r.survey_sent_at.is_not(None)) \
-        .join(Ticket, Ticket.id == r.ticket_id).where(r.ticket_id.in_(ids))
+        .join(Ticket, Ticket.id == r.ticket_id).where(ids(r.ticket_id))
 
 
 def _rating_rows(ids):
@@ -81,7 +82,7 @@ def _rating_rows(ids):
                   func.coalesce(ResolutionRound.category_id, Ticket.category_id), s.agent_id,
                   Ticket.priority, Ticket.channel, s.resolution_category_id, s.score, s.comment) \
         .join(Ticket, Ticket.id == s.ticket_id) \
-        .outerjoin(ResolutionRound, ResolutionRound.id == s.round_id).where(s.ticket_id.in_(ids))
+        .outerjoin(ResolutionRound, ResolutionRound.id == s.round_id).where(ids(s.ticket_id))
 
 
 def _activity_rows(ids):
@@ -90,7 +91,7 @@ def _activity_rows(ids):
                   Ticket.category_id, Ticket.priority, Ticket.channel,
                   m.kind == MessageKind.REPLY) \
         .join(Ticket, Ticket.id == m.ticket_id) \
-        .where(m.ticket_id.in_(ids), m.author_id.is_not(None),
+        .where(ids(m.ticket_id), m.author_id.is_not(None),
                m.kind.in_((MessageKind.REPLY, MessageKind.NOTE)))
 
 
@@ -99,7 +100,7 @@ def _escalation_rows(ids):
     return select(e.id, e.ticket_id, e.created_at, e.reason_id, e.to_team_id,
                   func.coalesce(e.from_team_id, Ticket.team_id), Ticket.category_id,
                   e.from_user_id, Ticket.priority, Ticket.channel) \
-        .join(Ticket, Ticket.id == e.ticket_id).where(e.ticket_id.in_(ids))
+        .join(Ticket, Ticket.id == e.ticket_id).where(ids(e.ticket_id))
 
 
 _COLUMNS = {
@@ -119,16 +120,24 @@ _ROWS = {ReportTicket: _ticket_rows, ReportRound: _round_rows, ReportRating: _ra
          ReportActivity: _activity_rows, ReportEscalation: _escalation_rows}
 
 
-def replace_facts(ids: list[int]) -> None:
-    """Delete and insert again every fact of these tickets (the caller commits once)."""
-    if not ids:
+def replace_facts(ids) -> None:
+    """Delete and insert again every fact of some tickets (the caller commits once).
+
+    :param ids: a list of ticket ids, or a (first, last) range of ids
+    """
+    if isinstance(ids, tuple):
+        first, last = ids
+        cond = lambda col: col.between(first, last)  # noqa: E731
+    elif ids:
+        cond = lambda col: col.in_(ids)  # noqa: E731
+    else:
         return
     for model in FACTS:
-        db.session.execute(delete(model).where(model.ticket_id.in_(ids)))
+        db.session.execute(delete(model).where(cond(model.ticket_id)))
     for model in FACTS:
         table = model.__table__
         columns = [table.c[name] for name in _COLUMNS[model]]
-        db.session.execute(insert(table).from_select(columns, _ROWS[model](ids)))
+        db.session.execute(insert(table).from_select(columns, _ROWS[model](cond)))
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -136,21 +145,32 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start:start + CHUNK]
 
 
-def run_chunks(ids: list[int], progress: Callable[[int, int], None] | None = None) -> int:
-    """Replace the facts of `ids`, one committed transaction per chunk; returns len(ids)."""
+def _ranges(top: int) -> Iterable[tuple[int, int]]:
+    for start in range(1, top + 1, RANGE):
+        yield start, min(top, start + RANGE - 1)
+
+
+def run_chunks(ids, progress: Callable[[int, int], None] | None = None) -> int:
+    """Replace the facts of `ids` (a list, or every ticket up to an id when an int), one
+    committed transaction per chunk; returns how many ticket ids were covered."""
+    if isinstance(ids, int):
+        chunks, total = list(_ranges(ids)), ids
+    else:
+        chunks = list(_chunks(sorted(set(ids))))
+        total = sum(len(c) for c in chunks)
     done = 0
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks:
         try:
             replace_facts(chunk)
             db.session.commit()
         except Exception:
             db.session.rollback()
             raise
-        done += len(chunk)
+        done += len(chunk) if isinstance(chunk, list) else chunk[1] - chunk[0] + 1
         if _held is not None:
             _held.reacquire()  # still alive: keep the lock another LOCK_TTL
         if progress:
-            progress(done, len(ids))
+            progress(done, total)
     return done
 
 
@@ -219,11 +239,13 @@ def refresh(now: datetime, progress=None) -> int | None:
 
 def _rebuild(since: datetime | None, now: datetime, progress=None) -> int:
     mark = _max_id(SatisfactionRating.id)
-    stmt = select(Ticket.id)
-    if since is not None:
+    if since is None:
+        run_chunks(_max_id(Ticket.id), progress)
+        done = db.session.scalar(select(func.count()).select_from(ReportTicket))
+    else:
         rated = select(SatisfactionRating.ticket_id).where(SatisfactionRating.created_at >= since)
-        stmt = stmt.where((Ticket.updated_at >= since) | Ticket.id.in_(rated))
-    done = run_chunks(list(db.session.scalars(stmt)), progress)
+        stmt = select(Ticket.id).where((Ticket.updated_at >= since) | Ticket.id.in_(rated))
+        done = run_chunks(list(db.session.scalars(stmt)), progress)
     snapshot_backlog(now, current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
     values = {"rating_id": mark, "refreshed_at": now.isoformat()}
     if since is None or "updated_since" not in load_state():
