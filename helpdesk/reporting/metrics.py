@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, case, cast, func, literal, select
 
 from ..extensions import db
 from ..models import (
@@ -119,118 +119,158 @@ def _grouped(rows, key, value) -> dict:
     return out
 
 
+def _postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _stats(model, f: Filters, when, value, key, met=None) -> dict:
+    """{group: rows, count, avg, median, p90 (and met/judged)} of `value` per `key`, a column
+    or "day" (the viewer's days). PostgreSQL aggregates in SQL (percentile_disc is the
+    nearest rank); SQLite, which has no percentiles, gets the values and sums them here."""
+    conds = _where(model, f, when)
+    overall = key is None
+    key = literal("all") if overall else key
+    if _postgres():
+        group = cast(func.timezone(f.tz.key, when), Date) if isinstance(key, str) else key
+        cols = [group, func.count(), func.count(value), func.avg(value),
+                func.percentile_disc(0.5).within_group(value),
+                func.percentile_disc(0.9).within_group(value)]
+        if met is not None:
+            cols += [func.sum(case((met.is_(True), 1), else_=0)), func.count(met)]
+        out = {}
+        stmt = select(*cols).where(*conds)
+        for row in db.session.execute(stmt if overall else stmt.group_by(group)):
+            out[row[0]] = {"rows": row[1], "count": row[2],
+                           "avg": None if row[3] is None else float(row[3]),
+                           "median": row[4], "p90": row[5]}
+            if met is not None:
+                out[row[0]] |= {"met": row[6] or 0, "judged": row[7]}
+        return out
+    cols = [when if isinstance(key, str) else key, value] + ([met] if met is not None else [])
+    rows = db.session.execute(select(*cols).where(*conds)).all()
+    pick = (lambda r: r[0].astimezone(f.tz).date()) if isinstance(key, str) else (lambda r: r[0])
+    out = {}
+    for group, items in _grouped(rows, pick, lambda r: r).items():
+        out[group] = {"rows": len(items), **summary(r[1] for r in items)}
+        if met is not None:
+            judged = [r[2] for r in items if r[2] is not None]
+            out[group] |= {"met": sum(1 for m in judged if m), "judged": len(judged)}
+    return out
+
+
+def _share_of(row) -> float | None:
+    return row["met"] / row["judged"] if row.get("judged") else None
+
+
 def response(f: Filters) -> dict:
     """First response: overall, by priority (with SLA share), team, channel and day."""
     t = ReportTicket
-    rows = _rows(t, f, t.created_at, t.created_at, t.priority, t.channel, t.team_id,
-                 t.first_response_s, t.first_response_met)
     teams = _names(Team)
-    by_priority = []
-    for priority, group in sorted(_grouped(rows, lambda r: r.priority, lambda r: r).items()):
-        judged = [r.first_response_met for r in group if r.first_response_met is not None]
-        by_priority.append({"key": priority, **summary(r.first_response_s for r in group),
-                            "tickets": len(group),
-                            "sla": sum(judged) / len(judged) if judged else None,
-                            "sla_judged": len(judged)})
+    stats = lambda key, met=None: _stats(t, f, t.created_at, t.first_response_s, key, met)  # noqa: E731
+    empty = {"rows": 0, "count": 0, "avg": None, "median": None, "p90": None}
+    by_priority = [{"key": k, **v, "tickets": v["rows"], "sla": _share_of(v),
+                    "sla_judged": v["judged"]}
+                   for k, v in sorted(stats(t.priority, t.first_response_met).items())]
+    by_day = stats("day")
     return {
-        "all": summary(r.first_response_s for r in rows),
+        "all": stats(None).get("all", empty),
         "by_priority": by_priority,
-        "by_team": [{"key": teams.get(k, "—"), **summary(v)} for k, v in sorted(
-            _grouped(rows, lambda r: r.team_id, lambda r: r.first_response_s).items(),
-            key=lambda kv: teams.get(kv[0], ""))],
-        "by_channel": [{"key": k, "tickets": len(v), **summary(v)} for k, v in sorted(
-            _grouped(rows, lambda r: r.channel, lambda r: r.first_response_s).items())],
-        "by_day": _by_day(f, rows, lambda r: r.created_at, lambda r: r.first_response_s),
+        "by_team": [{"key": teams.get(k, "—"), **v} for k, v in sorted(
+            stats(t.team_id).items(), key=lambda kv: teams.get(kv[0], ""))],
+        "by_channel": [{"key": k, "tickets": v["rows"], **v}
+                       for k, v in sorted(stats(t.channel).items())],
+        "by_day": [{"day": d, "created": by_day.get(d, empty)["rows"], **by_day.get(d, empty)}
+                   for d in f.days()],
     }
-
-
-def _by_day(f: Filters, rows, when, value) -> list[dict]:
-    groups = _grouped(rows, lambda r: when(r).astimezone(f.tz).date(), value)
-    return [{"day": d, "created": len(groups.get(d, [])), **summary(groups.get(d, []))}
-            for d in f.days()]
 
 
 def resolution(f: Filters) -> dict:
     """Resolution time per category (one value per resolution round), net of Pendiente."""
     r = ReportRound
-    rows = _rows(r, f, r.resolved_at, r.category_id, r.resolution_s, r.reopened,
-                 r.confirmation_requested, r.confirmed)
     names = _names(Category)
-    by_category = [{"key": names.get(k, "—"), **summary(v)} for k, v in sorted(
-        _grouped(rows, lambda x: x.category_id, lambda x: x.resolution_s).items(),
+    empty = {"rows": 0, "count": 0, "avg": None, "median": None, "p90": None}
+    by_category = [{"key": names.get(k, "—"), **v} for k, v in sorted(
+        _stats(r, f, r.resolved_at, r.resolution_s, r.category_id).items(),
         key=lambda kv: names.get(kv[0], ""))]
-    answered = [x.confirmed for x in rows if x.confirmed is not None]
-    return {"all": summary(x.resolution_s for x in rows), "by_category": by_category,
-            "rounds": len(rows), "reopened": sum(1 for x in rows if x.reopened),
-            "confirm_asked": sum(1 for x in rows if x.confirmation_requested),
-            "confirmed": sum(1 for x in answered if x), "answered": len(answered)}
+    ones = lambda cond: func.coalesce(func.sum(case((cond, 1), else_=0)), 0)  # noqa: E731
+    rounds, reopened, asked, yes, answered = db.session.execute(
+        select(func.count(), ones(r.reopened.is_(True)), ones(r.confirmation_requested.is_(True)),
+               ones(r.confirmed.is_(True)), func.count(r.confirmed))
+        .where(*_where(r, f, r.resolved_at))).one()
+    return {"all": _stats(r, f, r.resolved_at, r.resolution_s, None).get("all", empty),
+            "by_category": by_category, "rounds": rounds, "reopened": reopened,
+            "confirm_asked": asked, "confirmed": yes, "answered": answered}
 
 
-def _csat(scores: list[int]) -> dict:
-    n = len(scores)
-    return {"count": n, "csat": sum(1 for s in scores if s >= 4) / n if n else None,
-            "avg": sum(scores) / n if n else None}
+def _csat_by(f: Filters, key) -> dict:
+    s = ReportRating
+    stmt = (select(literal("all") if key is None else key, func.count(),
+                   func.sum(case((s.score >= 4, 1), else_=0)), func.avg(s.score))
+            .where(*_where(s, f, s.created_at)))
+    if key is not None:
+        stmt = stmt.group_by(key)
+    return {k: {"count": n, "csat": high / n if n else None,
+                "avg": float(avg) if avg is not None else None}
+            for k, n, high, avg in db.session.execute(stmt) if n}
 
 
 def satisfaction(f: Filters) -> dict:
     """CSAT (share of 4–5), average, ratings, response rate; by agent, team, resolution."""
-    s = ReportRating
-    rows = _rows(s, f, s.created_at, s.created_at, s.agent_id, s.team_id,
-                 s.resolution_category_id, s.score, s.comment)
-    r = ReportRound
-    sent = sum(1 for x in _rows(r, f, r.resolved_at, r.survey_sent) if x.survey_sent)
+    s, r = ReportRating, ReportRound
     agents, teams, kinds = _names(User), _names(Team), _names(ResolutionCategory)
+    sent = db.session.scalar(select(func.count()).where(*_where(r, f, r.resolved_at),
+                                                        r.survey_sent.is_(True)))
 
     def by(key, names, only=None):
-        groups = _grouped(rows, key, lambda x: x.score)
-        return [{"id": k, "key": names.get(k, "—"), **_csat(v)} for k, v in sorted(
-            groups.items(), key=lambda kv: names.get(kv[0], "")) if only is None or k == only]
+        return [{"id": k, "key": names.get(k, "—"), **v} for k, v in sorted(
+            _csat_by(f, key).items(), key=lambda kv: names.get(kv[0], ""))
+            if only is None or k == only]
 
-    scores = [x.score for x in rows]
-    comments = sorted((x for x in rows if x.comment), key=lambda x: x.created_at, reverse=True)
-    return {**_csat(scores), "sent": sent, "rate": len(rows) / sent if sent else None,
-            "by_agent": by(lambda x: x.agent_id, agents, f.only_agent),
-            "by_team": by(lambda x: x.team_id, teams),
-            "by_resolution": by(lambda x: x.resolution_category_id, kinds),
-            "distribution": [sum(1 for v in scores if v == n) for n in range(1, 6)],
+    total = _csat_by(f, None).get("all", {"count": 0, "csat": None, "avg": None})
+    counts = dict(db.session.execute(select(s.score, func.count())
+                                     .where(*_where(s, f, s.created_at)).group_by(s.score)).all())
+    comments = db.session.execute(
+        select(s.created_at, s.agent_id, s.score, s.comment)
+        .where(*_where(s, f, s.created_at), s.comment.is_not(None), s.comment != "")
+        .order_by(s.created_at.desc()).limit(5)).all()
+    return {**total, "sent": sent, "rate": total["count"] / sent if sent else None,
+            "by_agent": by(s.agent_id, agents, f.only_agent),
+            "by_team": by(s.team_id, teams),
+            "by_resolution": by(s.resolution_category_id, kinds),
+            "distribution": [counts.get(n, 0) for n in range(1, 6)],
             "comments": [{"at": x.created_at, "score": x.score, "comment": x.comment,
                           "agent": agents.get(x.agent_id, "—")
                           if f.only_agent in (None, x.agent_id) else "—"}
-                         for x in comments[:5]]}
+                         for x in comments]}
 
 
 def productivity(f: Filters) -> list[dict]:
     """Per agent: assigned, replies, notes, resolved, medians, SLA, CSAT, open load."""
     t, a, r, s = ReportTicket, ReportActivity, ReportRound, ReportRating
-    tickets = _grouped(_rows(t, f, t.created_at, t.agent_id, t.first_response_s,
-                             t.first_response_met), lambda x: x.agent_id, lambda x: x)
+    tickets = _stats(t, f, t.created_at, t.first_response_s, t.agent_id, t.first_response_met)
     activity: dict = defaultdict(lambda: {True: 0, False: 0})
     for agent, public, n in db.session.execute(
             select(a.agent_id, a.public, func.count()).where(*_where(a, f, a.created_at))
             .group_by(a.agent_id, a.public)):
         activity[agent][bool(public)] += n
-    rounds = _grouped(_rows(r, f, r.resolved_at, r.agent_id, r.resolution_s),
-                      lambda x: x.agent_id, lambda x: x.resolution_s)
-    ratings = _grouped(_rows(s, f, s.created_at, s.agent_id, s.score),
-                       lambda x: x.agent_id, lambda x: x.score)
+    rounds = _stats(r, f, r.resolved_at, r.resolution_s, r.agent_id)
+    ratings = _csat_by(f, s.agent_id)
     ids = (set(tickets) | set(activity) | set(rounds) | set(ratings)) - {None}
     if f.only_agent is not None:
         ids = {f.only_agent}
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
     out = []
     for uid in sorted(ids, key=lambda i: people[i].name if i in people else ""):
-        own = tickets.get(uid, [])
-        judged = [x.first_response_met for x in own if x.first_response_met is not None]
-        user = people.get(uid)
+        own, user = tickets.get(uid, {}), people.get(uid)
         out.append({
-            "id": uid, "name": user.name if user else "—", "assigned": len(own),
+            "id": uid, "name": user.name if user else "—", "assigned": own.get("rows", 0),
             "replies": activity[uid][True] if uid in activity else 0,
             "notes": activity[uid][False] if uid in activity else 0,
-            "resolved": len(rounds.get(uid, [])),
-            "first_response": summary(x.first_response_s for x in own)["median"],
-            "resolution": summary(rounds.get(uid, []))["median"],
-            "sla": sum(judged) / len(judged) if judged else None,
-            "csat": _csat(ratings.get(uid, []))["csat"],
+            "resolved": rounds.get(uid, {}).get("rows", 0),
+            "first_response": own.get("median"),
+            "resolution": rounds.get(uid, {}).get("median"),
+            "sla": _share_of(own) if own else None,
+            "csat": ratings.get(uid, {}).get("csat"),
             "open": user.open_tickets if user else 0, "capacity": user.capacity if user else 0,
         })
     return out
