@@ -100,6 +100,8 @@ def main() -> None:
     have = queue_pages.prepare(app, args.tickets, args.fresh)
     rebuild_s = timed_rebuild(app)
     refresh_s = timed_refresh(app, args.changes)
+    with app.app_context():
+        queue_pages.analyze()  # what autovacuum does after the rebuild's deletes and inserts
     from sqlalchemy import select
 
     from helpdesk import workflows
