@@ -115,4 +115,7 @@ def serve_command(port: int, demo: bool | None):
 
 def init_app(app: Flask) -> None:
     """Register `flask helpdesk …`."""
+    from .reporting.cli import reports
+
+    helpdesk.add_command(reports)
     app.cli.add_command(helpdesk)

@@ -104,10 +104,31 @@ def recount_open_tickets() -> int:
     return mostly_reading(lambda: len(workflows.recount_open_tickets()))
 
 
+def refresh_reports() -> int:
+    """Cron, every 5 minutes (and *Actualizar ahora*): the report facts of every ticket changed
+    since the last run; each chunk of tickets commits on its own."""
+    from .reporting import refresh, runs
+
+    with current_app.app_context():
+        return refresh.refresh(rules.utcnow(), progress=runs.report_progress) or 0
+
+
+def finalise_reports() -> int:
+    """Cron, hourly: once a day, after midnight in the configured time zone, rebuild the facts
+    of the tickets that changed yesterday (a second pass over a closed day)."""
+    from .reporting import refresh
+
+    with current_app.app_context():
+        return refresh.finalise_yesterday(rules.utcnow(),
+                                          current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
+
+
 #: (function, options) pairs for rq's CronScheduler.register.
 CRON = [
     (sweep_sla_states, {"queue_name": "sla", "interval": 60}),
     (sweep_outbox, {"queue_name": "default", "interval": 30}),
     (sweep_waiting, {"queue_name": "default", "interval": 120}),
     (recount_open_tickets, {"queue_name": "default", "interval": 3600}),
+    (refresh_reports, {"queue_name": "reports", "interval": 300}),
+    (finalise_reports, {"queue_name": "reports", "interval": 3600}),
 ]

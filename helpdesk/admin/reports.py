@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 
 from .. import queries, rules, workflows
 from ..errors import DomainError
 from ..extensions import db
-from ..models import Availability, Role, TicketStatus, User
+from ..models import Availability, Category, Channel, Priority, Role, Team, TicketStatus, User
 from ..redirects import safe_next
-from .base import ALL_STAFF, SUPERVISORS, StaffPage, StaffView
-
-REPORT_DAYS = 30
+from ..reporting import charts, csvout, metrics, refresh
+from ..reporting.runs import job_progress, refresh_now
+from .base import ALL_STAFF, StaffPage, StaffView
 
 
 def _duration(seconds) -> str:
@@ -28,32 +31,197 @@ def _duration(seconds) -> str:
                             granularity="minute")
 
 
-class ReportsView(StaffPage):
-    """Informes, for supervisors and admins."""
+def _share(value) -> str:
+    return "—" if value is None else f"{value * 100:.0f} %"
 
-    read_roles = SUPERVISORS
+
+def _int_arg(args, name: str, errors: list):
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    value = rules.parse_id(raw)
+    if value is None:
+        errors.append(_("Filtro no válido: %(name)s.", name=name))
+    return value
+
+
+def _enum_arg(args, name: str, enum, errors: list):
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    if raw not in {m.value for m in enum}:
+        errors.append(_("Filtro no válido: %(name)s.", name=name))
+        return None
+    return raw
+
+
+def _parse_date(raw: str):
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def parse_filters(args, user) -> metrics.Filters:
+    """The page's filters from the query string; what is not valid is named and dropped."""
+    errors: list = []
+    try:
+        tz = ZoneInfo(user.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    today = rules.utcnow().astimezone(tz).date()
+    period = args.get("period", "30d")
+    if period not in metrics.PERIODS:
+        errors.append(_("Periodo desconocido."))
+        period = "30d"
+    first, last = metrics.period_days(period, today)
+    if period == "custom":
+        start, end = _parse_date(args.get("from", "")), _parse_date(args.get("to", ""))
+        if start is None or end is None or start > end \
+                or (end - start).days >= metrics.MAX_DAYS:
+            errors.append(_("Fechas no válidas: indique desde y hasta (como mucho un año)."))
+            period = "30d"
+            first, last = metrics.period_days(period, today)
+        else:
+            first, last = start, end
+    values = {name: _int_arg(args, name, errors) for name in ("team", "category", "agent")}
+    return metrics.Filters(
+        period=period, first=first, last=last, tz=tz, team_id=values["team"],
+        category_id=values["category"], agent_id=values["agent"],
+        priority=_enum_arg(args, "priority", Priority, errors),
+        channel=_enum_arg(args, "channel", Channel, errors), errors=tuple(errors))
+
+
+def scoped(f: metrics.Filters, user) -> metrics.Filters:
+    """An agent's filters: only their teams, only their own agent rows; 403 past that."""
+    if user.role >= Role.SUPERVISOR:
+        return f
+    teams = tuple(t.id for t in user.teams)
+    if f.agent_id not in (None, user.id) or (f.team_id is not None and f.team_id not in teams):
+        abort(403)
+    return replace(f, teams=teams, only_agent=user.id)
+
+
+#: Export name -> (headers, rows builder) over the figures the page computed.
+def _tables(fig) -> dict:
+    def dur(s):
+        return [s["count"], _seconds(s["avg"]), _seconds(s["median"]), _seconds(s["p90"])]
+    stats = (_("Tickets"), _("Media (s)"), _("Mediana (s)"), _("P90 (s)"))
+    csat = (_("Valoraciones"), _("CSAT"), _("Media"))
+    return {
+        "response": ((_("Prioridad"), _("Tickets"), _("Respondidos"), _("Media (s)"),
+                      _("Mediana (s)"), _("P90 (s)"), _("SLA cumplido")),
+                     [[Priority(r["key"]).label, r["tickets"], *dur(r), _ratio(r["sla"])]
+                      for r in fig["response"]["by_priority"]]),
+        "response_team": ((_("Equipo"), *stats),
+                          [[r["key"], *dur(r)] for r in fig["response"]["by_team"]]),
+        "channels": ((_("Canal"), _("Tickets"), _("Respondidos"), _("Mediana (s)")),
+                     [[Channel(r["key"]).label, r["tickets"], r["count"],
+                       _seconds(r["median"])] for r in fig["response"]["by_channel"]]),
+        "resolution": ((_("Categoría"), *stats),
+                       [[r["key"], *dur(r)] for r in fig["resolution"]["by_category"]]),
+        "csat_agent": ((_("Agente"), *csat), [[r["key"], r["count"], _ratio(r["csat"]),
+                                               _ratio(r["avg"])]
+                                              for r in fig["satisfaction"]["by_agent"]]),
+        "csat_team": ((_("Equipo"), *csat), [[r["key"], r["count"], _ratio(r["csat"]),
+                                              _ratio(r["avg"])]
+                                             for r in fig["satisfaction"]["by_team"]]),
+        "agents": ((_("Agente"), _("Asignados"), _("Respuestas"), _("Notas"), _("Resueltos"),
+                    _("Mediana 1.ª respuesta (s)"), _("Mediana resolución (s)"),
+                    _("SLA cumplido"), _("CSAT"), _("Abiertos"), _("Capacidad")),
+                   [[r["name"], r["assigned"], r["replies"], r["notes"], r["resolved"],
+                     _seconds(r["first_response"]), _seconds(r["resolution"]), _ratio(r["sla"]),
+                     _ratio(r["csat"]), r["open"], r["capacity"]] for r in fig["agents"]]),
+        "backlog": ((_("Día"), *(TicketStatus(s).label for s in metrics.BACKLOG_STATES)),
+                    [[r["day"].isoformat(), *(r[s] for s in metrics.BACKLOG_STATES)]
+                     for r in fig["backlog"]]),
+        "escalations": ((_("Motivo"), _("Escalados")),
+                        [list(r) for r in fig["escalations"]["by_reason"]]),
+    }
+
+
+def _when(iso: str | None):
+    try:
+        return datetime.fromisoformat(iso) if iso else None
+    except ValueError:
+        return None
+
+
+def _seconds(value):
+    return "" if value is None else round(value)
+
+
+def _ratio(value):
+    return "" if value is None else round(value, 4)
+
+
+class ReportsView(StaffPage):
+    """Informes: supervisors and admins see everything; agents their own row and teams."""
+
+    read_roles = ALL_STAFF
+
+    def _figures(self, f):
+        return {"response": metrics.response(f), "resolution": metrics.resolution(f),
+                "satisfaction": metrics.satisfaction(f), "agents": metrics.productivity(f),
+                "escalations": metrics.escalations(f), "backlog": metrics.backlog(f),
+                "status_labels": {s.value: s.label for s in TicketStatus}}
 
     @expose("/")
     def index(self):
-        since = rules.utcnow() - timedelta(days=REPORT_DAYS)
-        response = [
-            {"priority": p, "count": n, "avg": _duration(avg)}
-            for p, n, avg in queries.report_first_response(since)
-        ]
-        resolution = [
-            {"category": name, "count": n, "avg": _duration(avg)}
-            for name, n, avg in queries.report_resolution_by_category(since)
-        ]
-        count, avg = queries.report_satisfaction(since)
-        agents = [
-            {"name": name, "resolved": int(done), "open": int(now)}
-            for name, done, now in queries.report_agent_productivity(since)
-        ]
+        f = scoped(parse_filters(request.args, current_user), current_user)
+        for error in f.errors:
+            flash(error, "error")
+        fig = self._figures(f)
+        state = refresh.load_state()
         return self.render(
-            "helpdesk/reports.html", days=REPORT_DAYS, response=response, resolution=resolution,
-            csat={"count": count, "avg": f"{avg:.2f}" if avg is not None else None},
-            agents=agents,
-        )
+            "helpdesk/reports.html", f=fig, filters=f, args=request.args,
+            duration=_duration, share=_share, choices=self._choices(),
+            refreshed_at=_when(state.get("refreshed_at")), periods=metrics.PERIODS,
+            labels={m.value: m.label for m in (*Priority, *Channel)},
+            priorities=list(Priority), channels=list(Channel),
+            may_refresh=current_user.role >= Role.SUPERVISOR,
+            charts=charts.for_page(fig, f))
+
+    def _choices(self):
+        teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name)).all()
+        if current_user.role < Role.SUPERVISOR:
+            mine = {t.id for t in current_user.teams}
+            teams = [t for t in teams if t.id in mine]
+        agents = db.session.execute(select(User.id, User.name).where(User.active.is_(True))
+                                    .order_by(User.name)).all() \
+            if current_user.role >= Role.SUPERVISOR else [(current_user.id, current_user.name)]
+        categories = db.session.execute(select(Category.id, Category.name)
+                                        .order_by(Category.name)).all()
+        return {"teams": teams, "agents": agents, "categories": categories}
+
+    @expose("/export/<table>.csv")
+    def export_view(self, table):
+        """One table of the page as CSV, with the page's filters."""
+        f = scoped(parse_filters(request.args, current_user), current_user)
+        if f.errors:
+            return Response("\n".join(f.errors), status=400, mimetype="text/plain")
+        tables = _tables(self._figures(f))
+        if table not in tables:
+            abort(404)
+        headers, rows = tables[table]
+        filename = f"informe-{table}-{f.first.isoformat()}-{f.last.isoformat()}.csv"
+        return Response(csvout.to_csv(headers, rows), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @expose("/refresh", methods=("POST",))
+    def refresh_view(self):
+        """Actualizar ahora (supervisors): enqueue the refresh; the page follows its progress."""
+        if current_user.role < Role.SUPERVISOR:
+            abort(403)
+        job_id = refresh_now()
+        return redirect(url_for(".index", job=job_id, **request.args.to_dict()))
+
+    @expose("/progress/<job>")
+    def progress_view(self, job):
+        """The refresh job's state as JSON: queued, started, finished or failed, and counts."""
+        if current_user.role < Role.SUPERVISOR:
+            abort(403)
+        return jsonify(job_progress(job))
 
 
 class HomeView(StaffView, AdminIndexView):

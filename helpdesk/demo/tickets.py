@@ -151,6 +151,23 @@ def _elapsed(plan: Plan) -> float:
     return rng.uniform(1.02, 1.8)
 
 
+#: Days (ago) of the demo's bad days: an outage brings twice the tickets (Informes' charts).
+BAD_DAYS = (12, 41, 67)
+
+
+def _history_age(rng, now) -> float:
+    """Seconds ago a resolved ticket was created, within 90 days: volume grows over the
+    quarter, weekends are quiet and a few bad days spike (rejection sampling)."""
+    while True:
+        age = rng.uniform(0.5, 90.0) * DAY
+        day = (now - timedelta(seconds=age)).weekday()
+        weight = (1.0 - 0.4 * age / (90 * DAY)) * (0.45 if day >= 5 else 1.0)
+        if int(age // DAY) in BAD_DAYS:
+            weight *= 2.0
+        if rng.random() * 2.0 < weight:
+            return age
+
+
 def _schedule(plan: Plan, d: Draft) -> None:
     """Creation, first response and resolution times that fit the status and the SLA: open
     work is recent and mostly on time (its clock: `_elapsed`), resolved history goes back."""
@@ -163,7 +180,7 @@ def _schedule(plan: Plan, d: Draft) -> None:
     if d.status is TicketStatus.NEW:  # the first-response clock runs
         age = target * _elapsed(plan)
     elif d.status is TicketStatus.RESOLVED:
-        age = rng.uniform(0.5, 90.0) * DAY
+        age = _history_age(rng, now)
         took = min(resolution_minutes * 60 * rng.uniform(0.15, 1.3), age - 60)
         delay = min(delay, took * 0.6)
     else:  # answered: the resolution clock runs (or stands still while pending)

@@ -54,10 +54,6 @@ from .notices import (
 )
 from .reports import (
     epoch,
-    report_agent_productivity,
-    report_first_response,
-    report_resolution_by_category,
-    report_satisfaction,
 )
 from .search import snippets as search_snippets
 from .sessions import (
@@ -120,10 +116,6 @@ __all__ = [
     "lock_users",
     "open_ticket_drift",
     "queue_counts",
-    "report_agent_productivity",
-    "report_first_response",
-    "report_resolution_by_category",
-    "report_satisfaction",
     "response_templates_for",
     "routing_rule_specs",
     "routing_rules_ordered",

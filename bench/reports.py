@@ -1,0 +1,134 @@
+"""Time Informes at scale: full rebuild, incremental refresh after 1,000 changes, the page.
+
+    .venv/bin/python bench/reports.py [--tickets 1000000] [--fresh] [--requests 30]
+
+The database is DATABASE_URL, else a SQLite file under instance/ (as bench/queue_pages.py, whose
+seeding it reuses). The last line printed is JSON: rebuild_s, refresh_s, page_p95_ms,
+filtered_p95_ms (team + category + 90 days), "tickets" and "database".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import queue_pages  # noqa: E402  (the bench's seeding and clients, shared)
+
+
+def parse_args() -> argparse.Namespace:
+    """The command line: how many tickets, timed requests and changed tickets."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--fresh", action="store_true")
+    return parser.parse_args()
+
+
+def timed_rebuild(app) -> float:
+    """Empty the report tables and rebuild them; seconds."""
+    from helpdesk import rules
+    from helpdesk.extensions import db
+    from helpdesk.reporting import refresh
+
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for model in refresh.FACTS:
+                conn.execute(model.__table__.delete())
+        db.session.remove()
+        started = time.perf_counter()
+        assert refresh.rebuild(None, rules.utcnow()) is not None, "report lock held"
+        seconds = time.perf_counter() - started
+        db.session.remove()
+    return seconds
+
+
+def timed_refresh(app, changes: int) -> float:
+    """Change `changes` random tickets (team and updated_at), then refresh; seconds."""
+    from sqlalchemy import func, select, update
+
+    from helpdesk import rules
+    from helpdesk.extensions import db
+    from helpdesk.models import Team, Ticket
+    from helpdesk.reporting import refresh
+
+    with app.app_context():
+        top = db.session.scalar(select(func.max(Ticket.id)))
+        teams = list(db.session.scalars(select(Team.id)))
+        rng = random.Random(1)
+        ids = rng.sample(range(1, top + 1), min(changes, top))
+        now = rules.utcnow()
+        # the last run is old enough that only these tickets fall inside its overlap window
+        refresh.save_state(updated_since=(now - timedelta(seconds=1)).isoformat())
+        db.session.execute(update(Ticket).where(Ticket.id.in_(ids))
+                           .values(team_id=rng.choice(teams), updated_at=now))
+        db.session.commit()
+        started = time.perf_counter()
+        done = refresh.refresh(rules.utcnow())
+        seconds = time.perf_counter() - started
+        db.session.remove()
+    print(f"refresh: {done} tickets", file=sys.stderr)
+    return seconds
+
+
+def page_p95(client, url: str, requests: int) -> float:
+    """p95 of `requests` GETs of `url` (after 3 untimed), ms."""
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    return queue_pages.percentile(times, 95)
+
+
+def main() -> None:
+    args = parse_args()
+    uri = queue_pages.database_uri(args.tickets, args.fresh)
+    app = queue_pages.build_app(uri)
+    have = queue_pages.prepare(app, args.tickets, args.fresh)
+    rebuild_s = timed_rebuild(app)
+    refresh_s = timed_refresh(app, args.changes)
+    with app.app_context():
+        queue_pages.analyze()  # what autovacuum does after the rebuild's deletes and inserts
+    from sqlalchemy import select
+
+    from helpdesk import workflows
+    from helpdesk.extensions import db
+    from helpdesk.models import Category, Team, User
+
+    print(f"rebuild {rebuild_s:.1f} s, refresh {refresh_s:.2f} s", file=sys.stderr)
+    with app.app_context(), workflows.atomic():
+        user = db.session.scalar(select(User).where(User.email == queue_pages.SUPERVISOR))
+        user.session_token = workflows.start_session(user, remember=False,
+                                                     user_agent="bench").token
+        client = app.test_client(user=user)
+    with app.app_context():
+        team = db.session.scalar(select(Team.id).order_by(Team.id))
+        category = db.session.scalar(select(Category.id).order_by(Category.id))
+        backend = db.engine.dialect.name
+    from datetime import date
+
+    today = date.today()
+    filtered = (f"/admin/reports/?period=custom&from={today - timedelta(days=89)}&to={today}"
+                f"&team={team}&category={category}")
+    result = {"rebuild_s": round(rebuild_s, 2), "refresh_s": round(refresh_s, 3),
+              "page_p95_ms": page_p95(client, "/admin/reports/", args.requests),
+              "filtered_p95_ms": page_p95(client, filtered, args.requests),
+              "tickets": have, "database": backend}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
