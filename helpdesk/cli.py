@@ -116,4 +116,7 @@ def serve_command(port: int, demo: bool | None):
 
 def init_app(app: Flask) -> None:
     """Register `flask helpdesk …`."""
+    from .inbound.commands import mail  # `flask helpdesk mail receive` (the MTA pipe)
+
+    helpdesk.add_command(mail)
     app.cli.add_command(helpdesk)

@@ -50,6 +50,14 @@ from .failures import (
     retry_failed_job,
     retry_intent,
 )
+from .inbound import (
+    acknowledge,
+    add_participants,
+    discard_held,
+    process_inbound,
+    release_held,
+    remove_participant,
+)
 from .lifecycle import (
     apply_targets,
     change_priority,
@@ -107,6 +115,12 @@ from .tickets import (
 )
 
 __all__ = [
+    "acknowledge",
+    "add_participants",
+    "discard_held",
+    "process_inbound",
+    "release_held",
+    "remove_participant",
     "update_user",
     "set_password",
     "update_agent_profile",
