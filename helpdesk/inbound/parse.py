@@ -121,8 +121,8 @@ def _raw_header(headers: Message, name: str) -> str:
 
 
 def _from(headers: Message) -> tuple[str, str]:
-    name, address = parseaddr(_decoded(_raw_header(headers, "From")))
-    return clean_header_text(name, 120), clean_header_text(address, 254).lower()
+    name, address = parseaddr(_raw_header(headers, "From"))  # split first, then decode
+    return clean_header_text(_decoded(name), 120), clean_header_text(address, 254).lower()
 
 
 def parse(raw: bytes, limits: Limits, *, own_domain: str, known_lists=()) -> Parsed:
