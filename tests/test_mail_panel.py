@@ -4,8 +4,6 @@ headers, parts, copies and files."""
 
 from __future__ import annotations
 
-import email
-from email import policy
 from pathlib import Path
 
 import pytest
@@ -24,8 +22,13 @@ from helpdesk.models import (
     User,
 )
 
-from .test_inbound_mail import corpus, empty_outbox, inbound, outbox_mails, receive, simple, \
-    tickets  # noqa: F401  (fixtures)
+from .test_inbound_mail import (
+    corpus,
+    inbound,
+    outbox_mails,
+    simple,
+    tickets,  # noqa: F401  (fixtures)
+)
 
 
 @pytest.fixture
