@@ -22,13 +22,7 @@ from helpdesk.models import (
     User,
 )
 
-from .test_inbound_mail import (
-    corpus,
-    inbound,
-    outbox_mails,
-    simple,
-    tickets,  # noqa: F401  (fixtures)
-)
+from .test_inbound_mail import corpus, empty_outbox, inbound, outbox_mails, receive, simple, tickets  # noqa: F401  (fixtures, used by name)
 
 
 @pytest.fixture
