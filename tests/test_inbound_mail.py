@@ -54,8 +54,7 @@ def simple(sender="marta.ruiz@correo.example", subject="Hola", body="No carga la
     return "\r\n".join(lines).encode()
 
 
-@pytest.fixture
-def receive(app):
+def pipe_receiver(app):
     """Deliver a message through `flask helpdesk mail receive` (Click's runner, same code)."""
 
     def run(raw: bytes):
@@ -64,6 +63,12 @@ def receive(app):
         return result.output.strip()
 
     return run
+
+
+@pytest.fixture
+def receive(app):
+    """`receive(raw)`: the MTA pipe; returns what the command printed."""
+    return pipe_receiver(app)
 
 
 def inbound(app) -> list[InboundMail]:
@@ -88,11 +93,16 @@ def outbox_mails(app) -> list[email.message.EmailMessage]:
             for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
 
 
-@pytest.fixture(autouse=True)
-def empty_outbox(app):
+def clear_outbox(app) -> None:
     folder = Path(app.config["HELPDESK_INSTANCE"]) / "outbox"
     for path in folder.glob("*.eml") if folder.exists() else []:
         path.unlink()
+
+
+@pytest.fixture(autouse=True)
+def empty_outbox(app):
+    """Each test reads only the .eml files it caused."""
+    clear_outbox(app)
 
 
 def test_a_new_mail_opens_an_email_ticket_with_its_cc_and_one_acknowledgement(

@@ -22,7 +22,26 @@ from helpdesk.models import (
     User,
 )
 
-from .test_inbound_mail import corpus, empty_outbox, inbound, outbox_mails, receive, simple, tickets  # noqa: F401  (fixtures, used by name)
+from .test_inbound_mail import (
+    clear_outbox,
+    corpus,
+    inbound,
+    outbox_mails,
+    pipe_receiver,
+    simple,
+    tickets,
+)
+
+
+@pytest.fixture
+def receive(app):
+    """`receive(raw)`: the MTA pipe."""
+    return pipe_receiver(app)
+
+
+@pytest.fixture(autouse=True)
+def empty_outbox(app):
+    clear_outbox(app)
 
 
 @pytest.fixture
