@@ -4,6 +4,7 @@ headers, parts, copies and files."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from helpdesk.models import (
     AuditEntry,
     InboundMail,
     InboundState,
+    Message,
     Role,
     Ticket,
     TicketParticipant,
@@ -239,3 +241,60 @@ def test_an_acknowledgement_answer_threads_on_the_ticket(app, receive, run_jobs)
     with app.app_context():
         assert db.session.scalar(select(InboundMail.reason).where(
             InboundMail.message_id == "<rita-2@correo.example>")) == "threaded (references)"
+
+
+def _team_ticket(app, receive, run_jobs, staff) -> int:
+    receive(corpus("new_es.eml"))
+    run_jobs()
+    (ticket,) = tickets(app)
+    with app.app_context(), workflows.atomic():
+        db.session.get(Ticket, ticket.id).team_id = staff["team"]
+    return ticket.id
+
+
+def test_an_agent_attaches_files_to_a_reply_and_the_mail_carries_them(
+        app, receive, run_jobs, staff, login_as):
+    ticket_id = _team_ticket(app, receive, run_jobs, staff)
+    agent = login_as(staff["agent"])
+    agent.get(f"/admin/tickets/{ticket_id}/")
+    response = agent.post(f"/admin/tickets/{ticket_id}/reply", data={
+        "body": "Te adjunto la guía.", "status": "pending", "version": _version(app, ticket_id),
+        "files": [(io.BytesIO(b"%PDF-1.4\nguia\n"), "../guía de instalación.pdf")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    with app.app_context():
+        (item,) = db.session.scalars(select(Attachment)).all()
+        assert (item.filename, item.content_type) == ("guía de instalación.pdf",
+                                                      "application/pdf")
+        attachment_id = item.id
+    run_jobs()
+    (mail,) = [m for m in outbox_mails(app) if "la guía" in m.get_body(("plain",))
+               .get_content()]
+    (part,) = list(mail.iter_attachments())
+    assert part.get_filename() == "guía de instalación.pdf"
+    assert part.get_content() == b"%PDF-1.4\nguia\n"
+    page = agent.get(f"/admin/tickets/{ticket_id}/").get_data(as_text=True)
+    assert f'data-testid="attachment-{attachment_id}"' in page
+
+
+def test_too_many_files_on_a_reply_are_refused_and_nothing_is_sent(
+        app, receive, run_jobs, staff, login_as, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_ATTACHMENTS_MAX", 1)
+    ticket_id = _team_ticket(app, receive, run_jobs, staff)
+    agent = login_as(staff["agent"])
+    agent.get(f"/admin/tickets/{ticket_id}/")
+    response = agent.post(f"/admin/tickets/{ticket_id}/reply", data={
+        "body": "Dos ficheros", "status": "pending", "version": _version(app, ticket_id),
+        "files": [(io.BytesIO(b"a"), "a.txt"), (io.BytesIO(b"b"), "b.txt")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "como máximo 1 archivos" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Attachment.id)) is None
+        assert db.session.scalar(select(Message.id).where(Message.body == "Dos ficheros")) \
+            is None
+
+
+def _version(app, ticket_id: int) -> int:
+    with app.app_context():
+        return db.session.get(Ticket, ticket_id).version

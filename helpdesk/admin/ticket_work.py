@@ -138,9 +138,11 @@ class TicketWorkMixin:
             template = None
             if (template_id := rules.parse_id(form.template_id.data)) is not None:
                 template = db.session.get(ResponseTemplate, template_id)
-            workflows.add_reply(ticket, form.body.data, actor=current_user,
-                                status=TicketStatus(form.status.data), template=template,
-                                expected_version=expected)
+            message = workflows.add_reply(ticket, form.body.data, actor=current_user,
+                                          status=TicketStatus(form.status.data),
+                                          template=template, expected_version=expected)
+            workflows.attach_files(message, [(f.filename, f.read()) for f in form.files.data
+                                             if f and f.filename])
 
         return self._act(ticket_id, form, action, _("Respuesta enviada al cliente."), "reply")
 

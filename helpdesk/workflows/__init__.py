@@ -53,6 +53,7 @@ from .failures import (
 from .inbound import (
     acknowledge,
     add_participants,
+    attach_files,
     discard_held,
     process_inbound,
     release_held,
@@ -117,6 +118,7 @@ from .tickets import (
 __all__ = [
     "acknowledge",
     "add_participants",
+    "attach_files",
     "discard_held",
     "process_inbound",
     "release_held",

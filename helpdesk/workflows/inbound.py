@@ -156,6 +156,25 @@ def _keep(message: Message, row: InboundMail, parsed: Parsed) -> None:
     db.session.flush()
 
 
+def attach_files(message: Message, files: list[tuple[str, bytes]]) -> None:
+    """Files an agent attaches to a reply: the inbound limits (count, size), stored by content
+    hash like inbound ones; the reply's mail carries them."""
+    config = current_app.config
+    if len(files) > config["MAIL_ATTACHMENTS_MAX"]:
+        raise DomainError(_("Puedes adjuntar como máximo %(n)d archivos.",
+                            n=config["MAIL_ATTACHMENTS_MAX"]))
+    for name, data in files:
+        if len(data) > config["MAIL_ATTACHMENT_MAX_MB"] * 1024 * 1024:
+            raise DomainError(_("«%(name)s» supera el tamaño máximo de %(mb)d MB.",
+                                name=attachments.safe_filename(name),
+                                mb=config["MAIL_ATTACHMENT_MAX_MB"]))
+        digest, relative = attachments.store(data)
+        message.attachments.append(Attachment(
+            filename=attachments.safe_filename(name), content_type=attachments.sniffed_type(data),
+            size=len(data), storage_path=relative, sha256=digest))
+    db.session.flush()
+
+
 def add_participants(ticket: Ticket, addresses: list[tuple[str, str]]) -> None:
     """Keep the CC (and other To) addresses of a customer's mail as ticket participants;
     never our own address, the customer's or a staff member's."""
