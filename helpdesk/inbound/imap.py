@@ -10,6 +10,7 @@ be fetched twice, never lost.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import current_app
 from imap_tools import MailBox, MailBoxUnencrypted, MailMessage
@@ -44,20 +45,25 @@ def open_mailbox():
                      initial_folder=config["MAIL_IMAP_FOLDER"])
 
 
-def poll_once() -> int:
-    """One round: fetch, commit, then move. Returns how many messages were taken."""
+def poll_once(budget_seconds: float = 45.0) -> int:
+    """One cron round: batches of `MAIL_IMAP_BATCH` (fetch, commit, then move) until the
+    folder is empty or `budget_seconds` have passed. Returns how many messages were taken."""
     config = current_app.config
     if not config["MAIL_IMAP_HOST"]:
         return 0
-    done_folder = config["MAIL_IMAP_DONE_FOLDER"]
+    done_folder, batch = config["MAIL_IMAP_DONE_FOLDER"], config["MAIL_IMAP_BATCH"]
+    deadline, taken = time.monotonic() + budget_seconds, 0
     with open_mailbox() as box:
         if not box.folder.exists(done_folder):
             box.folder.create(done_folder)
-        messages = list(box.fetch(limit=config["MAIL_IMAP_BATCH"], mark_seen=False,
-                                  bulk=True))
-        if not messages:
-            return 0
-        store_many([m.raw for m in messages], source="imap")  # committed here
-        box.move([m.uid for m in messages], done_folder)
-    log.info("imap: %d message(s) stored and moved to %s", len(messages), done_folder)
-    return len(messages)
+        while time.monotonic() < deadline:
+            messages = list(box.fetch(limit=batch, mark_seen=False, bulk=True))
+            if messages:
+                store_many([m.raw for m in messages], source="imap")  # committed here
+                box.move([m.uid for m in messages], done_folder)  # only then moved
+                taken += len(messages)
+            if len(messages) < batch:
+                break
+    if taken:
+        log.info("imap: %d message(s) stored and moved to %s", taken, done_folder)
+    return taken

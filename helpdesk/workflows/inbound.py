@@ -15,7 +15,7 @@ from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import attachments, backoff, mail, rules
@@ -62,14 +62,16 @@ def parse_stored(row: InboundMail) -> Parsed:
 def process_inbound(inbound_ids: list[int]) -> None:
     """Outbox handler: process stored messages, each on its own (idempotent: only those still
     *received* are looked at)."""
-    for inbound_id in inbound_ids:
-        row = db.session.scalar(select(InboundMail).where(InboundMail.id == inbound_id)
-                                .with_for_update())
-        if row is None or row.state is not InboundState.RECEIVED:
+    rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
+                              .order_by(InboundMail.id).with_for_update()).all()
+    staff = threading_.staff_addresses()
+    for row in rows:
+        if row.state is not InboundState.RECEIVED:
             continue
+        inbound_id = row.id
         try:
             with db.session.begin_nested():
-                _process(row, rules.utcnow())
+                _process(row, rules.utcnow(), staff)
         except SQLAlchemyError:
             raise  # the database, not the message: the outbox retries the run
         except Exception as exc:  # this message only: kept, held with the reason
@@ -86,7 +88,7 @@ def _finish(row: InboundMail, state: InboundState, reason: str | None,
     db.session.flush()
 
 
-def _process(row: InboundMail, now: datetime) -> None:
+def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
     try:
         parsed = parse_stored(row)
     except Refused as refused:
@@ -99,33 +101,42 @@ def _process(row: InboundMail, now: datetime) -> None:
     found = threading_.find_thread(parsed.references, parsed.subject, parsed.sender, domain)
     if found.ticket is not None:
         message = add_customer_message(found.ticket, _body(parsed), now=now)
-        _keep(message, row, parsed)
+        _keep(message, row, parsed, staff)
         return _finish(row, InboundState.PROCESSED, f"threaded ({found.via})", found.ticket)
-    if threading_.is_staff_address(parsed.sender):
+    if parsed.sender in staff:
         return _finish(row, InboundState.HELD, "From: is a staff address"
                        + (f" (claims ticket #{found.claimed})" if found.claimed else ""))
     limit = current_app.config["MAIL_TICKETS_PER_SENDER_HOUR"]
-    if opened_last_hour(parsed.sender, now) >= limit:
+    opened, acknowledged = sender_last_hour(parsed.sender, now)
+    if opened >= limit:
         return _finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
-    ticket = open_ticket(row, parsed, now)
+    ticket = open_ticket(row, parsed, now, staff)
+    if not acknowledged:
+        acknowledge(row, ticket, now)
     reason = f"new ticket; sender not a participant of #{found.claimed}" if found.claimed \
         else "new ticket"
     _finish(row, InboundState.PROCESSED, reason, ticket, opened=True)
-    acknowledge(row, ticket, now)
 
 
-def opened_last_hour(sender: str, now: datetime) -> int:
-    """How many tickets this sender's mail opened in the last hour."""
-    return db.session.scalar(select(func.count()).select_from(InboundMail).where(
-        InboundMail.sender == sender, InboundMail.opened_ticket.is_(True),
-        InboundMail.received_at > now - timedelta(hours=1)))
+def sender_last_hour(sender: str, now: datetime) -> tuple[int, bool]:
+    """How many tickets this sender's mail opened in the last hour, and whether they were
+    sent an acknowledgement in it (one query)."""
+    cutoff = now - timedelta(hours=1)
+    opened, last_ack = db.session.execute(
+        select(func.count().filter(InboundMail.opened_ticket.is_(True),
+                                   InboundMail.received_at > cutoff),
+               func.max(InboundMail.acknowledged_at))
+        .where(InboundMail.sender == sender, or_(InboundMail.received_at > cutoff,
+                                                 InboundMail.acknowledged_at > cutoff))).one()
+    return opened, last_ack is not None and last_ack > cutoff
 
 
 def _body(parsed: Parsed) -> str:
     return (parsed.body or "(sin texto)")[:BODY_MAX]
 
 
-def open_ticket(row: InboundMail, parsed: Parsed, now: datetime) -> Ticket:
+def open_ticket(row: InboundMail, parsed: Parsed, now: datetime,
+                staff: frozenset[str] | None = None) -> Ticket:
     """A new ticket from a message: the customer found (or created) by the From address."""
     customer = threading_.customer_by_address(parsed.sender)
     if customer is None:
@@ -137,16 +148,17 @@ def open_ticket(row: InboundMail, parsed: Parsed, now: datetime) -> Ticket:
     subject = (parsed.subject or "(sin asunto)")[:SUBJECT_MAX]
     ticket = create_ticket(customer, subject, _body(parsed), actor=None, channel=Channel.EMAIL,
                            now=now)
-    _keep(ticket.messages[0], row, parsed)
+    _keep(ticket.messages[0], row, parsed, staff)
     return ticket
 
 
-def _keep(message: Message, row: InboundMail, parsed: Parsed) -> None:
+def _keep(message: Message, row: InboundMail, parsed: Parsed,
+          staff: frozenset[str] | None = None) -> None:
     """The customer message remembers its Message-ID (replies thread on it) and quoted
     history; CC addresses join the ticket; attachments are stored by content hash."""
     message.email_message_id = row.message_id
     message.quoted = parsed.quoted
-    add_participants(message.ticket, parsed.cc)
+    add_participants(message.ticket, parsed.cc, staff)
     for item in parsed.attachments:
         digest, relative = attachments.store(item.data)
         message.attachments.append(Attachment(
@@ -175,14 +187,19 @@ def attach_files(message: Message, files: list[tuple[str, bytes]]) -> None:
     db.session.flush()
 
 
-def add_participants(ticket: Ticket, addresses: list[tuple[str, str]]) -> None:
+def add_participants(ticket: Ticket, addresses: list[tuple[str, str]],
+                     staff: frozenset[str] | None = None) -> None:
     """Keep the CC (and other To) addresses of a customer's mail as ticket participants;
     never our own address, the customer's or a staff member's."""
     own = {mail.support_address().lower(), ticket.customer.email.lower()}
+    staff = threading_.staff_addresses() if staff is None else staff
+    addresses = [(n, a) for n, a in addresses if a not in own and a not in staff]
+    if not addresses:
+        return
     known = {p.lower() for p in db.session.scalars(
         select(TicketParticipant.email).where(TicketParticipant.ticket_id == ticket.id))}
     for name, address in addresses:
-        if address in own or address in known or threading_.is_staff_address(address):
+        if address in known:
             continue
         db.session.add(TicketParticipant(ticket_id=ticket.id, email=address[:254],
                                          name=name[:120], created_at=rules.utcnow()))
@@ -199,14 +216,10 @@ def remove_participant(participant: TicketParticipant, *, actor: User) -> None:
 
 
 def acknowledge(row: InboundMail, ticket: Ticket, now: datetime) -> bool:
-    """Queue the automatic acknowledgement of a new ticket from mail: configurable, and at
-    most one per customer per hour (auto-replies, bulk and held mail never get here)."""
+    """Queue the automatic acknowledgement of a new ticket from mail (configurable). The caller
+    checked there was none to this sender in the last hour (`sender_last_hour`); auto-replies,
+    bulk and held mail never get here."""
     if not current_app.config["MAIL_ACKNOWLEDGE"]:
-        return False
-    recent = db.session.scalar(select(InboundMail.id).where(
-        InboundMail.sender == row.sender, InboundMail.acknowledged_at > now - timedelta(hours=1))
-        .limit(1))
-    if recent is not None:
         return False
     row.acknowledged_at = now
     schedule("mail_acknowledgement", row.id, key=f"ack:{row.id}", queue="mail")
