@@ -144,6 +144,8 @@ def test_attachments_download_only_for_who_may_see_the_ticket(app, hostile, staf
     assert "&#34;&gt;&lt;img src=x onerror" in page or "&#34;&gt;&lt;img" in page \
         or "&quot;&gt;&lt;img" in page
     assert "<img src=x" not in page
+    assert f'data-testid="thumbnail-{items["captura.png"][0]}"' in page  # a real PNG only
+    assert page.count('data-testid="thumbnail-') == 1
     for name in ("pagina.html", "dibujo.svg"):
         response = agent.get(f"/admin/mail/attachments/{items[name][0]}")
         assert response.status_code == 200

@@ -118,8 +118,8 @@ class MailFilesView(StaffPage):
 
     @expose("/")
     def index(self):
-        """Nothing to list here: attachments are reached from their ticket."""
-        abort(404)
+        """Nothing to list here: attachments are reached from their ticket (the home page)."""
+        return redirect(url_for("admin.index"))
 
     @expose("/attachments/<int:attachment_id>")
     def attachment_view(self, attachment_id: int):
@@ -160,5 +160,6 @@ def mail_views(category: str) -> list:
 
 
 def panel_globals() -> dict:
-    """`ticket_participants(id)` for the ticket page's CC card."""
-    return {"ticket_participants": queries.participants}
+    """`ticket_participants(id)` for the ticket page's CC card; `is_raster(type)`: whether an
+    attachment (its type checked by content when stored) may be shown as a thumbnail."""
+    return {"ticket_participants": queries.participants, "is_raster": attachments.is_raster}

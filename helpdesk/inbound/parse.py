@@ -27,12 +27,12 @@ from inscriptis import get_text
 from .. import backoff
 from .quotes import trim_quoted
 
-#: What survives of an HTML part where HTML is kept: structure and links, nothing that runs,
-#: styles or loads anything (no <img>: no tracking pixels, no server-side fetches).
+#: What survives of an HTML part before it becomes text: structure only, no attributes, nothing
+#: that runs, styles or loads anything (no <img>: no tracking pixels, no server-side fetches).
+#: No HTML is kept or shown: the panel displays the text.
 SAFE_TAGS = {"a", "b", "i", "em", "strong", "u", "p", "br", "div", "span", "ul", "ol", "li",
              "blockquote", "pre", "code", "table", "thead", "tbody", "tr", "td", "th", "h1",
              "h2", "h3", "h4", "hr"}
-SAFE_ATTRIBUTES = {"a": {"href", "title"}}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _SPANISH = {"el", "la", "de", "que", "y", "en", "los", "las", "por", "para", "no", "mi", "con",
             "hola", "gracias", "una", "es", "se", "funciona", "cuenta"}
@@ -243,13 +243,6 @@ def _text_of(msg: Message) -> str:
 def _normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()
-
-
-def safe_html(html: str) -> str:
-    """HTML cleaned through the allowlist (where HTML is shown at all)."""
-    return nh3.clean(html, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
-                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer",
-                     strip_comments=True)
 
 
 def html_to_text(html: str) -> str:
