@@ -158,6 +158,12 @@ def build_acknowledgement(ticket, inbound) -> EmailMessage:
 
 def deliver(mail: EmailMessage) -> None:
     """Send through SMTP when MAIL_SERVER is set, else write instance/outbox/<id>.eml."""
+    deliver_many([mail])
+
+
+def deliver_many(mails: list[EmailMessage]) -> None:
+    """Send several messages over one SMTP connection (or write their .eml files). A failure
+    part-way raises: the caller's retry sends them all again, with the same Message-IDs."""
     config = current_app.config
     if config.get("MAIL_SERVER"):
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
@@ -165,12 +171,14 @@ def deliver(mail: EmailMessage) -> None:
                 smtp.starttls()
             if config.get("MAIL_USERNAME"):
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-            smtp.send_message(mail)
+            for mail in mails:
+                smtp.send_message(mail)
         return
     outbox = Path(config["HELPDESK_INSTANCE"]) / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
-    name = mail["Message-ID"].strip("<>").replace("/", "_")
-    (outbox / f"{name}.eml").write_bytes(bytes(mail))
+    for mail in mails:
+        name = mail["Message-ID"].strip("<>").replace("/", "_")
+        (outbox / f"{name}.eml").write_bytes(bytes(mail))
 
 
 def build_breach_notice(ticket, user, idstring: str) -> EmailMessage:

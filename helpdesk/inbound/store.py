@@ -49,7 +49,8 @@ def store_many(raws: list[bytes], *, source: str) -> list[tuple[int, bool]]:
             new.append(row.id)
             results.append((row.id, True))
         if new:
-            workflows.schedule(f"{PROCESS}", new, key=f"inbound:{new[0]}", queue="mail")
+            # the default queue: in turn with routing (the mail queue is for sending)
+            workflows.schedule(PROCESS, new, key=f"inbound:{new[0]}", queue="default")
     return results
 
 

@@ -65,10 +65,12 @@ def process_inbound(inbound_ids: list[int]) -> None:
     rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
                               .order_by(InboundMail.id).with_for_update()).all()
     staff = threading_.staff_addresses()
+    handled = []
     for row in rows:
         if row.state is not InboundState.RECEIVED:
             continue
         inbound_id = row.id
+        handled.append(row)
         try:
             with db.session.begin_nested():
                 _process(row, rules.utcnow(), staff)
@@ -77,6 +79,11 @@ def process_inbound(inbound_ids: list[int]) -> None:
         except Exception as exc:  # this message only: kept, held with the reason
             log.warning("inbound %s held: %s", inbound_id, backoff.error_summary(exc))
             _finish(row, InboundState.HELD, "processing failed: " + backoff.error_summary(exc))
+    acknowledged = [r.id for r in handled if r.acknowledged_at is not None
+                    and r.state is InboundState.PROCESSED]
+    if acknowledged:  # one job, one SMTP connection for the run's acknowledgements
+        schedule("mail_acknowledgements", acknowledged, key=f"ack:{acknowledged[0]}",
+                 queue="mail")
 
 
 def _finish(row: InboundMail, state: InboundState, reason: str | None,
@@ -216,23 +223,23 @@ def remove_participant(participant: TicketParticipant, *, actor: User) -> None:
 
 
 def acknowledge(row: InboundMail, ticket: Ticket, now: datetime) -> bool:
-    """Queue the automatic acknowledgement of a new ticket from mail (configurable). The caller
-    checked there was none to this sender in the last hour (`sender_last_hour`); auto-replies,
-    bulk and held mail never get here."""
+    """Mark a new ticket from mail for the automatic acknowledgement (configurable), sent by
+    one job after the processing run. The caller checked there was none to this sender in the
+    last hour (`sender_last_hour`); auto-replies, bulk and held mail never get here."""
     if not current_app.config["MAIL_ACKNOWLEDGE"]:
         return False
     row.acknowledged_at = now
-    schedule("mail_acknowledgement", row.id, key=f"ack:{row.id}", queue="mail")
     return True
 
 
-@intent_handler("mail_acknowledgement")
-def mail_acknowledgement(inbound_id: int) -> Callable[[], None] | None:
-    """Outbox handler: send the acknowledgement of the ticket this message opened."""
-    row = db.session.get(InboundMail, inbound_id)
-    if row is None or row.ticket is None:
-        return None
-    return partial(mail.deliver, mail.build_acknowledgement(row.ticket, row))
+@intent_handler("mail_acknowledgements")
+def mail_acknowledgements(inbound_ids: list[int]) -> Callable[[], None] | None:
+    """Outbox handler: send the acknowledgements of the tickets these messages opened, over
+    one connection (each with its own fixed Message-ID, so a retry duplicates nothing)."""
+    rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
+                              .order_by(InboundMail.id)).all()
+    mails = [mail.build_acknowledgement(r.ticket, r) for r in rows if r.ticket is not None]
+    return partial(mail.deliver_many, mails) if mails else None
 
 
 def release_held(row: InboundMail, *, actor: User) -> Ticket:
