@@ -115,7 +115,9 @@ def serve_command(port: int, demo: bool | None):
 
 def init_app(app: Flask) -> None:
     """Register `flask helpdesk …`."""
+    from .inbound.commands import mail  # `flask helpdesk mail receive` (the MTA pipe)
     from .reporting.cli import reports
 
+    helpdesk.add_command(mail)
     helpdesk.add_command(reports)
     app.cli.add_command(helpdesk)

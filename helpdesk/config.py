@@ -30,6 +30,20 @@ ENVIRONMENT = {
     "MAIL_USERNAME": "SMTP login (optional)",
     "MAIL_PASSWORD": "SMTP password (optional; never logged)",
     "MAIL_DEFAULT_SENDER": "From: of replies (default Bayit+ Soporte <soporte@bayit.example>)",
+    "MAIL_SUPPORT_ADDRESS": "the address customers write to; Reply-To of every reply "
+                            "(default: the address of MAIL_DEFAULT_SENDER)",
+    "MAIL_IMAP_HOST": "IMAP server to poll for incoming mail (unset: no polling)",
+    "MAIL_IMAP_PORT": "IMAP port (default 993, or 143 without TLS)",
+    "MAIL_IMAP_USER": "IMAP login",
+    "MAIL_IMAP_PASSWORD": "IMAP password (never logged)",
+    "MAIL_IMAP_FOLDER": "folder polled (default INBOX)",
+    "MAIL_IMAP_DONE_FOLDER": "folder a stored message is moved to (default Procesados)",
+    "MAIL_IMAP_TLS": "0 to poll without TLS (default 1: IMAPS)",
+    "MAIL_INBOUND_MAX_MB": "largest message accepted, in MB (default 25); bigger ones are held",
+    "MAIL_TICKETS_PER_SENDER_HOUR": "new tickets one sender may open per hour before their "
+                                    "mail is held (default 20)",
+    "MAIL_ACKNOWLEDGE": "0 to send no automatic acknowledgement of a new ticket (default 1)",
+    "MAIL_KNOWN_LISTS": "comma-separated List-Id values whose mail is accepted (default none)",
     "HELPDESK_SECURE_COOKIES": "1 when served over HTTPS: session and remember cookies Secure",
     "HELPDESK_PROXY_HOPS": "how many reverse proxies in front of the app to trust for "
                            "X-Forwarded-For/-Proto/-Host (default 0: none)",
@@ -173,6 +187,30 @@ def _mail_settings(env) -> dict:
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER",
                                        "Bayit+ Soporte <soporte@bayit.example>"),
+        **_inbound_settings(env),
+    }
+
+
+def _inbound_settings(env) -> dict:
+    tls = env.get("MAIL_IMAP_TLS", "1").strip().lower() not in ("0", "false", "no")
+    port = env.get("MAIL_IMAP_PORT", "993" if tls else "143")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"MAIL_IMAP_PORT must be a port number, not {port!r}")
+    lists = tuple(x.strip() for x in env.get("MAIL_KNOWN_LISTS", "").split(",") if x.strip())
+    return {
+        "MAIL_SUPPORT_ADDRESS": env.get("MAIL_SUPPORT_ADDRESS", ""),
+        "MAIL_IMAP_HOST": env.get("MAIL_IMAP_HOST", ""),
+        "MAIL_IMAP_PORT": int(port),
+        "MAIL_IMAP_USER": env.get("MAIL_IMAP_USER", ""),
+        "MAIL_IMAP_PASSWORD": env.get("MAIL_IMAP_PASSWORD", ""),
+        "MAIL_IMAP_FOLDER": env.get("MAIL_IMAP_FOLDER", "INBOX"),
+        "MAIL_IMAP_DONE_FOLDER": env.get("MAIL_IMAP_DONE_FOLDER", "Procesados"),
+        "MAIL_IMAP_TLS": tls,
+        "MAIL_INBOUND_MAX_MB": _whole(env, "MAIL_INBOUND_MAX_MB", 25, 1024, "megabytes"),
+        "MAIL_TICKETS_PER_SENDER_HOUR": _whole(env, "MAIL_TICKETS_PER_SENDER_HOUR", 20, 100_000),
+        "MAIL_ACKNOWLEDGE": env.get("MAIL_ACKNOWLEDGE", "1").strip().lower()
+        not in ("0", "false", "no"),
+        "MAIL_KNOWN_LISTS": lists,
     }
 
 
@@ -245,6 +283,24 @@ class Config:
     HELPDESK_SURVEY_LINK_DAYS: int = 28
     #: Requests to the customers' pages (helpdesk.public) per client address.
     HELPDESK_PUBLIC_LIMIT: str = "30 per minute"
+    MAIL_SUPPORT_ADDRESS: str = ""
+    MAIL_IMAP_HOST: str = ""
+    MAIL_IMAP_PORT: int = 993
+    MAIL_IMAP_USER: str = ""
+    MAIL_IMAP_PASSWORD: str = ""
+    MAIL_IMAP_FOLDER: str = "INBOX"
+    MAIL_IMAP_DONE_FOLDER: str = "Procesados"
+    MAIL_IMAP_TLS: bool = True
+    #: Messages polled per IMAP round (the cron job runs every minute, one at a time).
+    MAIL_IMAP_BATCH: int = 200
+    MAIL_INBOUND_MAX_MB: int = 25
+    MAIL_INBOUND_MAX_DEPTH: int = 10
+    MAIL_INBOUND_MAX_PARTS: int = 100
+    MAIL_ATTACHMENTS_MAX: int = 10
+    MAIL_ATTACHMENT_MAX_MB: int = 10
+    MAIL_TICKETS_PER_SENDER_HOUR: int = 20
+    MAIL_ACKNOWLEDGE: bool = True
+    MAIL_KNOWN_LISTS: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:

@@ -122,3 +122,18 @@ class IntentState(Labelled, enum.StrEnum):
 
 IntentState.LABELS = {"pending": _l("Pendiente"), "done": _l("Hecho"), "failed": _l("Fallido"),
                       "discarded": _l("Descartado")}
+
+
+class InboundState(Labelled, enum.StrEnum):
+    """What became of one message that reached us (the pipe or the IMAP mailbox)."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    DUPLICATE = "duplicate"
+    HELD = "held"
+
+
+InboundState.LABELS = {"received": _l("Recibido"), "processed": _l("Procesado"),
+                       "ignored": _l("Ignorado"), "duplicate": _l("Duplicado"),
+                       "held": _l("Retenido")}

@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
+    MultipleFileField,
     PasswordField,
     SelectField,
     StringField,
@@ -73,6 +74,7 @@ class ReplyForm(TicketActionForm):
         ("pending", _l("Pendiente (esperar al cliente)")), ("open", _l("Abierto"))],
         default="pending")
     template_id = HiddenField()
+    files = MultipleFileField(_l("Adjuntos"))
 
 
 class NoteForm(TicketActionForm):

@@ -123,6 +123,22 @@ def finalise_reports() -> int:
                                           current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
 
 
+def poll_mailbox() -> int:
+    """Cron, every minute: one IMAP round (store raw, commit, then move); nothing without
+    MAIL_IMAP_HOST. rq's cron does not enqueue it again while a round still waits or runs."""
+    from .extensions import get_redis
+    from .inbound.imap import poll_once
+
+    with current_app.app_context():
+        lock = get_redis().lock("helpdesk:imap:poll", timeout=600, blocking=False)
+        if not lock.acquire():
+            return 0  # the previous round still runs: one at a time
+        try:
+            return poll_once()
+        finally:
+            lock.release()
+
+
 #: (function, options) pairs for rq's CronScheduler.register.
 CRON = [
     (sweep_sla_states, {"queue_name": "sla", "interval": 60}),
@@ -131,4 +147,5 @@ CRON = [
     (recount_open_tickets, {"queue_name": "default", "interval": 3600}),
     (refresh_reports, {"queue_name": "reports", "interval": 300}),
     (finalise_reports, {"queue_name": "reports", "interval": 3600}),
+    (poll_mailbox, {"queue_name": "mail", "interval": 60}),
 ]

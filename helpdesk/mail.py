@@ -12,16 +12,16 @@ import smtplib
 from email import policy
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from . import backoff
-from .models import Customer, Message, Notification, Ticket
+from . import attachments, backoff
+from .models import Customer, Message, MessageKind, Notification, Ticket
 
 
 class _IdListHeader(UnstructuredHeader):
@@ -64,27 +64,106 @@ def legacy_reply_message_id(ticket_id: int, message_id: int) -> str:
                                     current_app.config["MAIL_MESSAGE_ID_DOMAIN"])
 
 
+def support_address() -> str:
+    """The address customers write to (Reply-To of every reply)."""
+    config = current_app.config
+    return config["MAIL_SUPPORT_ADDRESS"] or parseaddr(config["MAIL_DEFAULT_SENDER"])[1]
+
+
+def loop_marker() -> str:
+    """Our X-Loop value: a message carrying it came from us and is never processed again."""
+    return f"helpdesk@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}"
+
+
+#: At most this many ids in References (the first and the latest ones are kept).
+REFERENCES_MAX = 10
+
+
+def thread_ids(ticket, before) -> list[str]:
+    """The Message-IDs of a ticket's mails written before `before` (customer mails and
+    replies), oldest first: the thread a reply continues."""
+    ids = [backoff.message_ids(m.email_message_id)[0] for m in ticket.messages
+           if m is not before and m.kind in (MessageKind.CUSTOMER, MessageKind.REPLY)
+           and backoff.message_ids(m.email_message_id)
+           and (m.created_at, m.id or 0) <= (before.created_at, before.id or 0)]
+    return ids if len(ids) <= REFERENCES_MAX else ids[:1] + ids[-(REFERENCES_MAX - 1):]
+
+
 def build_reply(message: Message) -> EmailMessage:
-    """The e-mail to the customer for one public reply."""
+    """The e-mail to the customer for one public reply: `[#123]` in the subject, Reply-To our
+    address, threaded on the customer's mails (In-Reply-To the latest, References the thread),
+    copies to the ticket's CC as the reply was written, our loop marker, a text and an escaped
+    HTML part, and the reply's attachments."""
     ticket = message.ticket
     config = current_app.config
     mail = EmailMessage(policy=POLICY)
     mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
     mail["To"] = _header(message.recipient or ticket.customer.email)  # as it was written
+    if message.cc:
+        mail["Cc"] = _header(message.cc)
+    mail["Reply-To"] = _header(support_address())
     mail["Subject"] = _header(f"[{ticket.number}] {ticket.subject}")
     mail["Date"] = format_datetime(message.created_at)
     mail["Message-ID"] = message.email_message_id  # fixed when written: the same every attempt
-    first = next((m for m in ticket.messages if m.id != message.id
-                  and backoff.message_ids(m.email_message_id)), None)
-    if first is not None:
-        mail["In-Reply-To"] = mail["References"] = backoff.message_ids(first.email_message_id)[0]
+    ids = thread_ids(ticket, message)
+    if ids:
+        mail["In-Reply-To"] = ids[-1]
+        mail["References"] = " ".join(ids)
     mail["Auto-Submitted"] = "auto-replied" if message.author_id is None else "no"
-    mail.set_content(message.body)
+    mail["X-Loop"] = loop_marker()
+    _body(mail, message.body)
+    for item in message.attachments:
+        path = attachments.path_of(item.storage_path)
+        if path is not None:
+            maintype, _slash, subtype = item.content_type.partition("/")
+            mail.add_attachment(path.read_bytes(), maintype=maintype,
+                                subtype=subtype or "octet-stream", filename=item.filename)
+    return mail
+
+
+def _body(mail: EmailMessage, text: str) -> None:
+    """A plain-text part and the same text as escaped HTML (nothing the customer or agent
+    typed can become markup)."""
+    mail.set_content(text)
+    mail.add_alternative(
+        f'<!DOCTYPE html><html><body><div style="white-space: pre-wrap">{escape(text)}</div>'
+        "</body></html>", subtype="html")
+
+
+def build_acknowledgement(ticket, inbound) -> EmailMessage:
+    """The automatic acknowledgement of a ticket opened by mail, in the ticket's language:
+    its number and when the first response is due (the SLA)."""
+    config = current_app.config
+    with force_locale(ticket.language or "es"):
+        subject = _("Hemos recibido tu mensaje: %(subject)s", subject=ticket.subject)
+        due = ticket.first_response_due_at
+        when = due.strftime("%Y-%m-%d %H:%M UTC") if due else _("lo antes posible")
+        body = _("Hola, %(name)s:\n\nHemos recibido tu mensaje y abierto el ticket "
+                 "%(number)s. Te responderemos antes de: %(when)s.\n\nPara añadir algo, "
+                 "responde a este correo sin cambiar el asunto.\n\nBayit+ Soporte",
+                 name=ticket.customer.name, number=ticket.number, when=when)
+    mail = EmailMessage(policy=POLICY)
+    mail["From"] = _header(config["MAIL_DEFAULT_SENDER"])
+    mail["To"] = _header(ticket.customer.email)
+    mail["Reply-To"] = _header(support_address())
+    mail["Subject"] = _header(f"[{ticket.number}] {subject}")
+    mail["Message-ID"] = f"<A-{ticket.id:06d}.{inbound.id}@{config['MAIL_MESSAGE_ID_DOMAIN']}>"
+    if backoff.message_ids(inbound.message_id):
+        mail["In-Reply-To"] = mail["References"] = backoff.message_ids(inbound.message_id)[0]
+    mail["Auto-Submitted"] = "auto-replied"
+    mail["X-Loop"] = loop_marker()
+    _body(mail, body)
     return mail
 
 
 def deliver(mail: EmailMessage) -> None:
     """Send through SMTP when MAIL_SERVER is set, else write instance/outbox/<id>.eml."""
+    deliver_many([mail])
+
+
+def deliver_many(mails: list[EmailMessage]) -> None:
+    """Send several messages over one SMTP connection (or write their .eml files). A failure
+    part-way raises: the caller's retry sends them all again, with the same Message-IDs."""
     config = current_app.config
     if config.get("MAIL_SERVER"):
         with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
@@ -92,12 +171,14 @@ def deliver(mail: EmailMessage) -> None:
                 smtp.starttls()
             if config.get("MAIL_USERNAME"):
                 smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-            smtp.send_message(mail)
+            for mail in mails:
+                smtp.send_message(mail)
         return
     outbox = Path(config["HELPDESK_INSTANCE"]) / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
-    name = mail["Message-ID"].strip("<>").replace("/", "_")
-    (outbox / f"{name}.eml").write_bytes(bytes(mail))
+    for mail in mails:
+        name = mail["Message-ID"].strip("<>").replace("/", "_")
+        (outbox / f"{name}.eml").write_bytes(bytes(mail))
 
 
 def build_breach_notice(ticket, user, idstring: str) -> EmailMessage:
@@ -147,6 +228,7 @@ def _automatic(to: str, subject: str, body: str, *, idstring: str) -> EmailMessa
     mail["Subject"] = _header(subject)
     mail["Message-ID"] = backoff.notice_message_id(idstring, config["MAIL_MESSAGE_ID_DOMAIN"])
     mail["Auto-Submitted"] = "auto-generated"
+    mail["X-Loop"] = loop_marker()
     mail.set_content(body)
     return mail
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -33,6 +34,7 @@ from .columns import (  # noqa: F401  (re-exported: callers import these from mo
 from .enums import (  # noqa: F401  (re-exported: callers import enums from models too)
     Availability,
     Channel,
+    InboundState,
     IntentState,
     Labelled,
     MessageKind,
@@ -471,6 +473,10 @@ class Message(db.Model):
     #: A reply's address, fixed when it is written: a later change of the customer's e-mail
     #: never redirects a reply already queued (None: written before this column existed).
     recipient: Mapped[str | None] = mapped_column(String(254))
+    #: A reply's copies (comma-separated), fixed when it is written, like `recipient`.
+    cc: Mapped[str | None] = mapped_column(Text)
+    #: A customer's mail: the quoted history trimmed from `body` ("mostrar texto citado").
+    quoted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -503,8 +509,60 @@ class Attachment(db.Model):
     content_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(Integer)
     storage_path: Mapped[str] = mapped_column(String(500))
+    #: SHA-256 of the content: the file's name under instance/attachments/ (never the sender's).
+    sha256: Mapped[str | None] = mapped_column(String(64))
 
     message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class TicketParticipant(db.Model):
+    """An address besides the customer's that takes part in a ticket (a CC of their mail):
+    it may write to the ticket and is copied on replies until an agent removes it."""
+
+    __tablename__ = "ticket_participants"
+    __table_args__ = (UniqueConstraint("ticket_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundMail(db.Model):
+    """One message that reached us, stored raw in its own transaction before anything else
+    (so none is lost), then processed by an outbox job. `dedup_key` (unique) is the
+    Message-ID of the first delivery; a second delivery of it is kept as a *duplicate* row
+    without `dedup_key` or bytes, so every delivery is accounted for."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (
+        Index("ix_inbound_mail_state_time", "state", "received_at"),
+        Index("ix_inbound_mail_sender_time", "sender", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), index=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    sender_name: Mapped[str] = mapped_column(String(120), default="")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(10), default="pipe")
+    state: Mapped[InboundState] = mapped_column(str_enum(InboundState),
+                                                default=InboundState.RECEIVED)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    #: Whether it opened a new ticket (the per-sender hourly limit counts these).
+    opened_ticket: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: When its automatic acknowledgement was queued (at most one per customer per hour).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_mail.id"))
+
+    ticket: Mapped[Ticket | None] = relationship()
 
 
 class Escalation(db.Model):

@@ -360,5 +360,5 @@ def test_a_reply_queued_before_the_change_goes_to_the_address_it_was_written_to(
                                         "lucia@nuevo.example",
                                         actor=db.session.get(User, teams["sup"]))
     run_jobs()
-    reply = [m for m in outbox() if "resuelto" in m.get_content()]
+    reply = [m for m in outbox() if "resuelto" in m.get_body(("plain",)).get_content()]
     assert [m["To"] for m in reply] == ["lucia@example.com"]

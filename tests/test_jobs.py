@@ -150,7 +150,8 @@ def test_cron_scheduler_registers_json_jobs_and_only_one_runs(app, redis):
         assert {j.func_name for j in scheduler.get_jobs()} == {
             "helpdesk.jobs.sweep_sla_states", "helpdesk.jobs.sweep_outbox",
             "helpdesk.jobs.sweep_waiting", "helpdesk.jobs.recount_open_tickets",
-            "helpdesk.jobs.refresh_reports", "helpdesk.jobs.finalise_reports"}
+            "helpdesk.jobs.refresh_reports", "helpdesk.jobs.finalise_reports",
+            "helpdesk.jobs.poll_mailbox"}
         scheduler.enqueue_jobs()
         assert get_queue("sla").count == 1
     assert cron.acquire_cron_lock(redis, "first")

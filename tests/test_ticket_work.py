@@ -212,7 +212,7 @@ def test_reply_is_mailed_by_the_worker_as_an_eml_file(app, desk, run_jobs):
     mail = email.message_from_bytes(files.pop().read_bytes(), policy=policy.default)
     assert mail["To"] == "lucia@example.com"
     assert mail["Subject"] == f"[#{desk['ticket']}] No puedo entrar"
-    assert mail.get_content().strip() == "Hola Lucía Pérez"
+    assert mail.get_body(("plain",)).get_content().strip() == "Hola Lucía Pérez"
     with app.app_context():
         reply = db.session.scalar(select(Message).where(Message.kind == MessageKind.REPLY))
         assert reply.email_message_id == mail["Message-ID"].strip()
@@ -251,7 +251,7 @@ def test_reply_goes_through_smtp_when_configured(app, desk, run_jobs, smtp_serve
     recipients, content = smtp_server.messages[0]
     assert recipients == ["lucia@example.com"]
     mail = email.message_from_bytes(content, policy=policy.default)
-    assert mail.get_content().strip() == "Ya está resuelto"
+    assert mail.get_body(("plain",)).get_content().strip() == "Ya está resuelto"
     run_jobs()  # nothing left: the intent is done, the reply is marked sent
     assert len(smtp_server.messages) == 1
 

@@ -12,9 +12,10 @@ from flask_login import current_user
 
 from .. import queries
 from ..security import csp_nonce
-from . import closure, escalation
+from . import closure, escalation, mail
 from .catalog import catalog_views, template_views
 from .jobs import job_views
+from .mail import mail_views
 from .people import people_views
 from .reports import HomeView, report_views
 from .routing import routing_views
@@ -36,6 +37,7 @@ def init_admin(app: Flask) -> Admin:
     views = [
         *ticket_views(support),
         *report_views(support),
+        *mail_views(support),
         routing[0],
         *template_views(settings),
         *routing[1:],
@@ -49,6 +51,7 @@ def init_admin(app: Flask) -> Admin:
     app.context_processor(_panel_globals)
     app.context_processor(escalation.panel_globals)
     app.context_processor(closure.panel_globals)
+    app.context_processor(mail.panel_globals)
     return admin
 
 

@@ -144,9 +144,11 @@ class TicketWorkMixin:
                     if template_id is not None else None
                 if template is None:
                     raise DomainError(_("La opción elegida ya no existe; recarga la página."))
-            workflows.add_reply(ticket, form.body.data, actor=current_user,
-                                status=TicketStatus(form.status.data), template=template,
-                                expected_version=expected)
+            message = workflows.add_reply(ticket, form.body.data, actor=current_user,
+                                          status=TicketStatus(form.status.data),
+                                          template=template, expected_version=expected)
+            workflows.attach_files(message, [(f.filename, f.read()) for f in form.files.data
+                                             if f and f.filename])
 
         return self._act(ticket_id, form, action, _("Respuesta enviada al cliente."), "reply")
 

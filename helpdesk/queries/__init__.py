@@ -47,6 +47,7 @@ from .locks import (
     lock_users,
     tickets_by_ids,
 )
+from .mail import held_mail, participants, reply_copies, visible_attachment
 from .notices import (
     due_intents,
     unread_count,
@@ -82,6 +83,10 @@ from .tickets import (
 )
 
 __all__ = [
+    "held_mail",
+    "participants",
+    "reply_copies",
+    "visible_attachment",
     "fallback_team_id",
     "FailedIntent",
     "FailedJob",

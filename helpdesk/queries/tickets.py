@@ -39,14 +39,15 @@ def in_teams(user: User):
 
 
 def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
-    """The ticket if it exists and `user` may see it, with what its page shows (people, thread
-    and authors) loaded in two statements, however long the thread."""
+    """The ticket if it exists and `user` may see it, with what its page shows (people, thread,
+    authors and attachments) loaded in three statements, however long the thread."""
     ticket_id = rules.parse_id(ticket_id)
     if ticket_id is None:
         return None
     stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user)).options(
         joinedload(Ticket.customer), joinedload(Ticket.category), joinedload(Ticket.team),
-        joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author))
+        joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author),
+        selectinload(Ticket.messages).selectinload(Message.attachments))
     return db.session.scalar(stmt)
 
 

@@ -64,6 +64,15 @@ from .failures import (
     retry_failed_job,
     retry_intent,
 )
+from .inbound import (
+    acknowledge,
+    add_participants,
+    attach_files,
+    discard_held,
+    process_inbound,
+    release_held,
+    remove_participant,
+)
 from .lifecycle import (
     apply_targets,
     change_priority,
@@ -142,6 +151,13 @@ __all__ = [
     "round_for_link",
     "score_labels",
     "survey_refusal",
+    "acknowledge",
+    "add_participants",
+    "attach_files",
+    "discard_held",
+    "process_inbound",
+    "release_held",
+    "remove_participant",
     "update_user",
     "set_password",
     "update_agent_profile",

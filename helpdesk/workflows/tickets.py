@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 
-from .. import mail, rules, templating
+from .. import mail, queries, rules, templating
 from ..errors import DomainError
 from ..extensions import db
 from ..models import (
@@ -77,7 +77,7 @@ def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | 
     if ticket.assignee_id is None and ticket.status is not TicketStatus.RESOLVED:
         assign_ticket(ticket, actor, actor=actor, reason="reply", now=now)
     message = Message(ticket=ticket, kind=MessageKind.REPLY, author=actor, body=body,
-                      recipient=ticket.customer.email,
+                      recipient=ticket.customer.email, cc=queries.reply_copies(ticket.id),
                       created_at=now)
     db.session.add(message)
     audit(ticket, actor, "reply", reason=f"template:{template.id}" if template else None)

@@ -14,7 +14,7 @@ thread), kept in sync by triggers so no writer can forget it, and backfilled her
 the models (autogenerate skips them: see `helpdesk.queries.search.outside_models`).
 
 Revision ID: c7f75ea00007
-Revises: c6re90710006
+Revises: c5ma11140005
 Create Date: 2026-11-30 07:45:00
 
 """
@@ -23,7 +23,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c7f75ea00007'
-down_revision = 'c6re90710006'
+down_revision = 'c5ma11140005'
 branch_labels = None
 depends_on = None
 

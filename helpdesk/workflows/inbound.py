@@ -1,0 +1,272 @@
+"""E-mail in: process a stored message (thread it, open a ticket, ignore or hold it), release or
+discard a held one, the ticket's CC participants, the automatic acknowledgement.
+
+`process_inbound` is an outbox handler: each message runs in a savepoint of the job's
+transaction, so one that fails unexpectedly is *held* with the reason (its bytes stay) and the
+others go on; a database error instead rolls the whole run back for the outbox to retry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import attachments, backoff, mail, rules
+from ..errors import DomainError
+from ..extensions import db
+from ..inbound import thread as threading_
+from ..inbound.parse import Limits, Parsed, Refused, parse
+from ..models import (
+    Attachment,
+    Channel,
+    Customer,
+    InboundMail,
+    InboundState,
+    Message,
+    Ticket,
+    TicketParticipant,
+    User,
+)
+from .base import BODY_MAX, SUBJECT_MAX, audit
+from .outbox import intent_handler, schedule
+from .tickets import add_customer_message, create_ticket
+
+log = logging.getLogger(__name__)
+
+
+def limits() -> Limits:
+    """The configured limits of one message."""
+    config = current_app.config
+    return Limits(max_bytes=config["MAIL_INBOUND_MAX_MB"] * 1024 * 1024,
+                  max_depth=config["MAIL_INBOUND_MAX_DEPTH"],
+                  max_parts=config["MAIL_INBOUND_MAX_PARTS"],
+                  max_attachments=config["MAIL_ATTACHMENTS_MAX"],
+                  max_attachment_bytes=config["MAIL_ATTACHMENT_MAX_MB"] * 1024 * 1024)
+
+
+def parse_stored(row: InboundMail) -> Parsed:
+    """Parse a stored message with the configured limits (Refused past one)."""
+    config = current_app.config
+    return parse(row.raw or b"", limits(), own_domain=config["MAIL_MESSAGE_ID_DOMAIN"],
+                 known_lists=config["MAIL_KNOWN_LISTS"])
+
+
+@intent_handler("process_inbound")
+def process_inbound(inbound_ids: list[int]) -> None:
+    """Outbox handler: process stored messages, each on its own (idempotent: only those still
+    *received* are looked at)."""
+    rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
+                              .order_by(InboundMail.id).with_for_update()).all()
+    staff = threading_.staff_addresses()
+    handled = []
+    for row in rows:
+        if row.state is not InboundState.RECEIVED:
+            continue
+        inbound_id = row.id
+        handled.append(row)
+        try:
+            with db.session.begin_nested():
+                _process(row, rules.utcnow(), staff)
+        except SQLAlchemyError:
+            raise  # the database, not the message: the outbox retries the run
+        except Exception as exc:  # this message only: kept, held with the reason
+            log.warning("inbound %s held: %s", inbound_id, backoff.error_summary(exc))
+            _finish(row, InboundState.HELD, "processing failed: " + backoff.error_summary(exc))
+    acknowledged = [r.id for r in handled if r.acknowledged_at is not None
+                    and r.state is InboundState.PROCESSED]
+    if acknowledged:  # one job, one SMTP connection for the run's acknowledgements
+        schedule("mail_acknowledgements", acknowledged, key=f"ack:{acknowledged[0]}",
+                 queue="mail")
+
+
+def _finish(row: InboundMail, state: InboundState, reason: str | None,
+            ticket: Ticket | None = None, *, opened: bool = False) -> None:
+    row.state, row.reason, row.processed_at = state, (reason or None) and reason[:300], \
+        rules.utcnow()
+    if ticket is not None:
+        row.ticket_id, row.opened_ticket = ticket.id, opened
+    db.session.flush()
+
+
+def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
+    try:
+        parsed = parse_stored(row)
+    except Refused as refused:
+        return _finish(row, InboundState.HELD, refused.reason)
+    if parsed.automatic:
+        return _finish(row, InboundState.IGNORED, parsed.automatic)
+    if "@" not in parsed.sender:
+        return _finish(row, InboundState.HELD, "no sender address")
+    domain = current_app.config["MAIL_MESSAGE_ID_DOMAIN"]
+    found = threading_.find_thread(parsed.references, parsed.subject, parsed.sender, domain)
+    if found.ticket is not None:
+        message = add_customer_message(found.ticket, _body(parsed), now=now)
+        _keep(message, row, parsed, staff)
+        return _finish(row, InboundState.PROCESSED, f"threaded ({found.via})", found.ticket)
+    if parsed.sender in staff:
+        return _finish(row, InboundState.HELD, "From: is a staff address"
+                       + (f" (claims ticket #{found.claimed})" if found.claimed else ""))
+    limit = current_app.config["MAIL_TICKETS_PER_SENDER_HOUR"]
+    opened, acknowledged = sender_last_hour(parsed.sender, now)
+    if opened >= limit:
+        return _finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
+    ticket = open_ticket(row, parsed, now, staff)
+    if not acknowledged:
+        acknowledge(row, ticket, now)
+    reason = f"new ticket; sender not a participant of #{found.claimed}" if found.claimed \
+        else "new ticket"
+    _finish(row, InboundState.PROCESSED, reason, ticket, opened=True)
+
+
+def sender_last_hour(sender: str, now: datetime) -> tuple[int, bool]:
+    """How many tickets this sender's mail opened in the last hour, and whether they were
+    sent an acknowledgement in it (one query)."""
+    cutoff = now - timedelta(hours=1)
+    opened, last_ack = db.session.execute(
+        select(func.count().filter(InboundMail.opened_ticket.is_(True),
+                                   InboundMail.received_at > cutoff),
+               func.max(InboundMail.acknowledged_at))
+        .where(InboundMail.sender == sender, or_(InboundMail.received_at > cutoff,
+                                                 InboundMail.acknowledged_at > cutoff))).one()
+    return opened, last_ack is not None and last_ack > cutoff
+
+
+def _body(parsed: Parsed) -> str:
+    return (parsed.body or "(sin texto)")[:BODY_MAX]
+
+
+def open_ticket(row: InboundMail, parsed: Parsed, now: datetime,
+                staff: frozenset[str] | None = None) -> Ticket:
+    """A new ticket from a message: the customer found (or created) by the From address."""
+    customer = threading_.customer_by_address(parsed.sender)
+    if customer is None:
+        customer = Customer(email=parsed.sender[:254],
+                            name=parsed.sender_name or parsed.sender.split("@")[0][:120],
+                            locale=parsed.language or current_app.config["BABEL_DEFAULT_LOCALE"])
+        db.session.add(customer)
+        db.session.flush()
+    subject = (parsed.subject or "(sin asunto)")[:SUBJECT_MAX]
+    ticket = create_ticket(customer, subject, _body(parsed), actor=None, channel=Channel.EMAIL,
+                           now=now)
+    _keep(ticket.messages[0], row, parsed, staff)
+    return ticket
+
+
+def _keep(message: Message, row: InboundMail, parsed: Parsed,
+          staff: frozenset[str] | None = None) -> None:
+    """The customer message remembers its Message-ID (replies thread on it) and quoted
+    history; CC addresses join the ticket; attachments are stored by content hash."""
+    message.email_message_id = row.message_id
+    message.quoted = parsed.quoted
+    add_participants(message.ticket, parsed.cc, staff)
+    for item in parsed.attachments:
+        digest, relative = attachments.store(item.data)
+        message.attachments.append(Attachment(
+            filename=attachments.safe_filename(item.filename),
+            content_type=attachments.sniffed_type(item.data), size=len(item.data),
+            storage_path=relative, sha256=digest))
+    db.session.flush()
+
+
+def attach_files(message: Message, files: list[tuple[str, bytes]]) -> None:
+    """Files an agent attaches to a reply: the inbound limits (count, size), stored by content
+    hash like inbound ones; the reply's mail carries them."""
+    config = current_app.config
+    if len(files) > config["MAIL_ATTACHMENTS_MAX"]:
+        raise DomainError(_("Puedes adjuntar como máximo %(n)d archivos.",
+                            n=config["MAIL_ATTACHMENTS_MAX"]))
+    for name, data in files:
+        if len(data) > config["MAIL_ATTACHMENT_MAX_MB"] * 1024 * 1024:
+            raise DomainError(_("«%(name)s» supera el tamaño máximo de %(mb)d MB.",
+                                name=attachments.safe_filename(name),
+                                mb=config["MAIL_ATTACHMENT_MAX_MB"]))
+        digest, relative = attachments.store(data)
+        message.attachments.append(Attachment(
+            filename=attachments.safe_filename(name), content_type=attachments.sniffed_type(data),
+            size=len(data), storage_path=relative, sha256=digest))
+    db.session.flush()
+
+
+def add_participants(ticket: Ticket, addresses: list[tuple[str, str]],
+                     staff: frozenset[str] | None = None) -> None:
+    """Keep the CC (and other To) addresses of a customer's mail as ticket participants;
+    never our own address, the customer's or a staff member's."""
+    own = {mail.support_address().lower(), ticket.customer.email.lower()}
+    staff = threading_.staff_addresses() if staff is None else staff
+    addresses = [(n, a) for n, a in addresses if a not in own and a not in staff]
+    if not addresses:
+        return
+    known = {p.lower() for p in db.session.scalars(
+        select(TicketParticipant.email).where(TicketParticipant.ticket_id == ticket.id))}
+    for name, address in addresses:
+        if address in known:
+            continue
+        db.session.add(TicketParticipant(ticket_id=ticket.id, email=address[:254],
+                                         name=name[:120], created_at=rules.utcnow()))
+        known.add(address)
+    db.session.flush()
+
+
+def remove_participant(participant: TicketParticipant, *, actor: User) -> None:
+    """An agent takes an address off the ticket: no more copies, no more writing to it."""
+    ticket = db.session.get(Ticket, participant.ticket_id)
+    audit(ticket, actor, "participant_removed", field="cc", old=participant.email)
+    db.session.delete(participant)
+    db.session.flush()
+
+
+def acknowledge(row: InboundMail, ticket: Ticket, now: datetime) -> bool:
+    """Mark a new ticket from mail for the automatic acknowledgement (configurable), sent by
+    one job after the processing run. The caller checked there was none to this sender in the
+    last hour (`sender_last_hour`); auto-replies, bulk and held mail never get here."""
+    if not current_app.config["MAIL_ACKNOWLEDGE"]:
+        return False
+    row.acknowledged_at = now
+    return True
+
+
+@intent_handler("mail_acknowledgements")
+def mail_acknowledgements(inbound_ids: list[int]) -> Callable[[], None] | None:
+    """Outbox handler: send the acknowledgements of the tickets these messages opened, over
+    one connection (each with its own fixed Message-ID, so a retry duplicates nothing)."""
+    rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
+                              .order_by(InboundMail.id)).all()
+    mails = [mail.build_acknowledgement(r.ticket, r) for r in rows if r.ticket is not None]
+    return partial(mail.deliver_many, mails) if mails else None
+
+
+def release_held(row: InboundMail, *, actor: User) -> Ticket:
+    """A supervisor releases a held message as a new ticket (its limits were the reason, so
+    they are not applied again; a message that cannot be parsed at all opens a ticket with
+    what its headers say)."""
+    if row.state is not InboundState.HELD:
+        raise DomainError(_("Este mensaje ya no está retenido."))
+    now = rules.utcnow()
+    unlimited = Limits(max_bytes=2**62, max_depth=10**6, max_parts=10**6,
+                       max_attachments=10**6, max_attachment_bytes=2**62)
+    try:
+        parsed = parse(row.raw or b"", unlimited, own_domain="", known_lists=())
+    except Exception:  # what held it may break the parser too: a ticket from the headers
+        parsed = Parsed(message_id=row.message_id, sender=row.sender,
+                        sender_name=row.sender_name, subject=row.subject, references=[], cc=[],
+                        body="(sin texto)", quoted=None, language=None, automatic=None)
+    if "@" not in parsed.sender:
+        raise DomainError(_("Este mensaje no tiene remitente: no puede abrir un ticket."))
+    ticket = open_ticket(row, parsed, now)
+    audit(ticket, actor, "mail_released", reason=f"inbound:{row.id}")
+    _finish(row, InboundState.PROCESSED, f"released by {actor.email}", ticket, opened=True)
+    return ticket
+
+
+def discard_held(row: InboundMail, *, actor: User) -> None:
+    """A supervisor discards a held message: kept as *ignored*, with who did it."""
+    if row.state is not InboundState.HELD:
+        raise DomainError(_("Este mensaje ya no está retenido."))
+    _finish(row, InboundState.IGNORED, f"discarded by {actor.email}")
