@@ -5,8 +5,9 @@ import sqlite3
 from sqlalchemy.exc import OperationalError
 
 #: PostgreSQL SQLSTATEs of a bounded wait: lock_not_available (lock_timeout) and
-#: query_canceled (statement_timeout).
-TIMEOUT_SQLSTATES = frozenset({"55P03", "57014"})
+#: query_canceled (statement_timeout); and deadlock_detected, the server ending one of two
+#: transactions that waited for each other — the same answer: nothing saved, try again.
+TIMEOUT_SQLSTATES = frozenset({"55P03", "57014", "40P01"})
 
 
 class DomainError(Exception):

@@ -24,7 +24,10 @@ def test_the_panel_loads_with_no_request_to_another_host(live_server, browser):
     requests, failures = [], []
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     page.on("request", lambda request: requests.append(request.url))
-    page.on("requestfailed", lambda request: failures.append(request.url))
+    # A load cut short by the next navigation (net::ERR_ABORTED, seen under load) is the
+    # browser's doing, not a failure of the server or a blocked outside request.
+    page.on("requestfailed", lambda request: "ERR_ABORTED" not in (request.failure or "")
+            and failures.append(f"{request.failure} {request.url}"))
     page.on("response", lambda response: response.status >= 400 and failures.append(
         f"{response.status} {response.url}"))
     page.goto(f"{live_server}/")
@@ -33,8 +36,10 @@ def test_the_panel_loads_with_no_request_to_another_host(live_server, browser):
     page.fill("#password", "demo")
     page.click("[data-testid=login-submit]")
     expect(page).to_have_url(f"{live_server}/admin/")
+    page.wait_for_load_state("networkidle")
     page.goto(f"{live_server}/")
     expect(page).to_have_url(f"{live_server}/admin/")
+    page.wait_for_load_state("networkidle")
     page.goto(f"{live_server}/admin/tickets/?search=pantalla")
     page.goto(f"{live_server}/admin/tickets/")
     page.locator("table.model-list tbody tr td.col-id a").first.click()

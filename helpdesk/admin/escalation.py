@@ -53,7 +53,8 @@ def escalation_panel(ticket: Ticket) -> dict:
     """What the ticket page's escalation include shows the viewer."""
     history = queries.escalation_history(ticket.id)
     current = history[-1] if history and history[-1].deescalated_at is None else None
-    return {"banner": queries.banner_escalation(ticket, current_user), "history": history,
+    return {"banner": queries.banner_escalation(ticket, current_user, current),
+            "history": history,
             "can_escalate": may_escalate(ticket, current_user),
             "can_deescalate": may_deescalate(ticket, current_user, current),
             "locale": str(get_locale() or "es")}

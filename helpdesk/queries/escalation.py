@@ -109,10 +109,15 @@ def acknowledged(escalation: Escalation, user_id: int) -> bool:
     return db.session.scalar(select(or_(exists(replied), exists(took))))
 
 
-def banner_escalation(ticket: Ticket, viewer: User) -> Escalation | None:
-    """The escalation to show on top of the ticket for `viewer`: the current one, if it is for
-    them (`rules.sees_escalation`) and they have not yet replied or taken the ticket."""
-    escalation = current_escalation(ticket.id)
+_UNREAD = object()
+
+
+def banner_escalation(ticket: Ticket, viewer: User,
+                      current: Escalation | None | object = _UNREAD) -> Escalation | None:
+    """The escalation to show on top of the ticket for `viewer`: the current one (read here
+    unless the caller already has it), if it is for them (`rules.sees_escalation`) and they
+    have not yet replied or taken the ticket."""
+    escalation = current_escalation(ticket.id) if current is _UNREAD else current
     if escalation is None or not rules.sees_escalation(
             viewer.id, (t.id for t in viewer.teams), to_user_id=escalation.to_user_id,
             to_team_id=escalation.to_team_id, assignee_id=ticket.assignee_id,

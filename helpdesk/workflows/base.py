@@ -133,8 +133,17 @@ def clean_text(value: str | None, name: str, limit: int) -> str:
 
 
 def ensure_fresh(ticket: Ticket, expected_version: int | None) -> None:
-    """Refuse to act on a ticket changed since the page was loaded, saying what changed."""
-    if expected_version is None or ticket.version == expected_version:
+    """Refuse to act on a ticket changed since the page was loaded, saying what changed.
+
+    On PostgreSQL the ticket's row is locked first (and re-read), so every action from a page
+    takes the ticket before anything it touches — rounds, counters, child rows — the one
+    lock order; two actions at once then queue, and the second finds the new version."""
+    if expected_version is None:
+        return
+    if db.engine.dialect.name == "postgresql" \
+            and ticket.id not in db.session.info.get(queries.LOCKED_TICKETS, ()):
+        queries.tickets_by_ids([ticket.id], for_update=True)
+    if ticket.version == expected_version:
         return
     raise Conflict(_("Mientras trabajabas, otra persona cambió este ticket: %(changes)s. "
                      "Revisa el hilo y vuelve a enviar; tu texto sigue en el formulario.",
