@@ -239,6 +239,10 @@ def test_supervisor_restarts_a_killed_child_and_keeps_the_panel_up(private_redis
                        REDIS_URL=private_redis.url, HELPDESK_HEALTH_TOKEN=TOKEN)
     wait_for("the panel", lambda: get(f"{base}/login")[0] == 200, 30)
     first = wait_for("three children", lambda: len(c := children_of(serve.pid)) == 3 and c, 10)
+    redis = Redis.from_url(private_redis.url)
+    wait_for("the first cron to hold the lock", lambda: (
+        holder := redis.get(helpdesk_cron.CRON_LOCK)) and holder.split()[1] == str(
+        first["cron"]).encode(), 15)  # killed before it took the lock, there is none to take over
 
     os.kill(first["cron"], signal.SIGKILL)
     now = wait_for("a new cron", lambda: (c := children_of(serve.pid)).get("cron") not in (
