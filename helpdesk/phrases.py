@@ -36,10 +36,17 @@ def moved_to_team(who: str, team_name: str | None) -> str:
 
 
 def event_sentence(message) -> str:
-    """A system event of the thread (`Message.event`)."""
+    """A system event of the thread (`Message.event`); one moved here by a merge says from
+    which ticket."""
     data = message.event or {}
     who = message.author.name if message.author else _("El sistema")
-    kind = data.get("event")
+    sentence = _event_sentence(data.get("event"), who, data) or data.get("text") or message.body
+    if data.get("merged_from"):
+        return _("%(sentence)s (en %(ticket)s)", sentence=sentence, ticket=data["merged_from"])
+    return sentence
+
+
+def _event_sentence(kind: str | None, who: str, data: dict) -> str | None:
     if kind == "status" and (sentence := status_changed(who, data.get("new"))):
         return sentence
     if kind == "priority" and (sentence := priority_changed(who, data.get("new"))):
@@ -52,11 +59,7 @@ def event_sentence(message) -> str:
     if kind == "deescalate":
         return _("%(who)s devolvió el ticket al equipo %(team)s: %(note)s", who=who,
                  team=data.get("team", ""), note=data.get("note", ""))
-    sentence = closure_sentence(kind, who, data) or merge_sentence(kind, who, data) \
-        or data.get("text") or message.body
-    if data.get("merged_from"):  # an event of a ticket merged into this one
-        return _("%(sentence)s (en %(ticket)s)", sentence=sentence, ticket=data["merged_from"])
-    return sentence
+    return closure_sentence(kind, who, data) or merge_sentence(kind, who, data)
 
 
 def merge_sentence(kind: str | None, who: str, data: dict) -> str | None:
