@@ -185,6 +185,10 @@ def test_refusals_change_nothing(app, desk, login_as):
     assert merge_page(client, desk["first"], "999999").status_code == 422
     response = post_merge(client, desk["first"], str(desk["second"]), survivor=123)
     assert response.status_code == 422
+    client.get(f"/admin/tickets/{desk['first']}/merge", query_string={"tickets": desk["second"]})
+    response = client.post(f"/admin/tickets/{desk['first']}/merge", data={  # no versions
+        "tickets": str(desk["second"]), "survivor": str(desk["first"])})
+    assert response.status_code == 422
     _unchanged(app, desk)
     with app.app_context(), workflows.atomic():
         ticket = db.session.get(Ticket, desk["first"])

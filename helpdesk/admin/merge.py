@@ -141,6 +141,9 @@ class MergeMixin:
             flash(_("Elige cuál de estos tickets queda."), "error")
             return None, 422
         merged = [t for t in candidates if t is not survivor]
+        if set(form.expected_versions()) != {t.id for t in candidates}:
+            flash(_("El formulario caducó; recarga la página y vuelve a intentarlo."), "error")
+            return None, 422
         try:
             with workflows.atomic():
                 workflows.merge_tickets(
