@@ -110,7 +110,6 @@ class LocalAccountDirectory:
             hidden_tickets=hidden,
         )
 
-
     @staticmethod
     def _other_tickets(customer_id: int, exclude_ticket: int | None,
                        viewer: User | None) -> tuple[tuple[PastTicket, ...], int]:
