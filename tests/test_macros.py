@@ -64,6 +64,11 @@ def apply(client, ticket_id: int, macro_id: int):
                        data={"macro": str(macro_id), "version": version})
 
 
+def version_of(app, desk) -> str:
+    with app.app_context():
+        return str(db.session.get(Ticket, desk["ticket"]).version)
+
+
 def test_the_picker_lists_active_macros(app, desk, login_as):
     client = login_as(desk["ana"])
     data = client.get(f"/admin/tickets/{desk['ticket']}/macros").get_json()
@@ -118,7 +123,10 @@ def test_resolved_tickets_and_retired_macros_are_refused(app, desk, login_as):
     with app.app_context(), workflows.atomic():
         ticket = db.session.get(Ticket, desk["ticket"])
         workflows.set_status(ticket, TicketStatus.RESOLVED, None, "test", rules.utcnow())
-    response = apply(client, desk["ticket"], desk["macro"])
+    page = parse(client.get(f"/admin/tickets/{desk['ticket']}/"))
+    assert page.select("form", **{"data-testid": "macro-form"}) == []  # not offered
+    response = client.post(f"/admin/tickets/{desk['ticket']}/macro", token_from="/admin/tickets/",
+                           data={"macro": str(desk["macro"]), "version": version_of(app, desk)})
     assert response.status_code == 400 and "resuelto" in flashes(parse(response))
     with app.app_context():
         assert not [m for m in db.session.get(Ticket, desk["ticket"]).messages
