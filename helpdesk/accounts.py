@@ -15,11 +15,11 @@ from typing import Protocol
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 
 from . import queries
 from .extensions import db
-from .models import AccountEvent, Customer, Ticket, TicketStatus, User
+from .models import AccountEvent, Customer, ResolutionCategory, Ticket, TicketStatus, User
 
 #: How the account codes of the Bayit+ systems read in the panel.
 STATE_LABELS = {
@@ -95,15 +95,7 @@ class LocalAccountDirectory:
     def summary(self, customer_id: int, *, exclude_ticket: int | None = None,
                 viewer: User | None = None) -> AccountSummary:
         customer = db.session.get(Customer, customer_id)
-        theirs = (Ticket.customer_id == customer_id, Ticket.id != exclude_ticket)
-        visible = queries.visible_to(viewer) if viewer is not None else None
-        shown = theirs if visible is None else (*theirs, visible)
-        tickets = db.session.scalars(
-            select(Ticket).where(*shown).order_by(Ticket.created_at.desc()).limit(HISTORY_TICKETS)
-        )
-        hidden = 0 if visible is None else db.session.scalar(  # all − visible: NOT(NULL…)
-            select(func.count() - func.count(case((visible, 1))))  # would hide NULL rows
-            .select_from(Ticket).where(*theirs))
+        tickets, hidden = self._other_tickets(customer_id, exclude_ticket, viewer)
         events = db.session.scalars(
             select(AccountEvent).where(AccountEvent.customer_id == customer_id)
             .order_by(AccountEvent.occurred_at.desc()).limit(HISTORY_EVENTS)
@@ -113,12 +105,29 @@ class LocalAccountDirectory:
             subscription_state=customer.subscription_state, country=customer.country,
             devices=tuple(customer.devices or ()), billing_state=customer.billing_state,
             member_since=customer.member_since,
-            tickets=tuple(PastTicket(t.id, t.subject, t.status, t.created_at,
-                                     t.resolution_category.name if t.resolution_category else None)
-                          for t in tickets),
+            tickets=tickets,
             events=tuple(AccountEventView(e.occurred_at, e.kind, e.description) for e in events),
             hidden_tickets=hidden,
         )
+
+    @staticmethod
+    def _other_tickets(customer_id: int, exclude_ticket: int | None,
+                       viewer: User | None) -> tuple[tuple[PastTicket, ...], int]:
+        """The customer's other tickets the viewer may open (newest first, at most
+        HISTORY_TICKETS, with their resolution) and how many others they may not: one
+        statement, the counts taken over every row before the LIMIT."""
+        visible = queries.visible_to(viewer) if viewer is not None else true()
+        rows = db.session.execute(
+            select(Ticket.id, Ticket.subject, Ticket.status, Ticket.created_at,
+                   ResolutionCategory.name, case((visible, 1), else_=0),
+                   (func.count().over() - func.count(case((visible, 1))).over()))
+            .outerjoin(ResolutionCategory,
+                       ResolutionCategory.id == Ticket.resolution_category_id)
+            .where(Ticket.customer_id == customer_id, Ticket.id != exclude_ticket)
+            .order_by(case((visible, 0), else_=1), Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(HISTORY_TICKETS)).all()
+        hidden = rows[0][6] if rows else 0
+        return tuple(PastTicket(*row[:5]) for row in rows if row[5]), hidden
 
 
 def get_directory() -> AccountDirectory:

@@ -579,6 +579,7 @@ from .closure_tables import (  # noqa: E402, F401
     ResolutionRound,
     SatisfactionRating,
 )
+from .link_tables import LinkKind, Macro, TicketLink  # noqa: E402, F401
 from .mail_tables import Attachment, InboundMail, TicketParticipant  # noqa: E402, F401
 from .report_tables import (  # noqa: E402, F401
     ReportActivity,

@@ -36,10 +36,17 @@ def moved_to_team(who: str, team_name: str | None) -> str:
 
 
 def event_sentence(message) -> str:
-    """A system event of the thread (`Message.event`)."""
+    """A system event of the thread (`Message.event`); one moved here by a merge says from
+    which ticket."""
     data = message.event or {}
     who = message.author.name if message.author else _("El sistema")
-    kind = data.get("event")
+    sentence = _event_sentence(data.get("event"), who, data) or data.get("text") or message.body
+    if data.get("merged_from"):
+        return _("%(sentence)s (en %(ticket)s)", sentence=sentence, ticket=data["merged_from"])
+    return sentence
+
+
+def _event_sentence(kind: str | None, who: str, data: dict) -> str | None:
     if kind == "status" and (sentence := status_changed(who, data.get("new"))):
         return sentence
     if kind == "priority" and (sentence := priority_changed(who, data.get("new"))):
@@ -52,7 +59,17 @@ def event_sentence(message) -> str:
     if kind == "deescalate":
         return _("%(who)s devolvió el ticket al equipo %(team)s: %(note)s", who=who,
                  team=data.get("team", ""), note=data.get("note", ""))
-    return closure_sentence(kind, who, data) or data.get("text") or message.body
+    return closure_sentence(kind, who, data) or merge_sentence(kind, who, data)
+
+
+def merge_sentence(kind: str | None, who: str, data: dict) -> str | None:
+    """The thread events of a merge."""
+    if kind == "merged_into":
+        return _("%(who)s fusionó este ticket en %(ticket)s", who=who, ticket=data.get("to", ""))
+    if kind == "merged_from":
+        return _("%(who)s fusionó aquí %(ticket)s «%(subject)s»; su hilo sigue en este",
+                 who=who, ticket=data.get("of", ""), subject=data.get("subject", ""))
+    return None
 
 
 def closure_sentence(kind: str | None, who: str, data: dict) -> str | None:
@@ -99,4 +116,10 @@ def change_sentence(entry, who: str, agent_name: str | None = None) -> str | Non
         return _("%(who)s resolvió el ticket", who=who)
     if entry.action == "confirm":
         return _("el cliente respondió a la confirmación")
+    if entry.action == "merge":
+        return _("%(who)s fusionó tickets", who=who)
+    if entry.action in ("link", "unlink"):
+        return _("%(who)s cambió los tickets vinculados", who=who)
+    if entry.action == "macro":
+        return _("%(who)s aplicó la macro %(name)s", who=who, name=entry.new_value or "")
     return None

@@ -214,6 +214,87 @@ def may_resolve(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: 
                            assignee_id=assignee_id, status=status) is None
 
 
+#: Why a merge or a link is refused (`merge_refusal`, `ticket_link_refusal`).
+SAME_TICKET, ALREADY_MERGED, OTHER_CUSTOMER, ALREADY_LINKED, NOTHING_TO_MERGE = (
+    "same_ticket", "already_merged", "other_customer", "already_linked", "nothing")
+
+
+@dataclass(frozen=True)
+class MergeSide:
+    """One ticket of a merge as the rule sees it."""
+
+    id: int
+    customer_id: int
+    team_id: int | None
+    assignee_id: int | None
+    status: TicketStatus
+    merged: bool = False
+
+
+def edit_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+                 assignee_id: int | None, status: TicketStatus) -> str | None:
+    """Why this person may not change the ticket's substance (merge it, merge into it), or
+    None: as *Escalar* and *Resolver* — not once resolved; an agent only a ticket of one of
+    their teams or their own; supervisors and admins any."""
+    return _open_and_yours_refusal(role, team_ids, actor_id=actor_id, team_id=team_id,
+                                   assignee_id=assignee_id, status=status)
+
+
+def merge_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, survivor: MergeSide,
+                  merged: Sequence[MergeSide],
+                  cross_customer_confirmed: bool) -> tuple[str, int] | None:
+    """Why these tickets may not be merged into `survivor`, and which ticket it is about, or
+    None: who may merge is who may edit every ticket involved (`edit_refusal`); a ticket
+    merges once, never into itself; tickets of other customers only when confirmed."""
+    if not merged:
+        return NOTHING_TO_MERGE, survivor.id
+    team_ids = set(team_ids)
+    for side in (survivor, *merged):
+        if side is not survivor and side.id == survivor.id:
+            return SAME_TICKET, side.id
+        if side.merged:
+            return ALREADY_MERGED, side.id
+        refusal = edit_refusal(role, team_ids, actor_id=actor_id, team_id=side.team_id,
+                               assignee_id=side.assignee_id, status=side.status)
+        if refusal is not None:
+            return refusal, side.id
+    if not cross_customer_confirmed:
+        other = next((s for s in merged if s.customer_id != survivor.customer_id), None)
+        if other is not None:
+            return OTHER_CUSTOMER, other.id
+    return None
+
+
+def may_merge(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
+              assignee_id: int | None, status: TicketStatus, merged: bool) -> bool:
+    """Whether *Fusionar* is offered on this ticket: it could take part in a merge (the other
+    tickets are checked when chosen, by `merge_refusal`)."""
+    return not merged and edit_refusal(role, team_ids, actor_id=actor_id, team_id=team_id,
+                                       assignee_id=assignee_id, status=status) is None
+
+
+def ticket_link_refusal(ticket_id: int, other_id: int, *, linked: bool) -> str | None:
+    """Why two tickets may not be linked, or None: whoever may open both links them, once,
+    never a ticket to itself."""
+    if ticket_id == other_id:
+        return SAME_TICKET
+    return ALREADY_LINKED if linked else None
+
+
+def macro_refusal(status: TicketStatus, wanted: TicketStatus | None, *,
+                  with_reply: bool) -> str | None:
+    """Why a macro may not set `wanted` on a ticket in `status`, or None: with a reply, the
+    reply's statuses (Pendiente, Abierto); without, an allowed transition (or no change);
+    never on a resolved ticket (reopen it first)."""
+    if status is TicketStatus.RESOLVED:
+        return RESOLVED
+    if wanted is None or wanted is status:
+        return None
+    if with_reply:
+        return None if wanted in REPLY_STATUSES else "transition"
+    return None if can_transition(status, wanted) else "transition"
+
+
 def may_bulk_resolve(role: Role) -> bool:
     """The queue's bulk *Resolver* is the supervisors' (and admins')."""
     return role >= Role.SUPERVISOR

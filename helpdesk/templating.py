@@ -25,8 +25,8 @@ from jinja2.sandbox import SecurityError
 from .models import Ticket, User
 from .sandbox import BoundedEnvironment, LimitExceeded, TemplateProblem
 
-__all__ = ["PLACEHOLDERS", "LimitExceeded", "TemplateProblem", "check", "placeholder_context",
-           "render"]
+__all__ = ["PLACEHOLDERS", "LimitExceeded", "TemplateProblem", "check", "check_render",
+           "placeholder_context", "render"]
 
 PLACEHOLDERS = (
     "cliente.nombre", "cliente.correo", "cliente.plan", "cliente.pais",
@@ -57,6 +57,12 @@ def check(text: str) -> None:
     """Refuse what a reply would refuse (limits, syntax, unknown placeholders), rendering with
     sample values: an admin saving a response template sees the problem then, not an agent."""
     render(text, _SAMPLE)
+
+
+def check_render(text: str) -> str:
+    """`check`, returning the text as rendered with the sample values (each placeholder
+    shows its own name): the admin's preview when there is no ticket to show it with."""
+    return render(text, _SAMPLE)
 
 
 def render(text: str, context: dict) -> str:

@@ -1,4 +1,5 @@
-// The reply editor: insert a response template at the cursor, preview its placeholders, show problems.
+// The reply editor: insert a response template at the cursor, preview its placeholders, show problems;
+// the macro picker's options, loaded after the page.
 (function () {
   "use strict";
   var script = document.getElementById("hd-ticket-script");
@@ -47,4 +48,23 @@
     });
   });
   document.getElementById("hd-preview-button").addEventListener("click", preview);
+
+  var macroForm = document.getElementById("hd-macro-form");
+  if (macroForm) {
+    var picker = macroForm.querySelector("select[name=macro]");
+    var apply = macroForm.querySelector("button[type=submit]");
+    picker.addEventListener("change", function () { apply.disabled = !picker.value; });
+    fetch(macroForm.dataset.macrosUrl, {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : {macros: []}; })
+      .then(function (result) {
+        result.macros.forEach(function (macro) {
+          var option = document.createElement("option");
+          option.value = String(macro.id);
+          option.textContent = macro.name;  // text, never markup
+          picker.appendChild(option);
+        });
+        picker.disabled = result.macros.length === 0;
+        macroForm.dataset.loaded = "1";
+      });
+  }
 })();

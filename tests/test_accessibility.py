@@ -185,10 +185,11 @@ def test_ticket_page_ids_are_unique_and_labels_point_at_them(desk, login_as):
     duplicates = [i for i, n in Counter(page.ids).items() if n > 1]
     assert duplicates == []
     assert page.label_for <= set(page.ids)  # every label's `for` names an element
-    # The action forms each keep their own version field, under its usual name (four on a new
-    # ticket: its status menu is empty, Resuelto being *Resolver*'s page).
+    # The action forms each keep their own version field, under its usual name (five on a new
+    # ticket: reply, note, priority, take and the macro picker; its status menu is empty,
+    # Resuelto being *Resolver*'s page).
     versions = [f for form in page.forms for f in form["fields"] if f.get("name") == "version"]
-    assert len(versions) == 4 and len({f["id"] for f in versions}) == 4
+    assert len(versions) == 5 and len({f["id"] for f in versions}) == 5
 
 
 def test_ticket_page_ids_stay_unique_with_csrf_tokens(csrf_app, desk):

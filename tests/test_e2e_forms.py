@@ -29,6 +29,7 @@ from helpdesk.models import (
     Category,
     Customer,
     EscalationReason,
+    Macro,
     Message,
     MessageKind,
     Notification,
@@ -229,6 +230,15 @@ def config_forms(role: str) -> dict[str, ConfigForm]:
              "active": True},
             {"body": "Hi {{ cliente.nombre }}.", "active": False},
             {"body": "Hi {{ cliente.nombre }}.", "active": False, "locale": "en",
+             "category.name": "Acceso a la cuenta"}),
+        "macros": ConfigForm(
+            Macro, "name",
+            {"name": f"Macro {tag}", "status": "Pendiente", "priority": "Alta",
+             "category": "Acceso a la cuenta", "active": True},
+            {"name": f"Macro {tag}", "status": TicketStatus.PENDING, "priority": Priority.HIGH,
+             "category.name": "Acceso a la cuenta", "active": True},
+            {"priority": "Urgente", "active": False},
+            {"priority": Priority.URGENT, "active": False, "status": TicketStatus.PENDING,
              "category.name": "Acceso a la cuenta"}),
         "customers": ConfigForm(
             Customer, "email",

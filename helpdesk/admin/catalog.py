@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from flask import abort, jsonify, request
+from flask_admin import expose
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
-from .. import rules, templating, workflows
-from ..models import Category, Customer, EscalationReason, ResolutionCategory, ResponseTemplate
-from .base import ADMINS, ALL_STAFF, SUPERVISORS, StaffModelView, matches
+from .. import queries, rules, templating, workflows
+from ..extensions import db
+from ..models import (
+    Category,
+    Customer,
+    EscalationReason,
+    Macro,
+    Priority,
+    ResolutionCategory,
+    ResponseTemplate,
+    Ticket,
+    TicketStatus,
+)
+from .base import (
+    ADMINS,
+    ALL_STAFF,
+    ENUM_FORMATTERS,
+    SUPERVISORS,
+    StaffModelView,
+    enum_field,
+    matches,
+)
 
 LABELS = {
     "name": _l("Nombre"), "code": _l("Código"), "description": _l("Descripción"),
@@ -88,6 +111,72 @@ class ResponseTemplateView(StaffModelView):
         "body": {"validators": [InputRequired(), _within_sandbox_limits]},
     }
     form_widget_args = {"body": {"rows": 12}}
+    create_template = "helpdesk/template_create.html"
+    edit_template = "helpdesk/template_edit.html"
+
+    @expose("/preview/", methods=("POST",))
+    def preview_view(self):
+        """The text as a customer would get it, rendered against a sample ticket (the number
+        given, else the newest ticket, else sample values): JSON; 422 with the same message
+        an agent would get (and a save would refuse with) when it cannot be rendered."""
+        if not self.may_write():
+            abort(403)
+        ticket, number = None, (request.form.get("ticket") or "").strip()
+        if number:
+            ticket_id = rules.parse_id(number)
+            ticket = queries.visible_ticket(ticket_id, current_user) if ticket_id else None
+            if ticket is None:
+                return jsonify(ok=False, error=_("El ticket %(n)s no existe o no tienes acceso "
+                                                 "a él.", n=number[:12])), 422
+        else:
+            ticket = db.session.scalar(select(Ticket).order_by(Ticket.id.desc()).limit(1))
+        try:
+            text = request.form.get("body", "")
+            rendered = templating.render(text, templating.placeholder_context(
+                ticket, current_user)) if ticket else templating.check_render(text)
+        except templating.TemplateProblem as exc:
+            return jsonify(ok=False, error=str(exc)), 422
+        return jsonify(ok=True, text=rendered, ticket=ticket.number if ticket else None)
+
+
+def _macro_status(form, field):
+    """A macro leaves a ticket Abierto or Pendiente (*Resolver* resolves)."""
+    if field.data is not None and field.data not in rules.REPLY_STATUSES:
+        raise ValidationError(str(_l("Una macro puede dejar el ticket Abierto o Pendiente; "
+                                     "para resolver usa «Resolver».")))
+
+
+class MacroView(StaffModelView):
+    """Macros: a named one-click action (a template sent in the ticket's language, a status,
+    a priority, a category). Everyone reads them; admins maintain them."""
+
+    read_roles, write_roles = ALL_STAFF, ADMINS
+    allow_delete = False
+    column_list = ("name", "template", "status", "priority", "category", "active", "times_used")
+    column_labels = {**LABELS, "template": _l("Plantilla"), "status": _l("Estado"),
+                     "priority": _l("Prioridad")}
+    column_formatters = dict(ENUM_FORMATTERS)
+    column_searchable_list = ("name",)
+    form_columns = ("name", "template", "status", "priority", "category", "active")
+    form_overrides = {"status": enum_field(TicketStatus, optional=True),
+                      "priority": enum_field(Priority, optional=True)}
+    form_args = {
+        "name": {"validators": [InputRequired(), Length(max=120)]},
+        "template": {"blank_text": "—"},
+        "category": {"blank_text": "—"},
+        "status": {"validators": [_macro_status]},
+    }
+
+    def validate_form(self, form):
+        """A macro must do something: a template, a status, a priority or a category."""
+        if not super().validate_form(form):
+            return False
+        if any(getattr(form, name).data for name in ("template", "status", "priority",
+                                                     "category")):
+            return True
+        form.name.errors = [*form.name.errors, str(_l(
+            "Elige al menos una acción: plantilla, estado, prioridad o categoría."))]
+        return False
 
 
 class CustomerView(StaffModelView):
@@ -129,7 +218,8 @@ class CustomerView(StaffModelView):
 def template_views(category: str) -> list:
     """Plantillas, kept apart because the menu puts it second."""
     return [ResponseTemplateView(ResponseTemplate, name=_l("Plantillas"), category=category,
-                                 endpoint="templates")]
+                                 endpoint="templates"),
+            MacroView(Macro, name=_l("Macros"), category=category, endpoint="macros")]
 
 
 def catalog_views(category: str) -> list:

@@ -27,7 +27,7 @@ from ..models import (
     User,
 )
 from ..rules import parse_id
-from . import closure, escalation, queue
+from . import closure, escalation, merge, queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .ticket_work import ReassignMixin, TicketWorkMixin, may_take
 
@@ -85,7 +85,7 @@ def _link(view, context, model, name):
 
 
 class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
-                 closure.ClosureMixin, StaffModelView):
+                 closure.ClosureMixin, merge.MergeMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
     read_roles = write_roles = ALL_STAFF

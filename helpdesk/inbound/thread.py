@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Customer, InboundMail, Message, Ticket, TicketParticipant, User
+from ..queries.links import survivor_of
 
 _TOKEN = re.compile(r"\[#(\d{1,12})\]")
 _OWN_ID = re.compile(r"<[TA]-0*(\d{1,12})\.")  # our replies' and acknowledgements' ids
@@ -35,6 +36,7 @@ def find_thread(references: list[str], subject: str, sender: str, own_domain: st
         ticket = db.session.get(Ticket, ticket_id)
         if ticket is None:
             continue
+        ticket = survivor_of(ticket)  # a merged ticket's mail lands where its thread went
         if is_participant(ticket, sender):
             return Thread(ticket, via="references")
         claimed = claimed or ticket.id
@@ -42,6 +44,7 @@ def find_thread(references: list[str], subject: str, sender: str, own_domain: st
     if token:
         ticket = db.session.get(Ticket, int(token.group(1)))
         if ticket is not None:
+            ticket = survivor_of(ticket)
             if is_participant(ticket, sender):
                 return Thread(ticket, via="subject")
             claimed = claimed or ticket.id

@@ -46,7 +46,8 @@ def visible_ticket(ticket_id: int, user: User) -> Ticket | None:
         return None
     stmt = select(Ticket).where(Ticket.id == ticket_id, visible_to(user)).options(
         joinedload(Ticket.customer), joinedload(Ticket.category), joinedload(Ticket.team),
-        joinedload(Ticket.assignee), selectinload(Ticket.messages).joinedload(Message.author),
+        joinedload(Ticket.assignee), joinedload(Ticket.resolution_category),
+        selectinload(Ticket.messages).joinedload(Message.author),
         selectinload(Ticket.messages).selectinload(Message.attachments))
     return db.session.scalar(stmt)
 

@@ -81,6 +81,16 @@ from .lifecycle import (
     set_status,
     sweep_sla_states,
 )
+from .merge import (
+    MERGE_MAIL_KEY,
+    MergeForbidden,
+    MergeNeedsConfirmation,
+    apply_macro,
+    link_tickets,
+    mail_merge_notice,
+    merge_tickets,
+    unlink_tickets,
+)
 from .notify import (
     mail_email_changed,
     mail_notice,
@@ -240,4 +250,12 @@ __all__ = [
     "touch",
     "update_ticket_details",
     "writing",
+    "MERGE_MAIL_KEY",
+    "MergeForbidden",
+    "MergeNeedsConfirmation",
+    "apply_macro",
+    "link_tickets",
+    "mail_merge_notice",
+    "merge_tickets",
+    "unlink_tickets",
 ]
