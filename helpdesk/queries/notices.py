@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
-from .. import notice_rules
+from .. import notice_rules, rules
 from ..extensions import db
 from ..models import (
     IntentState,
@@ -88,6 +88,14 @@ def _who_sees(ticket: Ticket):
             exists().where(team_members.c.user_id == User.id, team_members.c.team_id == team),
             exists().where(team_supervisors.c.user_id == User.id,
                            team_supervisors.c.team_id == team))))
+
+
+def ticket_seen_by(ticket_id, user: User) -> Ticket | None:
+    """The ticket (nothing loaded with it) if it exists and `user` may see it."""
+    ticket_id = rules.parse_id(ticket_id)
+    if ticket_id is None:
+        return None
+    return db.session.scalar(select(Ticket).where(Ticket.id == ticket_id, visible_to(user)))
 
 
 def may_see(user: User, ticket: Ticket) -> bool:

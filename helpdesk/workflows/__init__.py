@@ -84,7 +84,11 @@ from .lifecycle import (
 from .notify import (
     mail_email_changed,
     mail_notice,
+    mail_ticket_notice,
+    read_notice,
     send_reply,
+    set_notice_preferences,
+    tell,
 )
 from .outbox import (
     INTENT_HANDLERS,
@@ -207,6 +211,10 @@ __all__ = [
     "intent_handler",
     "mail_email_changed",
     "mail_notice",
+    "mail_ticket_notice",
+    "read_notice",
+    "set_notice_preferences",
+    "tell",
     "mark_notifications_read",
     "may_set_availability",
     "move_rule",

@@ -15,11 +15,23 @@ from functools import partial
 from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from .. import mail, notice_rules, queries, rules
+from ..errors import DomainError
 from ..extensions import db
-from ..models import AuditEntry, Customer, Message, MessageKind, Notification, Ticket, User
+from ..models import (
+    AuditEntry,
+    Customer,
+    Message,
+    MessageKind,
+    Notification,
+    NotificationPreference,
+    Ticket,
+    User,
+)
 from ..queries import notices as notice_queries
+from .base import audit
 from .outbox import intent_handler, schedule
 
 #: Assignments another notice already tells about (the escalation's, the reopening's).
@@ -51,10 +63,13 @@ def tell(user_id: int | None, kind: str, *, ticket: Ticket, actor: User | None,
 
 def tell_assignee(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str,
                   now: datetime) -> None:
-    """The new assignee hears of it (routing, a supervisor, a bulk move), unless they took it
-    themselves or another notice says it (`_TOLD_OTHERWISE`)."""
+    """The new assignee hears of it when routing (`auto:…`) or someone else (a supervisor, a
+    bulk move) gave it to them — not when they took it themselves, nor when another notice
+    says it (`_TOLD_OTHERWISE`)."""
     if agent is None or reason.rsplit(":", 1)[-1] in _TOLD_OTHERWISE:
         return
+    if actor is None and not reason.startswith("auto:"):
+        return  # the system moving it for another reason (a repair, a test's set-up)
     tell(agent.id, notice_rules.ASSIGNED, ticket=ticket, actor=actor,
          detail=actor.name if actor is not None else "", now=now)
 
@@ -75,6 +90,40 @@ def tell_mentioned(ticket: Ticket, note: Message, *, actor: User, now: datetime)
                 detail=f"{note.id}:{actor.name}", now=now) is not None:
             told.append(user_id)
     return told
+
+
+def set_notice_preferences(user: User, chosen: dict[str, notice_rules.Channels], *,
+                           actor: User) -> int:
+    """Keep a person's choice per kind (only the kinds that changed; each audited); how many
+    changed. Only the person chooses for themselves."""
+    if actor.id != user.id:
+        raise DomainError(_("Solo puedes cambiar tus propias preferencias de avisos."))
+    current = notice_queries.preferences_of(user.id)
+    rows = {row.kind: row for row in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id == user.id))}
+    changed = 0
+    for kind in notice_rules.NOTICE_KINDS:
+        wanted = chosen.get(kind)
+        if wanted is None or wanted == current[kind]:
+            continue
+        row = rows.get(kind) or NotificationPreference(user_id=user.id, kind=kind)
+        row.panel, row.email = wanted.panel, wanted.email
+        db.session.add(row)
+        audit(user, actor, "notice_preference", field=kind,
+              old=notice_rules.channel_value(current[kind]),
+              new=notice_rules.channel_value(wanted))
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def read_notice(notice: Notification, *, actor: User, now: datetime | None = None) -> None:
+    """The person opened one of their notices: it is read."""
+    if notice.user_id != actor.id:
+        raise DomainError(_("Ese aviso no es tuyo."))
+    if notice.read_at is None:
+        notice.read_at = now or rules.utcnow()
+        db.session.flush()
 
 
 def notice_mail(notice: Notification):
