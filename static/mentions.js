@@ -83,7 +83,7 @@
     var at = current();
     if (!at) { close(); return; }
     var mine = ++asked;
-    fetch(script.dataset.url + "&q=" + encodeURIComponent(at.term),
+    fetch(script.dataset.url + "?q=" + encodeURIComponent(at.term),
           {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {

@@ -104,16 +104,18 @@ class NoticesView(StaffPage):
         return self.render("helpdesk/notice_preferences.html", form=form, labels=KIND_LABELS,
                            kinds=notice_rules.NOTICE_KINDS)
 
-    @expose("/bell")
-    def bell_view(self):
-        """The bell's count and newest unread notices (the database, once per change)."""
+    @expose("/bell/<int:limit>")
+    def bell_view(self, limit: int):
+        """The bell's count and newest unread notices, at most `limit` (up to BELL_ITEMS): the
+        database, read once per change."""
         before = presence.bell_seed_state(current_user.id)
         count = queries.unread_count(current_user.id)
         version = presence.seed_bell(current_user.id, before, count)
         items = [{"id": n.id, "text": notice_text(n), "url": notice_url(n),
                   "open": url_for(".open_view", notice_id=n.id),
                   "when": format_datetime(n.created_at, "short")}
-                 for n in queries.unread_notifications(current_user.id, limit=BELL_ITEMS)]
+                 for n in queries.unread_notifications(current_user.id,
+                                                       limit=max(1, min(limit, BELL_ITEMS)))]
         return jsonify(n=count, v=version, items=items)
 
     @expose("/<int:notice_id>/open", methods=("POST",))
@@ -127,11 +129,11 @@ class NoticesView(StaffPage):
             workflows.read_notice(notice, actor=current_user)
         return redirect(notice_url(notice))
 
-    @expose("/staff")
-    def staff_view(self):
+    @expose("/staff/<int:ticket_id>")
+    def staff_view(self, ticket_id: int):
         """The note box's @ autocomplete: up to 8 staff who may open this ticket, whose name
         or e-mail contains `q` — only for someone who may open it too."""
-        ticket = notice_queries.ticket_seen_by(request.args.get("ticket"), current_user)
+        ticket = notice_queries.ticket_seen_by(ticket_id, current_user)
         if ticket is None:
             abort(404)
         term = request.args.get("q", "").strip()[:60]
