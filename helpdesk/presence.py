@@ -121,7 +121,9 @@ def read_pass(token: str, ticket_id: int) -> tuple[int, str, int, float] | None:
 
 
 def _ended(who: tuple[int, str, int, float], session_end, user_end) -> bool:
-    return session_end is not None or (user_end is not None and who[3] <= float(user_end))
+    """Whether the pass was issued before its session ended or its user's sessions all did
+    (times, not flags: SQLite may give a later session the id of an ended one)."""
+    return any(end is not None and who[3] <= float(end) for end in (session_end, user_end))
 
 
 def end_passes(*, session_id: int | None = None, user_id: int | None = None) -> None:
@@ -129,7 +131,7 @@ def end_passes(*, session_id: int | None = None, user_id: int | None = None) -> 
     until now (every session ended). Redis down: logged; the passes then live out their day."""
     try:
         if session_id:
-            get_redis().set(_session_end_key(session_id), "1", ex=PASS_MAX_AGE)
+            get_redis().set(_session_end_key(session_id), repr(time.time()), ex=PASS_MAX_AGE)
         if user_id:
             get_redis().set(_user_end_key(user_id), repr(time.time()), ex=PASS_MAX_AGE)
     except RedisError:

@@ -171,7 +171,8 @@ def _notify(escalation: Escalation, user_ids: list[int], kind: str, now: datetim
     db.session.flush()  # the escalation's id names the notice
     for user_id in sorted(set(user_ids)):
         tell(user_id, kind, ticket=db.session.get(Ticket, escalation.ticket_id), actor=actor,
-             detail=escalation.id, now=now, team_id=escalation.to_team_id, mail_handler="mail_escalation")
+             detail=escalation.id, now=now, team_id=escalation.to_team_id,
+             mail_handler="mail_escalation")
 
 
 def deescalate_ticket(ticket: Ticket, *, note: str, actor: User,
