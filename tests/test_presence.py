@@ -17,7 +17,7 @@ from tests.pages import parse
 
 def poll_url(client, ticket_id: int) -> str:
     html = client.get(f"/admin/tickets/{ticket_id}/").get_data(as_text=True)
-    return unescape(re.search(r'data-url="([^"]+)"', html).group(1))
+    return unescape(re.search(r'data-url="(/live/ticket/[^"]+)"', html).group(1))
 
 
 def test_two_agents_see_each_other_and_who_is_typing(app, login_as, make_user, make_ticket):
@@ -87,7 +87,7 @@ def test_the_ticket_poll_carries_the_bell_and_stops_after_logout(app, login_as, 
     session logs out, its pass is refused."""
     ticket = make_ticket()
     boss = make_user(Role.SUPERVISOR, name="Jefa", email="jefa@test.bayit")
-    client = login_as(make_user(Role.SUPERVISOR, name="Ana"))
+    client = login_as(make_user(Role.SUPERVISOR, name="Ana", email="ana@test.bayit"))
     url = poll_url(client, ticket)
     assert client.get(url).get_json()["bell"]["n"] == 0
     with app.app_context(), workflows.atomic():
