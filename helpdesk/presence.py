@@ -162,7 +162,7 @@ def _bell_state(bell: list, epoch) -> dict:
 def bell_seed_state(user_id: int) -> tuple[str, str] | None:
     """(v, epoch) as they are before the database is read for the count (`seed_bell`)."""
     try:
-        pipe = get_redis().pipeline()
+        pipe = get_redis().pipeline(transaction=False)
         pipe.hget(_bell_key(user_id), "v")
         pipe.get(BELL_EPOCH)
         v, epoch = pipe.execute()
@@ -199,7 +199,7 @@ def bell():
     if who is None:
         abort(403)
     try:
-        pipe = get_redis().pipeline()
+        pipe = get_redis().pipeline(transaction=False)
         _bell_reads(pipe, who)
         bell_row, epoch, session_end, user_end = pipe.execute()
     except RedisError:
@@ -217,7 +217,7 @@ def mark_viewer(ticket_id: int, who: tuple[int, str, int, float], typing: str | 
     user_id, name = who[0], who[1]
     entry = json.dumps({"name": name, "typing": typing if typing in TYPING else None,
                         "until": now + VIEWER_TTL})
-    pipe = get_redis().pipeline()
+    pipe = get_redis().pipeline(transaction=False)
     pipe.hset(_viewers_key(ticket_id), str(user_id), entry)
     pipe.expire(_viewers_key(ticket_id), VIEWER_TTL * 2)
     pipe.hgetall(_viewers_key(ticket_id))
@@ -245,7 +245,7 @@ def viewers_of(ticket_ids: list[int], now: float | None = None) -> dict[int, lis
         return {}
     now = time.time() if now is None else now
     try:
-        pipe = get_redis().pipeline()
+        pipe = get_redis().pipeline(transaction=False)
         for ticket_id in ticket_ids:
             pipe.hgetall(_viewers_key(ticket_id))
         replies = pipe.execute()
@@ -321,7 +321,7 @@ def _publish(session) -> None:
     if not changes:
         return
     try:
-        pipe = get_redis().pipeline()
+        pipe = get_redis().pipeline(transaction=False)
         for ticket_id, change in changes.items():
             change.setdefault("kind", "change")
             pipe.set(_change_key(ticket_id), json.dumps(change), ex=24 * 3600)
@@ -336,7 +336,7 @@ def _publish_bells(bells: dict[int, int] | None, epoch: bool) -> None:
     try:
         redis = get_redis()
         bump = redis.register_script(_BUMP)
-        pipe = redis.pipeline()
+        pipe = redis.pipeline(transaction=False)
         for user_id, delta in sorted((bells or {}).items()):
             bump(keys=[_bell_key(user_id)], args=[delta, BELL_TTL], client=pipe)
         if epoch:
