@@ -419,6 +419,9 @@ def test_autocomplete_offers_only_staff_who_may_see_the_ticket(app, floor, login
     assert {"Ana Agente", "Luis Agente", "Sara Supervisora"} <= set(names)
     assert ana.get(f"/admin/notices/staff/{floor['ticket']}?q=lu").get_json()["staff"] == [
         {"name": "Luis Agente", "handle": "luis"}]
+    by_start = ana.get(f"/admin/notices/staff/{floor['ticket']}?q=s").get_json()["staff"]
+    assert by_start[0]["name"] == "Sara Supervisora"  # starts with "s": first
+    assert ana.get(f"/admin/notices/staff/{floor['ticket']}?q=%25").get_json()["staff"] == []
     teo = login_as(floor["teo"])
     assert teo.get(f"/admin/notices/staff/{floor['ticket']}?q=").status_code == 404
     assert app.test_client().get(f"/admin/notices/staff/{floor['ticket']}").status_code == 302

@@ -158,5 +158,5 @@ def _bell_state() -> dict:
 def init_notices(admin: Admin, app: Flask) -> None:
     """Add the view (outside the menus) and the templates' helpers."""
     with app.app_context():
-        admin.add_view(NoticesView(name=_l("Avisos"), endpoint="notices"))
+        admin.add_view(NoticesView(name=_l("Preferencias de avisos"), endpoint="notices"))
     app.context_processor(_globals)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import and_, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from .. import notice_rules, rules
@@ -69,6 +69,12 @@ def preferences_of(user_id: int) -> dict[str, notice_rules.Channels]:
             for kind in notice_rules.NOTICE_KINDS}
 
 
+def starts(column, term: str):
+    """`column` starts with `term`, case-insensitive, `%`/`_`/`\\` taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"{escaped}%", escape="\\")
+
+
 def _handle():
     """A user's handle in SQL: the lower-case local part of their e-mail."""
     if db.engine.dialect.name == "sqlite":
@@ -120,7 +126,10 @@ def staff_who_see(ticket: Ticket, term: str = "", limit: int = 8) -> list[tuple[
     """(name, handle) of staff who may open the ticket and whose name or e-mail contains
     `term`, by name: the note box's @ autocomplete offers only people a mention would reach."""
     stmt = select(User.name, User.email).where(_who_sees(ticket))
+    first = []
     if term:
         stmt = stmt.where(or_(contains(User.name, term), contains(User.email, term)))
-    rows = db.session.execute(stmt.order_by(User.name, User.id).limit(limit)).all()
+        # names or handles that start with what was typed come first
+        first = [case((or_(starts(User.name, term), starts(User.email, term)), 0), else_=1)]
+    rows = db.session.execute(stmt.order_by(*first, User.name, User.id).limit(limit)).all()
     return [(name, notice_rules.handle_of(email)) for name, email in rows]
