@@ -17,7 +17,12 @@ listener on the app's engine, installed by this bench's gunicorn config only) an
 count in an `X-SQL-Statements` header, so "statements per poll" is measured in the real
 server, not assumed.
 
+The workers also return the time the app spent before its response headers (`X-Server-Ms`):
+"server_p50_ms"/"server_p95_ms" tell the app's own time from the time the client waited
+(connection, the worker's turn on the CPU).
+
 The last line printed is JSON: "agents", "interval_s", "polls", "p50_ms", "p95_ms", "max_ms",
+"server_p50_ms", "server_p95_ms",
 "errors", "sql_statements_per_poll", "sql_statements_total", "polls_counted",
 "ticket_page_statements_median" (the same counter on the ticket page: it must not be 0, or the
 counter is not counting), "polls_per_s", "workers", "database", "load" (before) and
@@ -54,6 +59,7 @@ PASSWORD = "bench-presence-1"
 #: Linux's autogroup scheduling) and a statement counter reported per response.
 GUNICORN_CONFIG = '''
 import os
+import time
 
 
 def post_fork(server, worker):
@@ -74,10 +80,12 @@ def post_worker_init(worker):
 
     def counting(environ, start_response):
         count[0] = 0
+        began = time.perf_counter()
 
         def start(status, headers, exc_info=None):
-            return start_response(status, [*headers, ("X-SQL-Statements", str(count[0]))],
-                                  exc_info)
+            spent = (time.perf_counter() - began) * 1000
+            return start_response(status, [*headers, ("X-SQL-Statements", str(count[0])),
+                                           ("X-Server-Ms", f"{spent:.3f}")], exc_info)
 
         return inner(environ, start)
 
@@ -220,6 +228,7 @@ def start_gunicorn(env: dict, port: int, workers: int, logs: Path) -> subprocess
 def run_agents(clients: list[tuple[Client, str]], seconds: float, interval: float) -> dict:
     """Every agent in its own thread, polling every `interval` seconds for `seconds`."""
     times: list[float] = []
+    server: list[float] = []
     statements: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -240,6 +249,8 @@ def run_agents(clients: list[tuple[Client, str]], seconds: float, interval: floa
             with lock:
                 times.append(ms)
                 statements.append(int(headers.get("X-SQL-Statements", "-1")))
+                if "X-Server-Ms" in headers:
+                    server.append(float(headers["X-Server-Ms"]))
                 if problem:
                     errors.append(problem)
             time.sleep(max(0.0, interval - ms / 1000))
@@ -251,7 +262,7 @@ def run_agents(clients: list[tuple[Client, str]], seconds: float, interval: floa
         thread.start()
     for thread in threads:
         thread.join()
-    return {"times": times, "statements": statements, "errors": errors,
+    return {"times": times, "server": server, "statements": statements, "errors": errors,
             "seconds": time.monotonic() - began}
 
 
@@ -295,7 +306,9 @@ def main() -> None:
     result = {
         "agents": args.agents, "interval_s": POLL_SECONDS, "polls": len(times),
         "p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95),
-        "max_ms": round(max(times), 2) if times else 0.0, "errors": len(run["errors"]),
+        "max_ms": round(max(times), 2) if times else 0.0,
+        "server_p50_ms": percentile(run["server"], 50),
+        "server_p95_ms": percentile(run["server"], 95), "errors": len(run["errors"]),
         "sql_statements_per_poll": round(sum(counted) / len(counted), 3) if counted else None,
         "sql_statements_total": sum(counted), "polls_counted": len(counted),
         "ticket_page_statements_median": statistics.median(page_statements),
