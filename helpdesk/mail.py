@@ -205,6 +205,16 @@ def build_breach_digest(notice: Notification) -> EmailMessage:
                       idstring=f"notice{notice.id}")
 
 
+def build_staff_notice(user, headline: str, buttons: list[tuple[str, str]], *,
+                       idstring: str) -> EmailMessage:
+    """A notice to a staff member (assigned, answered, mentioned): the headline as subject and
+    text, the ticket's link as a button; built like the customers' notices (escaped HTML)."""
+    mail = _automatic(user.email, headline, _customer_text([headline], buttons),
+                      idstring=idstring)
+    mail.add_alternative(_customer_html(headline, [headline], buttons), subtype="html")
+    return mail
+
+
 def build_email_change_notice(customer: Customer, old: str, new: str,
                               change_id: int) -> EmailMessage:
     """The e-mail to a customer's previous address saying their address was changed, in their

@@ -521,8 +521,11 @@ class AuditEntry(db.Model):
 
 
 class Notification(db.Model):
-    """An in-panel notice for one staff member: an SLA breach of one ticket, or a digest of
-    `count` breaches of a team's tickets (`team_id`, no ticket)."""
+    """A notice for one staff member: an SLA breach of one ticket, or a digest of `count`
+    breaches of a team's tickets (`team_id`, no ticket); a ticket assigned to them, the
+    customer answering their ticket, a mention in a note, an escalation (workflows.notify).
+    `message` is `<kind>:<detail>` (the detail names what the notice is about); a notice the
+    person wants by e-mail only is stored already read (the mail's record)."""
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
@@ -541,6 +544,20 @@ class Notification(db.Model):
     user: Mapped[User] = relationship()
     ticket: Mapped[Ticket | None] = relationship()
     team: Mapped[Team | None] = relationship()
+
+
+class NotificationPreference(db.Model):
+    """How one person wants one kind of notice (`rules.NOTICE_KINDS`): in the panel, by
+    e-mail, both or neither. No row: the kind's default (`rules.NOTICE_DEFAULTS`)."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind", name="uq_notification_pref_user_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    panel: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class JobIntent(db.Model):

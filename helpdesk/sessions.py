@@ -17,7 +17,7 @@ from datetime import datetime
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 
-from . import queries, rules, workflows
+from . import presence, queries, rules, workflows
 from .extensions import db, login_manager
 from .models import User
 from .security import STATIC_ENDPOINTS
@@ -60,8 +60,8 @@ def _own_transaction():
 def _resolve_session() -> None:
     """Before each request: load the user (touching last_seen_at now and then), or restore
     a session from the remember-me cookie; forget a dead session token."""
-    if request.endpoint in (*STATIC_ENDPOINTS, "swatch_css", "presence.poll"):
-        return  # the presence poll carries its own signed pass and reads no session
+    if request.endpoint in (*STATIC_ENDPOINTS, "swatch_css", *presence.SESSIONLESS):
+        return  # the live polls carry their own signed pass and read no session
     now = rules.utcnow()
     if current_user.is_authenticated:
         seen = g.get("helpdesk_session")
@@ -113,6 +113,9 @@ def log_out() -> None:
     if token:
         with workflows.atomic():
             workflows.end_session(token)
+    current = g.get("helpdesk_session")
+    if current is not None:
+        presence.end_passes(session_id=current.id)  # its pages' live passes stop working
     logout_user()
     g.remember_cookie = None
 

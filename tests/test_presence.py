@@ -11,13 +11,13 @@ from sqlalchemy import event
 
 from helpdesk import workflows
 from helpdesk.extensions import db
-from helpdesk.models import Role, Ticket
+from helpdesk.models import Role, Ticket, User
 from tests.pages import parse
 
 
 def poll_url(client, ticket_id: int) -> str:
     html = client.get(f"/admin/tickets/{ticket_id}/").get_data(as_text=True)
-    return unescape(re.search(r'data-url="([^"]+)"', html).group(1))
+    return unescape(re.search(r'data-url="(/live/ticket/[^"]+)"', html).group(1))
 
 
 def test_two_agents_see_each_other_and_who_is_typing(app, login_as, make_user, make_ticket):
@@ -79,3 +79,20 @@ def test_the_queue_shows_an_eye_on_an_open_ticket(app, login_as, make_user, make
     eyes = page.select("span", data_testid="viewers")
     assert [eye.attrs["title"] for eye in eyes] == ["Ana"]
     assert str(quiet) not in "".join(eye.attrs["title"] for eye in eyes)
+
+
+def test_the_ticket_poll_carries_the_bell_and_stops_after_logout(app, login_as, make_user,
+                                                                 make_ticket):
+    """One poll on the ticket page serves the bell too (no second request, no SQL); once the
+    session logs out, its pass is refused."""
+    ticket = make_ticket()
+    boss = make_user(Role.SUPERVISOR, name="Jefa", email="jefa@test.bayit")
+    client = login_as(make_user(Role.SUPERVISOR, name="Ana", email="ana@test.bayit"))
+    url = poll_url(client, ticket)
+    assert client.get(url).get_json()["bell"]["n"] == 0
+    with app.app_context(), workflows.atomic():
+        workflows.add_note(db.session.get(Ticket, ticket), "@ana mira esto",
+                           actor=db.session.get(User, boss))
+    assert client.get(url).get_json()["bell"]["n"] == 1
+    client.post("/logout", data={})
+    assert client.get(url).status_code == 403

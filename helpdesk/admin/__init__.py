@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from .. import queries
 from ..security import csp_nonce
-from . import closure, escalation, mail, merge
+from . import closure, escalation, mail, merge, notices
 from .catalog import catalog_views, template_views
 from .jobs import job_views
 from .mail import mail_views
@@ -53,6 +53,7 @@ def init_admin(app: Flask) -> Admin:
     app.context_processor(closure.panel_globals)
     app.context_processor(mail.panel_globals)
     app.context_processor(merge.panel_globals)
+    notices.init_notices(admin, app)
     return admin
 
 

@@ -94,7 +94,11 @@ from .merge import (
 from .notify import (
     mail_email_changed,
     mail_notice,
+    mail_ticket_notice,
+    read_notice,
     send_reply,
+    set_notice_preferences,
+    tell,
 )
 from .outbox import (
     INTENT_HANDLERS,
@@ -217,6 +221,10 @@ __all__ = [
     "intent_handler",
     "mail_email_changed",
     "mail_notice",
+    "mail_ticket_notice",
+    "read_notice",
+    "set_notice_preferences",
+    "tell",
     "mark_notifications_read",
     "may_set_availability",
     "move_rule",

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import AuditEntry, Strategy, Team, Ticket, TicketStatus, User
 from .base import add_event, audit, ensure_fresh, touch
 from .lifecycle import apply_targets, set_status
+from .notify import tell_assignee
 from .outbox import intent_handler, schedule_waiting
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def _hand_over(ticket: Ticket, agent: User | None, *, actor: User | None, reason
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
     set_status(ticket, new_status, actor, reason, now)
     db.session.flush()
+    tell_assignee(ticket, agent, actor=actor, reason=reason, now=now)
 
 
 def recount_open_tickets() -> list[tuple[int, int, int]]:

@@ -29,7 +29,8 @@ from ..queries import escalation as esc_queries
 from .assignment import assign_ticket, auto_assign
 from .base import add_event, audit, clean_text, ensure_fresh, touch
 from .lifecycle import apply_targets
-from .outbox import intent_handler, schedule
+from .notify import tell
+from .outbox import intent_handler
 
 
 class EscalationForbidden(DomainError):
@@ -64,7 +65,8 @@ def escalate_ticket(ticket: Ticket, *, reason: EscalationReason, to_team: Team |
               reason="escalate")
         ticket.priority = priority
         apply_targets(ticket, now)  # the new priority's targets, still counted from creation
-    _notify(escalation, _receivers(ticket, escalation), esc_queries.ESCALATION_NOTICE, now)
+    _notify(escalation, _receivers(ticket, escalation), esc_queries.ESCALATION_NOTICE, now,
+            actor)
     touch(ticket, now)
     db.session.flush()
     return escalation
@@ -163,17 +165,14 @@ def _receivers(ticket: Ticket, escalation: Escalation) -> list[int]:
     return queries.supervisors_by_team([escalation.to_team.id]).get(escalation.to_team.id, [])
 
 
-def _notify(escalation: Escalation, user_ids: list[int], kind: str, now: datetime) -> None:
+def _notify(escalation: Escalation, user_ids: list[int], kind: str, now: datetime,
+            actor: User | None = None) -> None:
+    """Each receiver is told as they chose for escalations (`notify.tell`), never the actor."""
     db.session.flush()  # the escalation's id names the notice
     for user_id in sorted(set(user_ids)):
-        notice = Notification(user_id=user_id, ticket_id=escalation.ticket_id,
-                              team_id=escalation.to_team_id, created_at=now,
-                              kind=kind, message=f"{kind}:{escalation.id}")
-        db.session.add(notice)
-        db.session.flush()
-        if current_app.config.get("MAIL_SERVER"):
-            schedule("mail_escalation", notice.id, queue="mail",
-                     key=f"escalation-mail:{notice.id}")
+        tell(user_id, kind, ticket=db.session.get(Ticket, escalation.ticket_id), actor=actor,
+             detail=escalation.id, now=now, team_id=escalation.to_team_id,
+             mail_handler="mail_escalation")
 
 
 def deescalate_ticket(ticket: Ticket, *, note: str, actor: User,
@@ -207,7 +206,8 @@ def deescalate_ticket(ticket: Ticket, *, note: str, actor: User,
     add_event(ticket, actor, now, "deescalate", team=back.name, note=note)
     _give_back(ticket, back, escalation.from_user, actor)
     if ticket.assignee_id is not None:
-        _notify(escalation, [ticket.assignee_id], esc_queries.DEESCALATION_NOTICE, now)
+        _notify(escalation, [ticket.assignee_id], esc_queries.DEESCALATION_NOTICE, now,
+                actor)
     touch(ticket, now)
     db.session.flush()
     return escalation

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert
 from sqlalchemy.orm.attributes import flag_modified
 
-from .. import queries, rules
+from .. import presence, queries, rules
 from ..errors import InvalidTransition
 from ..extensions import db
 from ..models import AuditEntry, Notification, Priority, SlaState, Ticket, TicketStatus, User
@@ -116,10 +116,12 @@ def sweep_sla_states(now: datetime) -> int:
     when mail is configured. Returns how many tickets changed state."""
     mail_on = bool(current_app.config.get("MAIL_SERVER"))
     if db.engine.dialect.name == "postgresql":  # notices and audit rows in the same statement
-        changed, _breached, notice_ids = queries.update_sla_states_and_notify(now, ids=mail_on)
+        changed, breached, notice_ids = queries.update_sla_states_and_notify(now, ids=mail_on)
     else:
         changed, breached = queries.update_sla_states(now)
         notice_ids = notify_breaches(breached, now)
+    if breached:  # notices written in bulk: the live bells learn it after the commit
+        presence.notices_changed_for_everyone()
     if mail_on:
         for notice_id in notice_ids:
             schedule("mail_notice", notice_id, queue="mail", key=f"notice-mail:{notice_id}")

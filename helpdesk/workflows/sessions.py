@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, update
 
-from .. import queries, rules
+from .. import presence, queries, rules
 from ..extensions import db
 from ..models import User, UserSession
 from ..securitylog import security_event
@@ -73,6 +73,7 @@ def end_session(token: str) -> bool:
 
 
 def _end_all(user_id: int) -> int:
+    presence.end_passes(user_id=user_id)  # every live pass issued until now stops working
     return db.session.execute(
         delete(UserSession).where(UserSession.user_id == user_id)).rowcount
 

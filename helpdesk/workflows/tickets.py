@@ -25,6 +25,7 @@ from ..queries import REPLY_KEY
 from .assignment import assign_ticket
 from .base import BODY_MAX, NOTE_MAX, REPLY_MAX, SUBJECT_MAX, audit, clean_text, ensure_fresh, touch
 from .lifecycle import apply_targets, set_status
+from .notify import tell_customer_wrote, tell_mentioned
 from .outbox import schedule
 
 
@@ -108,6 +109,7 @@ def add_note(ticket: Ticket, text: str, *, actor: User, expected_version: int | 
     audit(ticket, actor, "note")
     touch(ticket, now)
     db.session.flush()
+    tell_mentioned(ticket, note, actor=actor, now=now)
     return note
 
 
@@ -127,4 +129,5 @@ def add_customer_message(ticket: Ticket, body: str, *, now: datetime | None = No
         set_status(ticket, TicketStatus.OPEN, None, "customer", now)
     touch(ticket, now)
     db.session.flush()
+    tell_customer_wrote(ticket, message, now)
     return message
