@@ -29,7 +29,8 @@ from ..models import (
 from ..rules import parse_id
 from . import closure, escalation, queue
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
-from .ticket_work import ReassignMixin, TicketWorkMixin, may_take
+from .bulk import BulkMixin
+from .ticket_work import TicketWorkMixin, may_take
 
 
 def _options(enum):
@@ -84,7 +85,7 @@ def _link(view, context, model, name):
     return link
 
 
-class TicketView(TicketWorkMixin, ReassignMixin, escalation.EscalationMixin,
+class TicketView(TicketWorkMixin, BulkMixin, escalation.EscalationMixin,
                  closure.ClosureMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
