@@ -217,9 +217,9 @@ class BulkMixin:
         reason = (form.over_capacity.data or "").strip() or None
         try:
             team, agent = _pick(Team, form.team.data), _pick(User, form.agent.data)
-        except workflows.DomainError as exc:
+        except workflows.DomainError as exc:  # an unknown id: a tampered form
             flash(str(exc), "error")
-            return None, 422
+            return None, 400
         if agent is not None and _needs_reason(agent, tickets, reason):
             return None, 422
         outcome, refused = run_bulk(lambda: workflows.reassign_tickets(

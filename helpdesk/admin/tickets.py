@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import false, select
+from sqlalchemy import false, literal, select, union_all
 from sqlalchemy.orm import selectinload
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
@@ -26,8 +26,9 @@ from ..models import (
     Ticket,
     User,
 )
+from ..queries import views as view_queries
 from ..rules import parse_id
-from . import closure, escalation, queue
+from . import closure, escalation, queue, saved_views
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .bulk import BulkMixin
 from .ticket_work import TicketWorkMixin, may_take
@@ -54,13 +55,25 @@ class IdEqual(filters.FilterEqual):
         return parse_id(value) or 0
 
 
+#: The tables whose rows the queue's filters offer by name, read together (`_names`).
+NAMED = (Category, Team, User)
+
+
 def _names(model):
-    """Filter options: (id, name) of every row, read when the filter menu is drawn."""
+    """Filter options: (id, name) of every row, read when the filter menu is drawn — for the
+    three named tables in one statement per request."""
     def options():
         if not has_app_context():  # Flask-Admin also asks once while the view is built
             return []
-        return [(str(row_id), name) for row_id, name in db.session.execute(
-            select(model.id, model.name).order_by(model.name))]
+        if "hd_filter_names" not in g:
+            rows = db.session.execute(union_all(*(
+                select(literal(m.__tablename__).label("kind"), m.id, m.name) for m in NAMED
+            )).order_by("kind", "name"))
+            names = {m.__tablename__: [] for m in NAMED}
+            for kind, row_id, name in rows:
+                names[kind].append((str(row_id), name))
+            g.hd_filter_names = names
+        return g.hd_filter_names[model.__tablename__]
     return options
 
 
@@ -85,8 +98,8 @@ def _link(view, context, model, name):
     return link
 
 
-class TicketView(TicketWorkMixin, BulkMixin, escalation.EscalationMixin,
-                 closure.ClosureMixin, StaffModelView):
+class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
+                 escalation.EscalationMixin, closure.ClosureMixin, StaffModelView):
     """The ticket queue: filters, search, sorting, paging; create and edit via workflows."""
 
     read_roles = write_roles = ALL_STAFF
@@ -226,12 +239,33 @@ class TicketView(TicketWorkMixin, BulkMixin, escalation.EscalationMixin,
         """The page's rows; with a search, each row's snippet for the subject column; who has
         each row's ticket open (the eye icon, from Redis)."""
         g.search_rank = None
-        count, rows = super().get_list(page, sort_column, sort_desc, search, filters,
+        _none, rows = super().get_list(page, sort_column, sort_desc, search, filters,
                                        *args, **kwargs)
         ids = [row.id for row in rows]
         self._template_args["snippets"] = queries.search_snippets(ids, search) if search else {}
         self._template_args["viewers"] = presence.viewers_of(ids)
-        return count, rows
+        saved = view_queries.views_for(current_user)
+        total, counts = queue.count_all(self, (search, filters), saved)
+        self._template_args["saved_tabs"] = queue.saved_tabs(saved, counts,
+                                                             queue.list_args(request.args))
+        self._template_args["list_more"] = total > queries.COUNT_CAP
+        return min(total, queries.COUNT_CAP), rows
+
+    def render(self, template, **kwargs):
+        """The queue on a tab (built-in or saved) shows the tab, never Flask-Admin's raw filter
+        widgets: their arguments ride along as hidden fields of the filter form instead."""
+        if template == self.list_template and kwargs.get("active_filters"):
+            current = {k: v for k, v in queue.list_args(request.args) if k.startswith("flt")}
+            tabs = [tab["args"] for tab in self._template_args.get("tabs", ())] + [
+                {k: v for k, v in queue.list_args_from_query(t["url"].partition("?")[2])
+                 if k.startswith("flt")} for t in self._template_args.get("saved_tabs", ())]
+            if current in tabs:
+                kwargs["active_filters"] = []
+                kwargs["extra_args"] = {**kwargs.get("extra_args", {}), **current}
+        if template == self.list_template:
+            kwargs["save_view_form"] = saved_views.save_form(
+                queue.clean_query(self, request.args) or "")
+        return super().render(template, **kwargs)
 
     def _order_by(self, query, joins, sort_joins, sort_field, sort_desc):
         """Deadline order puts tickets without a running deadline last; ids break ties."""

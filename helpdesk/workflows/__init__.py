@@ -141,8 +141,12 @@ from .tickets import (
     create_ticket,
     update_ticket_details,
 )
+from .views import delete_view, rename_view, save_view
 
 __all__ = [
+    "delete_view",
+    "rename_view",
+    "save_view",
     "BulkOutcome",
     "apply_each",
     "change_priorities",

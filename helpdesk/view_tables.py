@@ -1,0 +1,34 @@
+"""The queue's saved views: a person's named filters, search and sort, optionally shared with
+one of their teams. Re-exported by `helpdesk.models`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .columns import UTCDateTime, utcnow
+from .extensions import db
+
+#: A saved view's name and its stored query string, at most.
+SAVED_VIEW_NAME_MAX, SAVED_VIEW_QUERY_MAX = 60, 2000
+
+
+class SavedView(db.Model):
+    """The queue's list arguments (filters `flt…`, `search`, `sort`, `desc`) under a name.
+    Its owner sees, renames and deletes it; with `team_id` the members of that team (one of
+    the owner's) see it too. It stores arguments, never tickets: whoever opens it sees only
+    the tickets they may see."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                          index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"),
+                                                index=True)
+    name: Mapped[str] = mapped_column(String(SAVED_VIEW_NAME_MAX))
+    query: Mapped[str] = mapped_column(String(SAVED_VIEW_QUERY_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

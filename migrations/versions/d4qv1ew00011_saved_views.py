@@ -1,0 +1,45 @@
+"""saved views
+
+The queue's saved views (helpdesk/view_tables.py): a person's named filters, search and sort,
+optionally shared with one of their teams. A new table only, so SQLite and PostgreSQL take the
+same path and the search triggers are untouched.
+
+Revision ID: d4qv1ew00011
+Revises: c7f75ea00007
+Create Date: 2026-11-30 09:45:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'd4qv1ew00011'
+down_revision = 'c7f75ea00007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('saved_views',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('query', sa.String(length=2000), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_saved_views_owner_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_saved_views_team_id_teams'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_views')),
+    sa.UniqueConstraint('owner_id', 'name', name=op.f('uq_saved_views_owner_id'))
+    )
+    with op.batch_alter_table('saved_views', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_saved_views_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_saved_views_team_id'), ['team_id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('saved_views', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_saved_views_team_id'))
+        batch_op.drop_index(batch_op.f('ix_saved_views_owner_id'))
+    op.drop_table('saved_views')
