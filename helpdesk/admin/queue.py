@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-from flask import url_for
+from flask import g, url_for
 from flask_admin.contrib.sqla import filters
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
@@ -93,25 +93,72 @@ def saved_view_tabs(view, counts: dict[str, int]) -> list[dict]:
     return tabs
 
 
+#: Babel's units for format_timedelta, largest first (what "4 días" is made of).
+_UNITS = (("year", 31_536_000), ("month", 2_592_000), ("week", 604_800), ("day", 86_400),
+          ("hour", 3_600), ("minute", 60))
+
+
+def _shown(seconds: float) -> tuple[str, int]:
+    """The (unit, number) format_timedelta(granularity="minute", threshold=1.0) shows for
+    this many seconds: the same rounding as Babel's, so equal keys read the same."""
+    for unit, size in _UNITS:
+        value = seconds / size
+        if value >= 1.0 or unit == "minute":
+            if unit == "minute" and value > 0:
+                value = max(1, value)
+            return unit, int(round(value))
+    raise AssertionError("unreachable")
+
+
+def _memo(kind: str, key, make):
+    """A text the queue repeats on many rows, made once per request."""
+    cache = g.setdefault("hd_queue_texts", {})
+    if (kind, key) not in cache:
+        cache[kind, key] = make()
+    return cache[kind, key]
+
+
 def _relative(delta) -> str:
-    return format_timedelta(abs(delta), granularity="minute", threshold=1.0)
+    return _memo("delta", _shown(abs(delta.total_seconds())), lambda: format_timedelta(
+        abs(delta), granularity="minute", threshold=1.0))
+
+
+def label(member) -> str:
+    """An enum member's label in the viewer's language, translated once per request."""
+    return _memo("label", member, lambda: str(member.label))
+
+
+def enum_cell(view, context, model, name):
+    """Column formatter: an enum's label (escaped by Flask-Admin), translated once a page."""
+    value = getattr(model, name)
+    return "" if value is None else label(value)
 
 
 def sla_cell(view, context, model, name):
     """Time to the running deadline, coloured by the SLA state the sweep keeps."""
-    left = rules.due_in(rules.utcnow(), model.sla_due_at)
+    left = rules.due_in(_now(), model.sla_due_at)
     if left is None:
         return ""
-    state = model.sla_state if left.total_seconds() > 0 else SlaState.BREACHED
-    text = (_("en %(time)s", time=_relative(left)) if left.total_seconds() > 0
-            else _("hace %(time)s", time=_relative(left)))
-    return Markup('<span class="badge hd-sla hd-sla-{}" title="{}">{}</span>').format(
-        state.value, state.label, text)
+    ahead = left.total_seconds() > 0
+    state = model.sla_state if ahead else SlaState.BREACHED
+
+    def make():
+        text = (_("en %(time)s", time=_relative(left)) if ahead
+                else _("hace %(time)s", time=_relative(left)))
+        return Markup('<span class="badge hd-sla hd-sla-{}" title="{}">{}</span>').format(
+            state.value, label(state), text)
+
+    return _memo("sla", (state, ahead, _shown(abs(left.total_seconds()))), make)
 
 
 def age_cell(view, context, model, name):
     """How long ago the ticket came in."""
-    return _relative(rules.utcnow() - model.created_at)
+    return _relative(_now() - model.created_at)
+
+
+def _now():
+    """One clock for the whole page."""
+    return _memo("now", None, rules.utcnow)
 
 
 # --- Saved views of one's own ------------------------------------------------------------------
@@ -175,9 +222,11 @@ def capped(statement, cap: int = queries.COUNT_CAP):
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
-def count_all(view, current: tuple[str | None, list], saved: list) -> tuple[int, list[int]]:
-    """In one statement: the current list's count and each saved view's, each capped."""
-    parts = [capped(listed(view, *current))] + [
+def count_all(view, current: tuple[str | None, list], saved: list,
+              current_cap: int) -> tuple[int, list[int]]:
+    """In one statement: the current list's count (capped at `current_cap`: the pager needs
+    only a few pages ahead) and each saved view's (capped as the tabs are)."""
+    parts = [capped(listed(view, *current), current_cap)] + [
         capped(listed(view, *parse_query(view, s.query))) for s in saved]
     row = db.session.execute(select(*parts)).one()
     return row[0], list(row[1:])

@@ -9,6 +9,7 @@ from flask_admin.contrib.sqla import filters
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import false, literal, select, union_all
 from sqlalchemy.orm import selectinload
@@ -39,12 +40,12 @@ def _options(enum):
 
 
 def _assignee_cell(view, context, model, name):
-    """The assignee, or *Tomar* (the `take_button` macro of helpdesk/macros.html) for an
+    """The assignee, or *Tomar* (the queue's `queue_take_button`, else `take_button`) for an
     unassigned ticket; whether the viewer may take it is decided here."""
     if model.assignee is not None:
         return model.assignee.name
-    return context.resolve("take_button")(model=model, column=name,
-                                          may_take=may_take(model, current_user))
+    macro = context.get("queue_take_button") or context.resolve("take_button")  # details page
+    return macro(model=model, column=name, may_take=may_take(model, current_user))
 
 
 class IdEqual(filters.FilterEqual):
@@ -54,6 +55,9 @@ class IdEqual(filters.FilterEqual):
     def clean(self, value):
         return parse_id(value) or 0
 
+
+#: How many pages past the current one the pager counts ("página 1 de 5+").
+PAGES_AHEAD = 5
 
 #: The tables whose rows the queue's filters offer by name, read together (`_names`).
 NAMED = (Category, Team, User)
@@ -83,7 +87,7 @@ TEAM_FILTER = IdEqual(Ticket.team_id, _l("Equipo"), options=_names(Team))
 
 def _link(view, context, model, name):
     """Number and subject open the ticket page (escaped: subjects are customer text)."""
-    url = url_for(".work_view", ticket_id=model.id)
+    url = f"{_queue_base()}{model.id}/"
     text = model.number if name == "id" else model.subject
     link = Markup('<a href="{}">{}</a>').format(url, text)
     viewers = (context.get("viewers") or {}).get(model.id) if name == "id" else None
@@ -96,6 +100,13 @@ def _link(view, context, model, name):
         link += Markup('<div class="small text-muted hd-snippet" data-testid="snippet">{}</div>'
                        ).format(snippet)
     return link
+
+
+def _queue_base() -> str:
+    """"/admin/tickets/": every ticket page is under it (`work_view`), built once a request."""
+    if "hd_queue_base" not in g:
+        g.hd_queue_base = url_for(".index_view")
+    return g.hd_queue_base
 
 
 class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
@@ -138,7 +149,8 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         escalation.ESCALATED, escalation.ESCALATION_REASON,  # last: earlier indexes stay
     )
     column_extra_row_actions = escalation.queue_row_actions()
-    column_formatters = {**ENUM_FORMATTERS, "id": _link,
+    column_formatters = {**ENUM_FORMATTERS, "status": queue.enum_cell,
+                         "priority": queue.enum_cell, "id": _link,
                          "subject": escalation.level_badge(_link),
                          "sla_due_at": queue.sla_cell, "created_at": queue.age_cell,
                          "assignee": _assignee_cell}
@@ -245,11 +257,13 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         self._template_args["snippets"] = queries.search_snippets(ids, search) if search else {}
         self._template_args["viewers"] = presence.viewers_of(ids)
         saved = view_queries.views_for(current_user)
-        total, counts = queue.count_all(self, (search, filters), saved)
+        size = kwargs.get("page_size") or self.page_size
+        cap = ((page or 0) + PAGES_AHEAD) * size  # "página 1 de 5+": counted no further than that
+        total, counts = queue.count_all(self, (search, filters), saved, cap)
         self._template_args["saved_tabs"] = queue.saved_tabs(saved, counts,
                                                              queue.list_args(request.args))
-        self._template_args["list_more"] = total > queries.COUNT_CAP
-        return min(total, queries.COUNT_CAP), rows
+        self._template_args["list_more"] = total > cap
+        return min(total, cap), rows
 
     def render(self, template, **kwargs):
         """The queue on a tab (built-in or saved) shows the tab, never Flask-Admin's raw filter
@@ -265,6 +279,10 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         if template == self.list_template:
             kwargs["save_view_form"] = saved_views.save_form(
                 queue.clean_query(self, request.args) or "")
+            kwargs["edit_url"] = url_for(".edit_view", id="")
+            kwargs["row_labels"] = {"select": _("Seleccionar"), "edit": _("Editar")}
+            kwargs["csrf_token_field"] = Markup(
+                '<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
         return super().render(template, **kwargs)
 
     def _order_by(self, query, joins, sort_joins, sort_field, sort_desc):
