@@ -45,7 +45,7 @@ def _assignee_cell(view, context, model, name):
     if model.assignee is not None:
         return model.assignee.name
     macro = context.get("queue_take_button") or context.resolve("take_button")  # details page
-    return macro(model=model, column=name, may_take=may_take(model, current_user))
+    return macro(model=model, column=name, may_take=may_take(model, _viewer()))
 
 
 class IdEqual(filters.FilterEqual):
@@ -102,6 +102,31 @@ def _link(view, context, model, name):
     return link
 
 
+class QueueEscalateAction(escalation.EscalateRowAction):
+    """*Escalar* on each queue row, as `escalation.EscalateRowAction` draws it and on the same
+    rule (`escalation.may_escalate`), with its texts and URL made once per page, not per row
+    (the 50 url_for and translations were a sixth of the page's time)."""
+
+    def render(self, context, row_id, row):
+        user = _viewer()
+        if not escalation.may_escalate(row, user):
+            return ""
+        if "hd_escalate_texts" not in g:
+            g.hd_escalate_texts = (str(self.title), _("Escalar %(ticket)s", ticket="\ue000"))
+        title, label = g.hd_escalate_texts
+        return Markup('<a class="icon" href="{}{}/escalate" title="{}" data-testid="escalate-row-'
+                      '{}"><span class="fa fa-level-up" aria-hidden="true"></span>'
+                      '<span class="sr-only">{}</span></a>').format(
+            _queue_base(), row.id, title, row.id, label.replace("\ue000", row.number))
+
+
+def _viewer():
+    """The signed-in user object itself (not the proxy), for rules asked once per row."""
+    if "hd_viewer" not in g:
+        g.hd_viewer = current_user._get_current_object()
+    return g.hd_viewer
+
+
 def _queue_base() -> str:
     """"/admin/tickets/": every ticket page is under it (`work_view`), built once a request."""
     if "hd_queue_base" not in g:
@@ -148,7 +173,7 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         filters.DateTimeBetweenFilter(Ticket.created_at, _l("Creado")),
         escalation.ESCALATED, escalation.ESCALATION_REASON,  # last: earlier indexes stay
     )
-    column_extra_row_actions = escalation.queue_row_actions()
+    column_extra_row_actions = [QueueEscalateAction()]
     column_formatters = {**ENUM_FORMATTERS, "status": queue.enum_cell,
                          "priority": queue.enum_cell, "id": _link,
                          "subject": escalation.level_badge(_link),
