@@ -16,9 +16,9 @@ from helpdesk.models import AuditEntry, Priority, Role, Ticket, TicketStatus, Us
 
 @pytest.fixture
 def desk(app, make_team, make_user, make_ticket):
-    """Team Cuenta (Ana, agent, capacity 2; Sergio, supervisor) and team Otro; tickets:
-    two new unassigned of Cuenta, one Cuenta open of Sergio, one resolved (unassigned) of Cuenta, one of
-    Otro (Ana cannot see it)."""
+    """Team Cuenta (Ana, agent, capacity 2; Sergio, supervisor) and team Otro; tickets: two
+    new unassigned of Cuenta, one Cuenta open of Sergio, one resolved (unassigned) of Cuenta,
+    one of Otro (Ana cannot see it)."""
     cuenta, otro = make_team("Cuenta"), make_team("Otro")
     ana = make_user(Role.AGENT, teams=[cuenta], name="Ana", capacity=2)
     sergio = make_user(Role.SUPERVISOR, teams=[cuenta], name="Sergio", capacity=50)
