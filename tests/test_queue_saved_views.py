@@ -120,6 +120,7 @@ def test_a_shared_view_is_seen_by_the_team_only_and_changed_by_its_owner_only(ap
     ("x" * 61, "", "flt0_0=open", "Revisa el formulario"),
     ("Otra", "tecnico", "flt0_0=open", "Solo puedes compartir una vista con un equipo"),
     ("Otra", "999999", "flt0_0=open", "La opción elegida ya no existe."),
+    ("Otra", "\u00b2", "flt0_0=open", "La opción elegida ya no existe."),
     ("Otra", "", "flt99_zz=1", "esos filtros no se pueden guardar"),
     ("Otra", "", "flt0_0=nope", "esos filtros no se pueden guardar"),
     ("Otra", "", "sort=99", "esos filtros no se pueden guardar"),

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from .. import workflows
+from .. import rules, workflows
 from ..extensions import db
 from ..forms import ConfirmForm, Form
 from ..models import Team
@@ -81,7 +81,8 @@ class SavedViewsMixin:
         if problem is not None:
             flash(_("Revisa el formulario: %(errors)s", errors=problem), "error")
             return self._views_page(422, save=form)
-        team = db.session.get(Team, int(form.team.data)) if form.team.data.isdigit() else None
+        team_id = rules.parse_id(form.team.data) if form.team.data else None
+        team = db.session.get(Team, team_id) if team_id is not None else None
         if form.team.data and team is None:
             flash(_("La opción elegida ya no existe."), "error")
             return self._views_page(422, save=form)
