@@ -14,13 +14,17 @@ a session of its own: with Linux's autogroup scheduling, on here, two workers in
 would share one session's CPU on a busy machine). `create` posts the ticket form
 with its CSRF token. An error is an answer outside 2xx/3xx (a 503 too) or an exception.
 
-The last line printed is JSON: per page `<page>_p50_ms` and `<page>_p95_ms` (at the higher
-concurrency), `<page>_rps_c1`, `<page>_rps_c8`, `<page>_errors`; "tickets", "database", "load".
+Every client asks for compressed pages as Chromium does (--accept-encoding; the body is
+decompressed to read it). The last line printed is JSON: per page `<page>_p50_ms` and
+`<page>_p95_ms` (at the higher concurrency), `<page>_rps_c1`, `<page>_rps_c8`,
+`<page>_errors`, `<page>_kb_sent` and `<page>_kb` (one response's size on the wire and read);
+"tickets", "database", "load".
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import json
 import os
@@ -32,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -45,6 +50,23 @@ AGENT, SUPERVISOR, PASSWORD = queue_pages.AGENT, queue_pages.SUPERVISOR, "demo"
 PAGES = ("queue", "filtered", "ticket", "search", "reports", "home", "create")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 BIN = Path(sys.executable).parent
+#: What Chromium asks for: the server compresses pages for it (Flask-Compress).
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
+
+
+def decoded(body: bytes, encoding: str | None) -> bytes:
+    """A response body as the browser reads it, whatever Content-Encoding it came in."""
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    if encoding == "br":
+        import brotli
+        return brotli.decompress(body)
+    if encoding == "zstd":
+        from backports import zstd
+        return zstd.decompress(body)
+    return body
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,18 +81,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated subset")
     parser.add_argument("--fresh", action="store_true", help="wipe and seed the database again")
+    parser.add_argument("--accept-encoding", default=BROWSER_ENCODINGS,
+                        help="Accept-Encoding sent, as Chromium does ('' for none)")
     return parser.parse_args()
 
 
 class Client:
     """One browser: its own cookies, one connection per request, redirects not followed."""
 
+    encoding = BROWSER_ENCODINGS  # set from --accept-encoding
+
     def __init__(self, port: int):
         self.port, self.cookies = port, {}
+        self.sent: tuple[int, int] = (0, 0)  # the last body's bytes: as sent, as read
 
     def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, bytes]:
         """Send one request; (status, body)."""
         headers = {"Accept": "text/html"}
+        if self.encoding:
+            headers["Accept-Encoding"] = self.encoding
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         payload = None
@@ -81,10 +110,12 @@ class Client:
         try:
             conn.request(method, path, body=payload, headers=headers)
             response = conn.getresponse()
-            body = response.read()
+            raw = response.read()
             for header in response.headers.get_all("Set-Cookie") or ():
                 name, _sep, rest = header.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
+            body = decoded(raw, response.headers.get("Content-Encoding"))
+            self.sent = (len(raw), len(body))
             return response.status, body
         finally:
             conn.close()
@@ -277,6 +308,9 @@ def measure(port: int, plan: dict, pages: list[str], args, master: int) -> dict:
         method, path = plan[page]
         clients = sessions(port, high, page)
         drive(clients[:1], method, path, plan["customer"], min(2.0, args.seconds))  # warm-up
+        sent, read = clients[0].sent
+        result.update({f"{page}_kb_sent": round(sent / 1024, 1),
+                       f"{page}_kb": round(read / 1024, 1)})
         low, busy = interleaved(clients, high, method, path, plan["customer"], args, master)
         errors = low["errors"] + busy["errors"]
         result.update({
@@ -297,6 +331,7 @@ def measure(port: int, plan: dict, pages: list[str], args, master: int) -> dict:
 def main() -> None:
     """Prepare the database, start the servers, drive every page, print the JSON last."""
     args = parse_args()
+    Client.encoding = args.accept_encoding
     pages = [p for p in args.pages.split(",") if p]
     uri = queue_pages.database_uri(args.tickets, args.fresh)
     app = queue_pages.build_app(uri)

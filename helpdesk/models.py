@@ -609,3 +609,4 @@ from .report_tables import (  # noqa: E402, F401
     ReportTicket,
 )
 from .session_tables import UserSession  # noqa: E402, F401
+from .view_tables import SavedView  # noqa: E402, F401

@@ -124,6 +124,30 @@ def may_reassign(role: Role, status: TicketStatus | None = None) -> bool:
     return reassign_refusal(role, status) is None
 
 
+#: Why an assignment past the agent's capacity is refused (`capacity_refusal`): agents never
+#: go past it; supervisors and admins may, knowingly, with a reason (audited).
+FULL, NEEDS_REASON = "full", "needs_reason"
+OVER_CAPACITY_REASON_MAX = 500
+
+
+def may_exceed_capacity(role: Role | None) -> bool:
+    """Whether this person may assign a ticket to an agent already at capacity (with a reason):
+    supervisors and admins; agents and the system (automatic assignment) never."""
+    return role is not None and role >= Role.SUPERVISOR
+
+
+def capacity_refusal(role: Role | None, *, open_tickets: int, capacity: int,
+                     reason: str | None) -> str | None:
+    """Why one more ticket may not go to an agent holding `open_tickets` of `capacity`, or
+    None: there is room; or a supervisor gives a reason to go past it. The reassign dialog
+    asks it to show "al límite" and the reason box; the assignment workflow to act."""
+    if has_capacity(open_tickets, capacity):
+        return None
+    if not may_exceed_capacity(role):
+        return FULL
+    return None if (reason or "").strip() else NEEDS_REASON
+
+
 #: Why an escalation is refused (`escalate_refusal`, `escalation_target_refusal`,
 #: `deescalate_refusal`); the escalation workflow turns each into its message.
 NO_TARGET, INACTIVE_TEAM, NOT_TEAM_SUPERVISOR, SAME_TEAM, TARGET_NOT_ALLOWED, NOT_ESCALATED = (

@@ -1,4 +1,4 @@
-// Keyboard shortcuts of the queue (j/k move, Enter or o opens, x selects) and of the ticket
+// Keyboard shortcuts of the queue (j/k move, Enter or o opens, x selects, t takes) and of the ticket
 // page (r reply, n note, Ctrl+Enter sends, [ and ] previous/next ticket in the queue's last
 // order, ? help). None fires while typing in a field, except Ctrl+Enter inside one.
 (function () {
@@ -54,6 +54,11 @@
     if (key === "x") {
       var box = rows[current].querySelector("input.action-checkbox");
       if (box) { box.click(); }
+      return true;
+    }
+    if (key === "t") {  // the row's own Tomar button, only where the server offers it
+      var take = rows[current].querySelector("[data-testid^=take-]");
+      if (take) { take.click(); }
       return true;
     }
     return false;

@@ -601,7 +601,7 @@ def _reassign_form(panel: Panel, app, ticket_id: int, team: str, agent: str):
     agents.select_option(label=option.inner_text())  # "Name (Team, Team)"
     page.get_by_test_id("reassign-submit").click()
     sync_api.expect(page).to_have_url(re.compile(rf"/admin/tickets/{ticket_id}/$"))
-    panel.flashed("1 tickets reasignados.")
+    panel.flashed("1 ticket reasignado.")
     with app.app_context():
         ticket = db.session.get(Ticket, ticket_id)
         assert (ticket.team.name, ticket.assignee.name) == (team, agent)

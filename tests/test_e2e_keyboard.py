@@ -3,6 +3,8 @@ at the cursor, send with Ctrl+Enter, go to the next ticket; shortcuts never fire
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser import demo_app as build_demo_app
@@ -67,3 +69,36 @@ def test_the_queue_and_a_ticket_by_keyboard(live_server, browser):
     page.wait_for_load_state()
     page.keyboard.press("[")
     expect(page).to_have_url(f"{live_server}{first}")
+
+
+def test_t_takes_the_current_row(live_server, browser, demo_app):
+    """In *Sin asignar*, `j` then `t` takes the first row's ticket (its own Tomar button)."""
+    from sqlalchemy import select
+
+    from helpdesk.extensions import db
+    from helpdesk.models import Ticket, User
+
+    expect = sync_api.expect
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "supervisor@demo.bayit")
+    page.fill("#password", "demo")
+    page.click("[data-testid=login-submit]")
+    page.goto(f"{live_server}/admin/tickets/")
+    page.get_by_test_id("view-unassigned").click()
+    page.wait_for_load_state()
+    first = page.locator("table.model-list tbody tr td.col-id a").first
+    if not first.count():
+        pytest.skip("the demo left no unassigned ticket")
+    href = first.get_attribute("href")
+    ticket_id = int(href.strip("/").split("/")[-1])
+    page.keyboard.press("t")  # no current row yet: nothing happens
+    expect(page).to_have_url(re.compile(r"/admin/tickets/\?"))
+    page.keyboard.press("j")
+    page.keyboard.press("t")
+    expect(page).to_have_url(f"{live_server}{href}")
+    expect(page.locator(".alert-success")).to_contain_text("Ahora el ticket es tuyo.")
+    with demo_app.app_context():
+        me = db.session.scalar(select(User.id).where(User.email == "supervisor@demo.bayit"))
+        assert db.session.get(Ticket, ticket_id).assignee_id == me
+    page.close()

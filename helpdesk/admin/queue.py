@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from flask import url_for
+import re
+from urllib.parse import parse_qsl, urlencode
+
+from flask import g, url_for
 from flask_admin.contrib.sqla import filters
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
-from sqlalchemy import not_, or_
+from sqlalchemy import func, literal, not_, or_, select
 
 from .. import queries, rules
+from ..extensions import db
 from ..models import SlaState, Ticket, TicketStatus
 from .escalation import ESCALATED
 
@@ -89,22 +93,156 @@ def saved_view_tabs(view, counts: dict[str, int]) -> list[dict]:
     return tabs
 
 
+#: Babel's units for format_timedelta, largest first (what "4 días" is made of).
+_UNITS = (("year", 31_536_000), ("month", 2_592_000), ("week", 604_800), ("day", 86_400),
+          ("hour", 3_600), ("minute", 60))
+
+
+def _shown(seconds: float) -> tuple[str, int]:
+    """The (unit, number) format_timedelta(granularity="minute", threshold=1.0) shows for
+    this many seconds: the same rounding as Babel's, so equal keys read the same."""
+    for unit, size in _UNITS:
+        value = seconds / size
+        if value >= 1.0 or unit == "minute":
+            if unit == "minute" and value > 0:
+                value = max(1, value)
+            return unit, int(round(value))
+    raise AssertionError("unreachable")
+
+
+def _memo(kind: str, key, make):
+    """A text the queue repeats on many rows, made once per request."""
+    cache = g.setdefault("hd_queue_texts", {})
+    if (kind, key) not in cache:
+        cache[kind, key] = make()
+    return cache[kind, key]
+
+
 def _relative(delta) -> str:
-    return format_timedelta(abs(delta), granularity="minute", threshold=1.0)
+    return _memo("delta", _shown(abs(delta.total_seconds())), lambda: format_timedelta(
+        abs(delta), granularity="minute", threshold=1.0))
+
+
+def label(member) -> str:
+    """An enum member's label in the viewer's language, translated once per request."""
+    return _memo("label", member, lambda: str(member.label))
+
+
+def enum_cell(view, context, model, name):
+    """Column formatter: an enum's label (escaped by Flask-Admin), translated once a page."""
+    value = getattr(model, name)
+    return "" if value is None else label(value)
 
 
 def sla_cell(view, context, model, name):
     """Time to the running deadline, coloured by the SLA state the sweep keeps."""
-    left = rules.due_in(rules.utcnow(), model.sla_due_at)
+    left = rules.due_in(_now(), model.sla_due_at)
     if left is None:
         return ""
-    state = model.sla_state if left.total_seconds() > 0 else SlaState.BREACHED
-    text = (_("en %(time)s", time=_relative(left)) if left.total_seconds() > 0
-            else _("hace %(time)s", time=_relative(left)))
-    return Markup('<span class="badge hd-sla hd-sla-{}" title="{}">{}</span>').format(
-        state.value, state.label, text)
+    ahead = left.total_seconds() > 0
+    state = model.sla_state if ahead else SlaState.BREACHED
+
+    def make():
+        text = (_("en %(time)s", time=_relative(left)) if ahead
+                else _("hace %(time)s", time=_relative(left)))
+        return Markup('<span class="badge hd-sla hd-sla-{}" title="{}">{}</span>').format(
+            state.value, label(state), text)
+
+    return _memo("sla", (state, ahead, _shown(abs(left.total_seconds()))), make)
 
 
 def age_cell(view, context, model, name):
     """How long ago the ticket came in."""
-    return _relative(rules.utcnow() - model.created_at)
+    return _relative(_now() - model.created_at)
+
+
+def _now():
+    """One clock for the whole page."""
+    return _memo("now", None, rules.utcnow)
+
+
+# --- Saved views of one's own ------------------------------------------------------------------
+
+#: The list arguments a saved view keeps (never the page).
+KEPT_ARG = re.compile(r"^(flt\d{1,2}_\w{1,40}|search|sort|desc)$")
+
+
+def list_args(args) -> list[tuple[str, str]]:
+    """The kept arguments of a list URL, in a stable order (what a saved view stores and what
+    makes a tab the current one)."""
+    return sorted((k, v) for k, v in args.items(multi=False) if KEPT_ARG.match(k) and v != "")
+
+
+def clean_query(view, args) -> str | None:
+    """The URL query a saved view keeps, if every argument is one the list honours: known
+    filters with acceptable values, a search, a sortable column; else None."""
+    kept = list_args(args)
+    for key, value in kept:
+        if key.startswith("flt"):
+            name = key[3:].split("_", 1)[1]
+            entry = (view._filter_args or {}).get(name)
+            if entry is None or not view._filter_value_ok(entry[1], value):
+                return None
+        elif key == "sort" and not (value.isdigit() and int(value) < len(view._list_columns)):
+            return None
+        elif key == "desc" and value != "1":
+            return None
+        elif key == "search" and len(value) > 200:
+            return None
+    return urlencode(kept)
+
+
+def parse_query(view, query: str) -> tuple[str | None, list]:
+    """(search, filters) of a stored query, in the form `get_list` takes them."""
+    pairs = dict(parse_qsl(query))
+    filters = []
+    for key, value in pairs.items():
+        if key.startswith("flt") and "_" in key:
+            position, name = key[3:].split("_", 1)
+            entry = (view._filter_args or {}).get(name)
+            if entry is not None and view._filter_value_ok(entry[1], value):
+                filters.append((int(position), (entry[0], str(entry[1].name), value)))
+    return pairs.get("search") or None, [f for _p, f in sorted(filters, key=lambda f: f[0])]
+
+
+def listed(view, search: str | None, filters) -> object:
+    """The ids of the tickets the list shows for (search, filters), as a statement: the view's
+    own scope, search and filters applied by its own code."""
+    query = select(Ticket.id).where(queries.visible_to(current_user))
+    if search:
+        query, _c, _j, _cj = view._apply_search(query, None, {}, {}, search)
+    if filters:
+        query, _c, _j, _cj = view._apply_filters(query, None, {}, {}, filters)
+    return query
+
+
+def capped(statement, cap: int = queries.COUNT_CAP):
+    """count(*) over at most cap + 1 rows of `statement`, as a scalar subquery."""
+    rows = statement.with_only_columns(literal(1)).limit(cap + 1).subquery()
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
+def count_all(view, current: tuple[str | None, list], saved: list,
+              current_cap: int) -> tuple[int, list[int]]:
+    """In one statement: the current list's count (capped at `current_cap`: the pager needs
+    only a few pages ahead) and each saved view's (capped as the tabs are)."""
+    parts = [capped(listed(view, *current), current_cap)] + [
+        capped(listed(view, *parse_query(view, s.query))) for s in saved]
+    row = db.session.execute(select(*parts)).one()
+    return row[0], list(row[1:])
+
+
+def saved_tabs(views: list, counts: list[int], current: list[tuple[str, str]]) -> list[dict]:
+    """Each saved view as a tab: name, capped count, URL, whether shared, whether current."""
+    tabs = []
+    for saved, count in zip(views, counts, strict=True):
+        tabs.append({"id": saved.id, "name": saved.name, "count": min(count, queries.COUNT_CAP),
+                     "more": count > queries.COUNT_CAP, "shared": saved.team_id is not None,
+                     "own": saved.owner_id == current_user.id,
+                     "url": url_for(".index_view") + ("?" + saved.query if saved.query else ""),
+                     "active": list_args_from_query(saved.query) == current})
+    return tabs
+
+
+def list_args_from_query(query: str) -> list[tuple[str, str]]:
+    return sorted((k, v) for k, v in parse_qsl(query) if KEPT_ARG.match(k) and v != "")

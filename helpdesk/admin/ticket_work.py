@@ -19,7 +19,6 @@ from ..forms import (
     ConfirmForm,
     NoteForm,
     PriorityForm,
-    ReassignForm,
     ReplyForm,
     StatusForm,
     TicketActionForm,
@@ -30,12 +29,11 @@ from ..models import (
     MessageKind,
     Priority,
     ResponseTemplate,
-    Team,
     Ticket,
     TicketStatus,
     User,
 )
-from .base import apply_to_many, busy_form
+from .base import busy_form
 
 PAGE = "helpdesk/tickets/work.html"
 
@@ -222,58 +220,6 @@ class TicketWorkMixin:
 
 def _form_errors(form) -> str:
     return "; ".join(str(e) for errors in form.errors.values() for e in errors)
-
-
-class ReassignMixin:
-    """Supervisors reassign tickets: in bulk from the queue, or one from its page."""
-
-    @expose("/reassign", methods=("GET", "POST"))
-    def reassign_view(self):
-        """Choose a team and/or an agent for the selected tickets, then apply; a ticket moved
-        since the page was shown is reported (409) and nothing is applied."""
-        if not rules.may_reassign(current_user.role):
-            abort(403)
-        form = ReassignForm(ids=request.args.get("ids", ""))
-        form.team.choices = [("", _("— sin cambio —"))] + [
-            (str(t.id), t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
-        form.agent.choices = [("", _("— a la cola del equipo —"))] + [
-            (str(u.id), f"{u.name} ({', '.join(t.name for t in u.teams)})")
-            for u in db.session.scalars(select(User).where(User.active.is_(True))
-                                        .order_by(User.name))]
-        ids = [i for i in map(rules.parse_id, (form.ids.data or "").split(",")) if i]
-        tickets = queries.tickets_by_ids(ids)
-        if not tickets:
-            flash(_("No hay tickets seleccionados."), "error")
-            return redirect(url_for(".index_view"))
-        ids = [ticket.id for ticket in tickets]
-        status = 200
-        if form.is_submitted():
-            response, status = self._reassign(form, ids, len(tickets))
-            if response is not None:
-                return response
-            db.session.expire_all()
-            tickets = queries.tickets_by_ids(ids)
-        if status != 422 or not form.version.data:  # the versions of the tickets shown now
-            form.version.data = ",".join(str(ticket.version) for ticket in tickets)
-        return self.render("helpdesk/tickets/reassign.html", form=form,
-                           tickets=tickets), status
-
-    def _reassign(self, form, ids: list[int], count: int):
-        """Apply a submitted reassignment: (redirect, 302), or (None, the error status)."""
-        expected = form.expected_versions(ids) if form.validate() else None
-        if expected is None:
-            flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
-                    or _("recarga la página y vuelve a intentarlo.")), "error")
-            return None, 422
-        refused = apply_to_many(lambda: workflows.reassign_tickets(
-            ids, team=_pick(Team, form.team.data), agent=_pick(User, form.agent.data),
-            actor=current_user, expected_versions=expected))
-        if refused is not None:
-            return None, refused
-        flash(_("%(n)d tickets reasignados.", n=count), "success")
-        if len(ids) == 1:
-            return redirect(url_for(".work_view", ticket_id=ids[0])), 302
-        return redirect(url_for(".index_view")), 302
 
 
 def _pick(model, value: str):

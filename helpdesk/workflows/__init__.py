@@ -11,7 +11,6 @@ from .assignment import (
     assign_waiting,
     auto_assign,
     reassign_ticket,
-    reassign_tickets,
     recount_open_tickets,
     route_ticket,
     sweep_waiting,
@@ -31,6 +30,14 @@ from .base import (
     ensure_fresh,
     touch,
     writing,
+)
+from .bulk import (
+    BulkOutcome,
+    apply_each,
+    change_priorities,
+    change_statuses,
+    reassign_tickets,
+    take_tickets,
 )
 from .closure import (
     ClosureForbidden,
@@ -148,8 +155,17 @@ from .tickets import (
     create_ticket,
     update_ticket_details,
 )
+from .views import delete_view, rename_view, save_view
 
 __all__ = [
+    "delete_view",
+    "rename_view",
+    "save_view",
+    "BulkOutcome",
+    "apply_each",
+    "change_priorities",
+    "change_statuses",
+    "take_tickets",
     "ClosureForbidden",
     "LinkRefused",
     "confirm_resolution",

@@ -6,10 +6,10 @@ import logging
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from .. import queries, rules
-from ..errors import CapacityExceeded, Conflict, DomainError
+from ..errors import CapacityExceeded, DomainError
 from ..extensions import db
 from ..models import AuditEntry, Strategy, Team, Ticket, TicketStatus, User
 from .base import add_event, audit, ensure_fresh, touch
@@ -117,15 +117,39 @@ def sweep_waiting(now: datetime) -> int:
 
 
 def assign_ticket(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str,
-                  now: datetime | None = None) -> None:
-    """Give the ticket to `agent` (None: back to the team pool). Flushes; the caller commits."""
+                  now: datetime | None = None, over_capacity: str | None = None) -> None:
+    """Give the ticket to `agent` (None: back to the team pool). Flushes; the caller commits.
+    An agent at capacity gets it only from a supervisor giving `over_capacity`, the reason
+    (`rules.capacity_refusal`), which is audited."""
     now = now or rules.utcnow()
     if not rules.can_reassign(ticket.status):
         raise DomainError(_("Un ticket resuelto no se puede reasignar."))
     if agent is not None and agent.id != ticket.assignee_id \
             and _claim(ticket, agent.id, now) is None:
-        raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
+        _past_capacity(ticket, agent, actor=actor, why=over_capacity, now=now)
     _hand_over(ticket, agent, actor=actor, reason=reason, now=now)
+
+
+def _past_capacity(ticket: Ticket, agent: User, *, actor: User | None, why: str | None,
+                   now: datetime) -> None:
+    """The agent is full: refuse (`rules.capacity_refusal`), or, for a supervisor with a
+    reason, go past capacity knowingly: an audit row keeps the load and the reason."""
+    queries.lock_users([agent.id])
+    held, capacity = db.session.execute(
+        select(User.open_tickets, User.capacity).where(User.id == agent.id)).one()
+    refusal = rules.capacity_refusal(actor.role if actor is not None else None,
+                                     open_tickets=held, capacity=capacity, reason=why)
+    if refusal == rules.FULL:
+        raise CapacityExceeded(_("%(name)s no tiene capacidad libre.", name=agent.name))
+    if refusal == rules.NEEDS_REASON:
+        raise CapacityExceeded(_("%(name)s ya tiene %(open)d tickets abiertos de %(capacity)d. "
+                                 "Para asignarle más, escribe el motivo.", name=agent.name,
+                                 open=held, capacity=capacity))
+    if refusal is None and rules.has_capacity(held, capacity):
+        return  # room was freed between the claim and now
+    audit(ticket, actor, "over_capacity", field="assignee", old=f"{held}/{capacity}",
+          new=agent.id, reason=why.strip()[:rules.OVER_CAPACITY_REASON_MAX])
+    agent.last_assigned_at = now
 
 
 def _claim(ticket: Ticket, agent_id: int, now: datetime) -> User | None:
@@ -188,8 +212,10 @@ def take_ticket(ticket: Ticket, *, actor: User, expected_version: int | None = N
 
 
 def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, actor: User,
-                    expected_version: int | None = None) -> None:
-    """A supervisor moves a ticket to a team and/or an agent (None: the team's pool)."""
+                    expected_version: int | None = None,
+                    over_capacity: str | None = None) -> None:
+    """A supervisor moves a ticket to a team and/or an agent (None: the team's pool); past the
+    agent's capacity only with `over_capacity`, the reason."""
     refusal = rules.reassign_refusal(actor.role, ticket.status)
     if refusal == rules.NOT_A_SUPERVISOR:
         raise DomainError(_("Solo un supervisor puede reasignar tickets."))
@@ -206,26 +232,6 @@ def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, ac
               reason="manual")
         ticket.team = team
     if agent is not None or ticket.assignee_id is not None:
-        assign_ticket(ticket, agent, actor=actor, reason="manual")
+        assign_ticket(ticket, agent, actor=actor, reason="manual", over_capacity=over_capacity)
     touch(ticket, rules.utcnow())
     db.session.flush()
-
-
-def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None, actor: User,
-                     expected_versions: dict[int, int] | None = None) -> list[Ticket]:
-    """A supervisor moves several tickets at once (`reassign_ticket` each, each checked against
-    the version the supervisor saw, `expected_versions`). Every lock is taken up front in the
-    one order — the tickets by id, then every agent involved (the new one and the previous
-    assignees) by id — so a bulk move never deadlocks with another assignment."""
-    tickets = queries.tickets_by_ids(ticket_ids, for_update=True)
-    involved = {ticket.assignee_id for ticket in tickets} | {agent.id if agent else None}
-    queries.lock_users(involved - {None})
-    for ticket in tickets:
-        expected = None if expected_versions is None else expected_versions.get(ticket.id)
-        try:
-            reassign_ticket(ticket, team=team, agent=agent, actor=actor,
-                            expected_version=expected)
-        except Conflict as exc:
-            raise Conflict(_("%(ticket)s: %(problem)s", ticket=ticket.number,
-                             problem=str(exc))) from None
-    return tickets
