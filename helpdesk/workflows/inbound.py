@@ -9,7 +9,9 @@ others go on; a database error instead rolls the whole run back for the outbox t
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -34,6 +36,7 @@ from ..models import (
     TicketParticipant,
     User,
 )
+from .assignment import route_in_bulk, schedule_bulk_routing
 from .base import BODY_MAX, SUBJECT_MAX, audit
 from .outbox import intent_handler, schedule
 from .tickets import add_customer_message, create_ticket
@@ -61,29 +64,102 @@ def parse_stored(row: InboundMail) -> Parsed:
 @intent_handler("process_inbound")
 def process_inbound(inbound_ids: list[int]) -> None:
     """Outbox handler: process stored messages, each on its own (idempotent: only those still
-    *received* are looked at)."""
+    *received* are looked at). A message that answers one stored but not yet processed (its
+    In-Reply-To/References name it) has that one processed first, in this run, so the answer
+    threads whatever order the jobs ran in; if another run holds it, the answer waits for a
+    later run (`_defer`)."""
     rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
                               .order_by(InboundMail.id).with_for_update()).all()
-    staff = threading_.staff_addresses()
-    handled = []
+    run = _Run(staff=threading_.staff_addresses())
     for row in rows:
-        if row.state is not InboundState.RECEIVED:
-            continue
-        inbound_id = row.id
-        handled.append(row)
-        try:
-            with db.session.begin_nested():
-                _process(row, rules.utcnow(), staff)
-        except SQLAlchemyError:
-            raise  # the database, not the message: the outbox retries the run
-        except Exception as exc:  # this message only: kept, held with the reason
-            log.warning("inbound %s held: %s", inbound_id, backoff.error_summary(exc))
-            _finish(row, InboundState.HELD, "processing failed: " + backoff.error_summary(exc))
-    acknowledged = [r.id for r in handled if r.acknowledged_at is not None
+        _handle(row, run)
+    acknowledged = [r.id for r in run.handled if r.acknowledged_at is not None
                     and r.state is InboundState.PROCESSED]
     if acknowledged:  # one job, one SMTP connection for the run's acknowledgements
         schedule("mail_acknowledgements", acknowledged, key=f"ack:{acknowledged[0]}",
                  queue="mail")
+    # one job routes the run's new tickets (`open_ticket` left them to it)
+    schedule_bulk_routing([r.ticket_id for r in run.handled if r.opened_ticket
+                   and r.state is InboundState.PROCESSED and r.ticket_id is not None])
+    if run.deferred:
+        _defer(run.deferred)
+
+
+@dataclass
+class _Run:
+    """One processing run: who is staff, what it handled, what waits for another run."""
+
+    staff: frozenset[str]
+    handled: list[InboundMail] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)
+    deferred: list[int] = field(default_factory=list)
+
+
+#: How far back a chain of unprocessed answers is followed within one run.
+PARENT_DEPTH = 20
+#: How long an answer waits when another run holds the message it answers.
+DEFER = timedelta(seconds=20)
+
+
+def _handle(row: InboundMail, run: _Run, depth: int = 0) -> None:
+    """Process one message in a savepoint of the run's transaction, the stored messages it
+    answers first (each in its own savepoint, so a failure of this one never undoes them);
+    an unexpected failure holds it with the reason, a database error fails the whole run."""
+    if row.state is not InboundState.RECEIVED or row.id in run.seen:
+        return
+    run.seen.add(row.id)
+    try:
+        parsed = parse_stored(row)
+    except Refused as refused:
+        run.handled.append(row)
+        return _finish(row, InboundState.HELD, refused.reason)
+    except Exception as exc:  # the parser's own failure: kept, held with the reason
+        run.handled.append(row)
+        return _hold(row, exc)
+    if depth < PARENT_DEPTH and not parsed.automatic:
+        parents, busy = _unprocessed_parents(parsed.references, row.id)
+        if busy:  # another run is processing what this answers: wait for it
+            run.deferred.append(row.id)
+            return
+        for parent in parents:
+            _handle(parent, run, depth + 1)
+    run.handled.append(row)
+    try:
+        with db.session.begin_nested():
+            _process(row, parsed, rules.utcnow(), run.staff)
+    except SQLAlchemyError:
+        raise  # the database, not the message: the outbox retries the run
+    except Exception as exc:  # this message only: kept, held with the reason
+        _hold(row, exc)
+
+
+def _hold(row: InboundMail, exc: Exception) -> None:
+    log.warning("inbound %s held: %s", row.id, backoff.error_summary(exc))
+    _finish(row, InboundState.HELD, "processing failed: " + backoff.error_summary(exc))
+
+
+def _unprocessed_parents(references: list[str], row_id: int) -> tuple[list[InboundMail], bool]:
+    """The stored messages this one names (In-Reply-To/References) that are still waiting to
+    be processed, row-locked, oldest first; and whether any of them is held by another run
+    (PostgreSQL: skipped, not waited for, so two runs never wait on each other)."""
+    if not references:
+        return [], False
+    waiting = (InboundMail.dedup_key.in_(references),
+               InboundMail.state == InboundState.RECEIVED, InboundMail.id != row_id)
+    parents = list(db.session.scalars(select(InboundMail).where(*waiting)
+                                      .order_by(InboundMail.id)
+                                      .with_for_update(skip_locked=True)))
+    if db.engine.dialect.name != "postgresql":
+        return parents, False
+    count = db.session.scalar(select(func.count()).select_from(InboundMail).where(*waiting))
+    return parents, count > len(parents)
+
+
+def _defer(inbound_ids: list[int]) -> None:
+    """Answers whose first message another run was processing: a later run takes them (the
+    outbox sweep hands it over after the short delay)."""
+    schedule("process_inbound", inbound_ids,
+             key=f"inbound:{inbound_ids[0]}:later:{uuid.uuid4().hex}", delay=DEFER)
 
 
 def _finish(row: InboundMail, state: InboundState, reason: str | None,
@@ -95,11 +171,7 @@ def _finish(row: InboundMail, state: InboundState, reason: str | None,
     db.session.flush()
 
 
-def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
-    try:
-        parsed = parse_stored(row)
-    except Refused as refused:
-        return _finish(row, InboundState.HELD, refused.reason)
+def _process(row: InboundMail, parsed: Parsed, now: datetime, staff: frozenset[str]) -> None:
     if parsed.automatic:
         return _finish(row, InboundState.IGNORED, parsed.automatic)
     if "@" not in parsed.sender:
@@ -118,6 +190,7 @@ def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
     if opened >= limit:
         return _finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
     ticket = open_ticket(row, parsed, now, staff)
+    route_in_bulk(ticket)  # with the run's other new tickets, by one job after it
     if not acknowledged:
         acknowledge(row, ticket, now)
     reason = f"new ticket; sender not a participant of #{found.claimed}" if found.claimed \
