@@ -155,11 +155,9 @@ def test_one_job_routes_a_runs_new_tickets_as_routing_one_would(app, redis, run_
         assert len(mailed) == 5
         assert all(t.team_id == team and t.assignee_id is not None
                    and t.status is TicketStatus.OPEN for t in mailed)
-        intents = db.session.scalars(select(JobIntent).order_by(JobIntent.id)).all()
-        routing = [i for i in intents if i.func.startswith("route")]
-        assert sorted(i.func for i in routing) == ["route_ticket"] * 5 + ["route_tickets"]
-        assert all(i.state is IntentState.DONE for i in routing)
-        assert all(i.attempts == 0 for i in routing if i.func == "route_ticket")  # never ran
+        routing = db.session.execute(select(JobIntent.func, JobIntent.args, JobIntent.state)
+                                     .where(JobIntent.func.like("route%"))).all()
+        assert routing == [("route_tickets", [[t.id for t in mailed]], IntentState.DONE)]
         mailed_trail = _trail(mailed[0].id)
     single = make_ticket(customer_id=None)  # the web's way: one route_ticket job
     run_jobs()
@@ -169,7 +167,8 @@ def test_one_job_routes_a_runs_new_tickets_as_routing_one_would(app, redis, run_
         assert mailed_trail  # routed, assigned, opened: not an empty comparison
 
 
-def test_a_lost_bulk_routing_job_leaves_each_ticket_to_the_sweep(app, redis, run_jobs, team):
+def test_a_lost_bulk_routing_job_is_handed_over_again_by_the_sweep(app, redis, run_jobs,
+                                                                   team):
     with app.app_context():
         (first_id, _new), *_rest = store_many(
             [simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
@@ -178,17 +177,13 @@ def test_a_lost_bulk_routing_job_leaves_each_ticket_to_the_sweep(app, redis, run
         assert jobs.run_intent(processing) == "done"  # what the worker runs
         bulk = db.session.scalar(select(JobIntent.key).where(JobIntent.func == "route_tickets"))
     _drop_job(app, redis, bulk)  # Redis lost the bulk routing job
-    run_jobs("mail")  # the acknowledgements
-    assert _sweep(app, minutes=2) == 1  # the bulk intent, after its retry delay
-    _drop_job(app, redis, bulk)  # lost again, and given up on
-    with app.app_context(), workflows.atomic():
-        db.session.execute(JobIntent.__table__.update().where(JobIntent.key == bulk)
-                           .values(state=IntentState.FAILED.value))
-    assert _sweep(app, minutes=10) == 3  # each ticket's own intent, once its lease passed
     run_jobs()
     with app.app_context():
-        assert [t.assignee_id is not None for t in db.session.scalars(select(Ticket))] == \
-            [True] * 3
+        assert [t.assignee_id for t in db.session.scalars(select(Ticket))] == [None] * 3
+    assert _sweep(app, minutes=2) == 1  # the bulk intent, after its retry delay
+    run_jobs()
+    with app.app_context():
+        assert None not in [t.assignee_id for t in db.session.scalars(select(Ticket))]
 
 
 def test_answers_and_new_mail_in_one_run_thread_and_route(app, run_jobs, team):
@@ -208,3 +203,17 @@ def test_answers_and_new_mail_in_one_run_thread_and_route(app, run_jobs, team):
     rows = inbound(app)
     assert sum(r.reason == "threaded (references)" for r in rows) == 4
     assert all(t.assignee_id is not None for t in tickets(app))
+
+
+def test_the_hourly_limit_and_one_acknowledgement_hold_within_one_run(app, run_jobs, team,
+                                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_TICKETS_PER_SENDER_HOUR", 2)
+    with app.app_context():
+        store_many([simple(subject=f"Asunto {n}", message_id=f"<flood{n}@correo.example>")
+                    for n in range(3)], source="imap")
+    run_jobs()
+    rows = inbound(app)
+    assert [r.reason for r in rows] == ["new ticket", "new ticket",
+                                        "more than 2 new tickets in an hour"]
+    assert [r.acknowledged_at is not None for r in rows] == [True, False, False]
+    assert len(tickets(app)) == 2

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from .. import queries, rules
 from ..errors import CapacityExceeded, Conflict, DomainError
 from ..extensions import db
-from ..models import (
-    AuditEntry,
-    IntentState,
-    JobIntent,
-    Strategy,
-    Team,
-    Ticket,
-    TicketStatus,
-    User,
-)
+from ..models import AuditEntry, Strategy, Team, Ticket, TicketStatus, User
 from ..queries.assignment import team_member_ids, tickets_to_route
 from .base import add_event, audit, ensure_fresh, touch
 from .lifecycle import apply_targets, set_status
-from .outbox import INTENTS, intent_handler, schedule, schedule_waiting
+from .outbox import intent_handler, schedule, schedule_waiting
 
 log = logging.getLogger(__name__)
 
@@ -240,28 +230,9 @@ def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None, actor
     return tickets
 
 
-def route_in_bulk(ticket: Ticket) -> None:
-    """Leave this new ticket (just opened by `create_ticket`) to a bulk routing run
-    (`schedule_bulk_routing`) instead of a `route_ticket` job of its own, as mail's processing
-    runs open tickets by the hundred.
-
-    Its own routing intent (`route:<id>`) stays recorded but is not handed to Redis: the bulk
-    run marks it done as it routes the ticket. If that run is lost, the outbox sweep hands the
-    single intent over once its lease passes, and it routes (or, already routed, does nothing)
-    on its own. Call it in the (sub)transaction that opened the ticket: releasing a savepoint
-    hands its intents over.
-    """
-    intent = db.session.scalar(select(JobIntent).where(JobIntent.key == f"route:{ticket.id}"))
-    if intent is None:
-        return
-    intent.next_attempt_at = rules.utcnow() + timedelta(
-        seconds=current_app.config["HELPDESK_JOB_LEASE_SECONDS"])
-    handed = db.session.info.get(INTENTS, [])
-    db.session.info[INTENTS] = [entry for entry in handed if entry[0] != intent.id]
-
-
 def schedule_bulk_routing(ticket_ids: list[int]) -> None:
-    """One `route_tickets` job for these tickets, left to it by `route_in_bulk`."""
+    """Have these new tickets routed by one `route_tickets` job (their creator passed
+    `create_ticket(route=False)`), as mail's processing runs open them by the hundred."""
     if ticket_ids:
         schedule("route_tickets", ticket_ids, key=f"route-bulk:{ticket_ids[0]}")
 
@@ -270,15 +241,9 @@ def schedule_bulk_routing(ticket_ids: list[int]) -> None:
 def route_tickets(ticket_ids: list[int]) -> list[int]:
     """Outbox handler: route a batch of new tickets in one transaction, each through `_route`
     exactly as `route_ticket` routes one (same rules, audit rows and events). Every lock is
-    taken up front in the one order: the tickets' own intents (as a single run takes them),
-    the tickets by id, then every active agent of the teams they go to, by id. Returns the ids
-    of the tickets assigned; tickets already routed are left alone (idempotent)."""
-    now = rules.utcnow()
-    db.session.execute(update(JobIntent).where(
-        JobIntent.key.in_([f"route:{i}" for i in ticket_ids]),
-        JobIntent.state == IntentState.PENDING,
-    ).values(state=IntentState.DONE, done_at=now, started_at=None, next_attempt_at=None)
-        .execution_options(synchronize_session=False))
+    taken up front in the one order: the tickets by id, then every active agent of the teams
+    they go to, by id. Returns the ids of the tickets assigned; tickets already routed are
+    left alone (idempotent)."""
     rows = db.session.execute(tickets_to_route(ticket_ids)).all()
     queries.hold_ticket_locks(ticket.id for ticket, *_rest in rows)
     todo = [(ticket, body) for ticket, body, *_settings in rows
