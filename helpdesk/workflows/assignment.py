@@ -43,9 +43,11 @@ def route_ticket(ticket_id: int) -> int | None:
         return _route(ticket, first_body)
 
 
-def _route(ticket: Ticket, first_body: str) -> int | None:
-    decision = rules.route(ticket_facts(ticket, first_body), queries.routing_rule_specs(),
-                           queries.fallback_team_id(ticket.category))
+def _route(ticket: Ticket, first_body: str,
+           decision: rules.RoutingDecision | None = None) -> int | None:
+    decision = decision or rules.route(ticket_facts(ticket, first_body),
+                                       queries.routing_rule_specs(),
+                                       queries.fallback_team_id(ticket.category))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
     if decision.team_id != ticket.team_id:
         audit(ticket, None, "route", field="team", old=ticket.team_id, new=decision.team_id,
@@ -248,14 +250,17 @@ def route_tickets(ticket_ids: list[int]) -> list[int]:
     queries.hold_ticket_locks(ticket.id for ticket, *_rest in rows)
     todo = [(ticket, body) for ticket, body, *_settings in rows
             if ticket.status is TicketStatus.NEW and not ticket.assignee_id]
-    assigned = []
+    assigned, fallbacks = [], {}
     with db.session.no_autoflush:  # as in route_ticket: one flush per ticket, at its end
         specs = queries.routing_rule_specs()
-        teams = {rules.route(ticket_facts(ticket, body), specs,
-                             queries.fallback_team_id(ticket.category)).team_id
-                 for ticket, body in todo} - {None}
-        queries.lock_users(team_member_ids(sorted(teams)))
-        for ticket, body in todo:
-            if _route(ticket, body) is not None:
+        decisions = []
+        for ticket, body in todo:  # the rules read once for the batch, then `rules.route`
+            if ticket.category_id not in fallbacks:
+                fallbacks[ticket.category_id] = queries.fallback_team_id(ticket.category)
+            decisions.append(rules.route(ticket_facts(ticket, body), specs,
+                                         fallbacks[ticket.category_id]))
+        queries.lock_users(team_member_ids(sorted({d.team_id for d in decisions} - {None})))
+        for (ticket, body), decision in zip(todo, decisions, strict=True):
+            if _route(ticket, body, decision) is not None:
                 assigned.append(ticket.id)
     return assigned

@@ -101,7 +101,8 @@ class _Run:
         senders = {s for s in senders if s}
         if not senders:
             return
-        self.customers.update(threading_.customers_by_address(senders))
+        known = threading_.customers_by_address(senders)
+        self.customers.update({s: known.get(s) for s in senders})  # None: a new customer
         self.hour.update({s: [0, False] for s in senders})
         self.hour.update(senders_last_hour(senders, self.now))
 
@@ -217,7 +218,8 @@ def _process(row: InboundMail, parsed: Parsed, run: _Run) -> None:
     hour = run.last_hour(parsed.sender)
     if hour[0] >= limit:
         return _finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
-    ticket = open_ticket(row, parsed, now, staff, customer=run.customer(parsed.sender),
+    customer = run.customer(parsed.sender) or new_customer(parsed)
+    ticket = open_ticket(row, parsed, now, staff, customer=customer,
                          route=False)  # routed with the run's other new tickets, by one job
     run.customers[parsed.sender] = ticket.customer
     hour[0] += 1
@@ -257,19 +259,24 @@ def open_ticket(row: InboundMail, parsed: Parsed, now: datetime,
                 staff: frozenset[str] | None = None, *, customer: Customer | None = None,
                 route: bool = True) -> Ticket:
     """A new ticket from a message: the customer found (or created) by the From address
-    (`customer`: the caller found them already); `route` as in `create_ticket`."""
-    customer = customer or threading_.customer_by_address(parsed.sender)
-    if customer is None:
-        customer = Customer(email=parsed.sender[:254],
-                            name=parsed.sender_name or parsed.sender.split("@")[0][:120],
-                            locale=parsed.language or current_app.config["BABEL_DEFAULT_LOCALE"])
-        db.session.add(customer)
-        db.session.flush()
+    (`customer`: the caller found or created them already); `route` as in `create_ticket`."""
+    customer = customer or threading_.customer_by_address(parsed.sender) \
+        or new_customer(parsed)
     subject = (parsed.subject or "(sin asunto)")[:SUBJECT_MAX]
     ticket = create_ticket(customer, subject, _body(parsed), actor=None, channel=Channel.EMAIL,
                            now=now, route=route)
     _keep(ticket.messages[0], row, parsed, staff)
     return ticket
+
+
+def new_customer(parsed: Parsed) -> Customer:
+    """The customer a message's sender becomes when we do not know the address."""
+    customer = Customer(email=parsed.sender[:254],
+                        name=parsed.sender_name or parsed.sender.split("@")[0][:120],
+                        locale=parsed.language or current_app.config["BABEL_DEFAULT_LOCALE"])
+    db.session.add(customer)
+    db.session.flush()
+    return customer
 
 
 def _keep(message: Message, row: InboundMail, parsed: Parsed,
