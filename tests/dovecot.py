@@ -3,11 +3,13 @@ temporary directory, on a free port, run in the foreground (`-F`) as a child pro
 
 As root (CI), Dovecot refuses to run its login processes as root: they run as Debian's
 `dovenull` and the mail processes as `dovecot`, which own the temporary mail folders. As any
-other user, everything runs as that user.
+other user, everything runs as that user and its primary group, without chroot (which needs
+root). Set HD_KEEP_DOVECOT=1 to keep the temporary directory (config, log) for a look.
 """
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -45,8 +47,12 @@ def _free_port() -> int:
 def _config(base: Path, port: int) -> str:
     if os.geteuid() == 0:
         internal, login, mail_user = "dovecot", "dovenull", "dovecot"
-    else:
+        group = mail_group = "dovecot"
+    else:  # the user's own name and primary group (whose name may differ: nobody/nogroup)
         internal = login = mail_user = pwd.getpwuid(os.getuid()).pw_name
+        group = mail_group = grp.getgrgid(os.getgid()).gr_name
+    # chroot needs root: without it the login and anvil processes run unconfined (a test server)
+    chroot = "" if os.geteuid() == 0 else "  chroot =\n"
     return f"""
 base_dir = {base}/run
 state_dir = {base}/state
@@ -59,7 +65,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain
 default_internal_user = {internal}
-default_internal_group = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 mail_location = maildir:{base}/mail/%u
 passdb {{
@@ -68,10 +74,12 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={mail_user} gid={mail_user} home={base}/home/%u
+  args = uid={mail_user} gid={mail_group} home={base}/home/%u
 }}
+service anvil {{
+{chroot}}}
 service imap-login {{
-  inet_listener imap {{
+{chroot}  inet_listener imap {{
     address = 127.0.0.1
     port = {port}
   }}
@@ -107,7 +115,8 @@ def dovecot_server():
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-        shutil.rmtree(base, ignore_errors=True)
+        if not os.environ.get("HD_KEEP_DOVECOT"):
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _wait_for(port: int, process: subprocess.Popen, base: Path) -> None:

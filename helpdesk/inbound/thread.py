@@ -82,3 +82,13 @@ def staff_addresses() -> frozenset[str]:
 
 def customer_by_address(address: str) -> Customer | None:
     return db.session.scalar(select(Customer).where(func.lower(Customer.email) == address.lower()))
+
+
+def customers_by_address(addresses: set[str]) -> dict[str, Customer]:
+    """`customer_by_address` of several (lower-cased) addresses in one query."""
+    found: dict[str, Customer] = {}
+    for customer in db.session.scalars(select(Customer).where(
+            func.lower(Customer.email).in_([a.lower() for a in addresses]))
+            .order_by(Customer.id)):
+        found.setdefault(customer.email.lower(), customer)
+    return found

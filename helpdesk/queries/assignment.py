@@ -193,3 +193,30 @@ def fallback_team_id(category: Category | None) -> int | None:
     if team_id is not None and db.session.get(Team, team_id) is not None:
         return team_id
     return db.session.scalar(select(Team.id).where(Team.active.is_(True)).order_by(Team.id))
+
+
+def tickets_to_route(ticket_ids: Sequence[int]):
+    """(ticket, its first message's text) of each of these tickets in one statement, as
+    `ticket_to_route` reads one: row-locked in id order, with customer and category loaded, and
+    on PostgreSQL this transaction's commit made asynchronous (see `workflows.route_ticket`)."""
+    first_body = (
+        select(Message.body).where(Message.ticket_id == Ticket.id)
+        .order_by(Message.created_at, Message.id).limit(1).scalar_subquery()
+    )
+    extra = ([func.set_config("synchronous_commit", "off", True)]
+             if db.engine.dialect.name == "postgresql" else [])
+    return (
+        select(Ticket, first_body, *extra)
+        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category))
+        .where(Ticket.id.in_(list(ticket_ids)))
+        .order_by(Ticket.id)
+        .with_for_update(of=Ticket, key_share=True)
+    )
+
+
+def team_member_ids(team_ids: Sequence[int]) -> list[int]:
+    """The active members of these teams, by id (the agents a routing pass may assign to)."""
+    return list(db.session.scalars(
+        select(User.id).distinct().join(team_members, team_members.c.user_id == User.id)
+        .where(team_members.c.team_id.in_(list(team_ids)), User.active.is_(True))
+        .order_by(User.id)))

@@ -12,10 +12,11 @@ from .. import queries, rules
 from ..errors import CapacityExceeded, DomainError
 from ..extensions import db
 from ..models import AuditEntry, Strategy, Team, Ticket, TicketStatus, User
+from ..queries.assignment import team_member_ids, tickets_to_route
 from .base import add_event, audit, ensure_fresh, touch
 from .lifecycle import apply_targets, set_status
 from .notify import tell_assignee
-from .outbox import intent_handler, schedule_waiting
+from .outbox import intent_handler, schedule, schedule_waiting
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,11 @@ def route_ticket(ticket_id: int) -> int | None:
         return _route(ticket, first_body)
 
 
-def _route(ticket: Ticket, first_body: str) -> int | None:
-    decision = rules.route(ticket_facts(ticket, first_body), queries.routing_rule_specs(),
-                           queries.fallback_team_id(ticket.category))
+def _route(ticket: Ticket, first_body: str,
+           decision: rules.RoutingDecision | None = None) -> int | None:
+    decision = decision or rules.route(ticket_facts(ticket, first_body),
+                                       queries.routing_rule_specs(),
+                                       queries.fallback_team_id(ticket.category))
     why = f"rule:{decision.rule_id}" if decision.rule_id else "default"
     if decision.team_id != ticket.team_id:
         audit(ticket, None, "route", field="team", old=ticket.team_id, new=decision.team_id,
@@ -235,3 +238,37 @@ def reassign_ticket(ticket: Ticket, *, team: Team | None, agent: User | None, ac
         assign_ticket(ticket, agent, actor=actor, reason="manual", over_capacity=over_capacity)
     touch(ticket, rules.utcnow())
     db.session.flush()
+
+
+def schedule_bulk_routing(ticket_ids: list[int]) -> None:
+    """Have these new tickets routed by one `route_tickets` job (their creator passed
+    `create_ticket(route=False)`), as mail's processing runs open them by the hundred."""
+    if ticket_ids:
+        schedule("route_tickets", ticket_ids, key=f"route-bulk:{ticket_ids[0]}")
+
+
+@intent_handler("route_tickets")
+def route_tickets(ticket_ids: list[int]) -> list[int]:
+    """Outbox handler: route a batch of new tickets in one transaction, each through `_route`
+    exactly as `route_ticket` routes one (same rules, audit rows and events). Every lock is
+    taken up front in the one order: the tickets by id, then every active agent of the teams
+    they go to, by id. Returns the ids of the tickets assigned; tickets already routed are
+    left alone (idempotent)."""
+    rows = db.session.execute(tickets_to_route(ticket_ids)).all()
+    queries.hold_ticket_locks(ticket.id for ticket, *_rest in rows)
+    todo = [(ticket, body) for ticket, body, *_settings in rows
+            if ticket.status is TicketStatus.NEW and not ticket.assignee_id]
+    assigned, fallbacks = [], {}
+    with db.session.no_autoflush:  # as in route_ticket: one flush per ticket, at its end
+        specs = queries.routing_rule_specs()
+        decisions = []
+        for ticket, body in todo:  # the rules read once for the batch, then `rules.route`
+            if ticket.category_id not in fallbacks:
+                fallbacks[ticket.category_id] = queries.fallback_team_id(ticket.category)
+            decisions.append(rules.route(ticket_facts(ticket, body), specs,
+                                         fallbacks[ticket.category_id]))
+        queries.lock_users(team_member_ids(sorted({d.team_id for d in decisions} - {None})))
+        for (ticket, body), decision in zip(todo, decisions, strict=True):
+            if _route(ticket, body, decision) is not None:
+                assigned.append(ticket.id)
+    return assigned

@@ -9,6 +9,7 @@ others go on; a database error instead rolls the whole run back for the outbox t
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -34,6 +35,7 @@ from ..models import (
     TicketParticipant,
     User,
 )
+from .assignment import schedule_bulk_routing
 from .base import BODY_MAX, SUBJECT_MAX, audit
 from .outbox import intent_handler, schedule
 from .tickets import add_customer_message, create_ticket
@@ -61,29 +63,131 @@ def parse_stored(row: InboundMail) -> Parsed:
 @intent_handler("process_inbound")
 def process_inbound(inbound_ids: list[int]) -> None:
     """Outbox handler: process stored messages, each on its own (idempotent: only those still
-    *received* are looked at)."""
+    *received* are looked at). A message that answers one stored but not yet processed (its
+    In-Reply-To/References name it) has that one processed first, in this run, so the answer
+    threads whatever order the jobs ran in; if another run holds it, the answer waits for a
+    later run (`_defer`). The run's new tickets are routed by one job after it, and its
+    acknowledgements sent by another."""
     rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
                               .order_by(InboundMail.id).with_for_update()).all()
-    staff = threading_.staff_addresses()
-    handled = []
+    run = _Run(threading_.staff_addresses(), rules.utcnow())
+    run.preload({row.sender for row in rows if row.state is InboundState.RECEIVED})
     for row in rows:
-        if row.state is not InboundState.RECEIVED:
-            continue
-        inbound_id = row.id
-        handled.append(row)
-        try:
-            with db.session.begin_nested():
-                _process(row, rules.utcnow(), staff)
-        except SQLAlchemyError:
-            raise  # the database, not the message: the outbox retries the run
-        except Exception as exc:  # this message only: kept, held with the reason
-            log.warning("inbound %s held: %s", inbound_id, backoff.error_summary(exc))
-            _finish(row, InboundState.HELD, "processing failed: " + backoff.error_summary(exc))
-    acknowledged = [r.id for r in handled if r.acknowledged_at is not None
-                    and r.state is InboundState.PROCESSED]
+        _handle(row, run)
+    done = [r for r in run.handled if r.state is InboundState.PROCESSED]
+    acknowledged = [r.id for r in done if r.acknowledged_at is not None]
     if acknowledged:  # one job, one SMTP connection for the run's acknowledgements
         schedule("mail_acknowledgements", acknowledged, key=f"ack:{acknowledged[0]}",
                  queue="mail")
+    schedule_bulk_routing([r.ticket_id for r in done if r.opened_ticket and r.ticket_id])
+    if run.deferred:
+        _defer(run.deferred)
+
+
+class _Run:
+    """One processing run: who is staff, what it handled, what waits for another run, and
+    what it knows of its senders (their customer, their tickets and acknowledgement in the
+    last hour), read for the whole batch at once and kept up to date as it goes."""
+
+    def __init__(self, staff: frozenset[str], now: datetime):
+        self.staff, self.now = staff, now
+        self.handled: list[InboundMail] = []
+        self.seen: set[int] = set()
+        self.deferred: list[int] = []
+        self.customers: dict[str, Customer] = {}
+        self.hour: dict[str, list] = {}  # sender: [tickets opened, acknowledged]
+
+    def preload(self, senders: set[str]) -> None:
+        senders = {s for s in senders if s}
+        if not senders:
+            return
+        known = threading_.customers_by_address(senders)
+        self.customers.update({s: known.get(s) for s in senders})  # None: a new customer
+        self.hour.update({s: [0, False] for s in senders})
+        self.hour.update(senders_last_hour(senders, self.now))
+
+    def customer(self, sender: str) -> Customer | None:
+        if sender not in self.customers:
+            self.customers[sender] = threading_.customer_by_address(sender)
+        return self.customers[sender]
+
+    def last_hour(self, sender: str) -> list:
+        if sender not in self.hour:
+            self.hour[sender] = list(sender_last_hour(sender, self.now))
+        return self.hour[sender]
+
+    def forget(self, sender: str) -> None:
+        """A message of this sender was rolled back: what the run knew may be undone too."""
+        self.customers.pop(sender, None)
+        self.hour.pop(sender, None)
+
+
+#: How far back a chain of unprocessed answers is followed within one run.
+PARENT_DEPTH = 20
+#: How long an answer waits when another run holds the message it answers.
+DEFER = timedelta(seconds=20)
+
+
+def _handle(row: InboundMail, run: _Run, depth: int = 0) -> None:
+    """Process one message in a savepoint of the run's transaction, the stored messages it
+    answers first (each in its own savepoint, so a failure of this one never undoes them);
+    an unexpected failure holds it with the reason, a database error fails the whole run."""
+    if row.state is not InboundState.RECEIVED or row.id in run.seen:
+        return
+    run.seen.add(row.id)
+    try:
+        parsed = parse_stored(row)
+    except Refused as refused:
+        run.handled.append(row)
+        return _finish(row, InboundState.HELD, refused.reason)
+    except Exception as exc:  # the parser's own failure: kept, held with the reason
+        run.handled.append(row)
+        return _hold(row, exc)
+    if depth < PARENT_DEPTH and not parsed.automatic:
+        parents, busy = _unprocessed_parents(parsed.references, row.id)
+        if busy:  # another run is processing what this answers: wait for it
+            run.deferred.append(row.id)
+            return
+        for parent in parents:
+            _handle(parent, run, depth + 1)
+    run.handled.append(row)
+    try:
+        with db.session.begin_nested():
+            _process(row, parsed, run)
+    except SQLAlchemyError:
+        raise  # the database, not the message: the outbox retries the run
+    except Exception as exc:  # this message only: kept, held with the reason
+        run.forget(parsed.sender)
+        _hold(row, exc)
+
+
+def _hold(row: InboundMail, exc: Exception) -> None:
+    log.warning("inbound %s held: %s", row.id, backoff.error_summary(exc))
+    _finish(row, InboundState.HELD, "processing failed: " + backoff.error_summary(exc))
+
+
+def _unprocessed_parents(references: list[str], row_id: int) -> tuple[list[InboundMail], bool]:
+    """The stored messages this one names (In-Reply-To/References) that are still waiting to
+    be processed, row-locked, oldest first; and whether any of them is held by another run
+    (PostgreSQL: skipped, not waited for, so two runs never wait on each other)."""
+    if not references:
+        return [], False
+    waiting = (InboundMail.dedup_key.in_(references),
+               InboundMail.state == InboundState.RECEIVED, InboundMail.id != row_id)
+    count = db.session.scalar(select(func.count()).select_from(InboundMail).where(*waiting))
+    if not count:  # the usual case: what it answers was processed long ago (or is not ours)
+        return [], False
+    parents = list(db.session.scalars(select(InboundMail).where(*waiting)
+                                      .order_by(InboundMail.id)
+                                      .with_for_update(skip_locked=True)))
+    return parents, count > len(parents)
+
+
+def _defer(inbound_ids: list[int]) -> None:
+    """Answers whose first message another run was processing: a later run takes them (the
+    outbox sweep hands it over after the short delay)."""
+    schedule("process_inbound", inbound_ids,
+             key=f"inbound:{inbound_ids[0]}:later:{uuid.uuid4().hex}", delay=DEFER)
 
 
 def _finish(row: InboundMail, state: InboundState, reason: str | None,
@@ -95,11 +199,8 @@ def _finish(row: InboundMail, state: InboundState, reason: str | None,
     db.session.flush()
 
 
-def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
-    try:
-        parsed = parse_stored(row)
-    except Refused as refused:
-        return _finish(row, InboundState.HELD, refused.reason)
+def _process(row: InboundMail, parsed: Parsed, run: _Run) -> None:
+    now, staff = rules.utcnow(), run.staff
     if parsed.automatic:
         return _finish(row, InboundState.IGNORED, parsed.automatic)
     if "@" not in parsed.sender:
@@ -114,12 +215,16 @@ def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
         return _finish(row, InboundState.HELD, "From: is a staff address"
                        + (f" (claims ticket #{found.claimed})" if found.claimed else ""))
     limit = current_app.config["MAIL_TICKETS_PER_SENDER_HOUR"]
-    opened, acknowledged = sender_last_hour(parsed.sender, now)
-    if opened >= limit:
+    hour = run.last_hour(parsed.sender)
+    if hour[0] >= limit:
         return _finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
-    ticket = open_ticket(row, parsed, now, staff)
-    if not acknowledged:
-        acknowledge(row, ticket, now)
+    customer = run.customer(parsed.sender) or new_customer(parsed)
+    ticket = open_ticket(row, parsed, now, staff, customer=customer,
+                         route=False)  # routed with the run's other new tickets, by one job
+    run.customers[parsed.sender] = ticket.customer
+    hour[0] += 1
+    if not hour[1]:
+        hour[1] = acknowledge(row, ticket, now)
     reason = f"new ticket; sender not a participant of #{found.claimed}" if found.claimed \
         else "new ticket"
     _finish(row, InboundState.PROCESSED, reason, ticket, opened=True)
@@ -128,14 +233,22 @@ def _process(row: InboundMail, now: datetime, staff: frozenset[str]) -> None:
 def sender_last_hour(sender: str, now: datetime) -> tuple[int, bool]:
     """How many tickets this sender's mail opened in the last hour, and whether they were
     sent an acknowledgement in it (one query)."""
+    return tuple(senders_last_hour({sender}, now).get(sender, (0, False)))
+
+
+def senders_last_hour(senders: set[str], now: datetime) -> dict[str, list]:
+    """`sender_last_hour` of several senders in one query (those with nothing: absent)."""
     cutoff = now - timedelta(hours=1)
-    opened, last_ack = db.session.execute(
-        select(func.count().filter(InboundMail.opened_ticket.is_(True),
+    rows = db.session.execute(
+        select(InboundMail.sender,
+               func.count().filter(InboundMail.opened_ticket.is_(True),
                                    InboundMail.received_at > cutoff),
                func.max(InboundMail.acknowledged_at))
-        .where(InboundMail.sender == sender, or_(InboundMail.received_at > cutoff,
-                                                 InboundMail.acknowledged_at > cutoff))).one()
-    return opened, last_ack is not None and last_ack > cutoff
+        .where(InboundMail.sender.in_(list(senders)),
+               or_(InboundMail.received_at > cutoff, InboundMail.acknowledged_at > cutoff))
+        .group_by(InboundMail.sender))
+    return {sender: [opened, last_ack is not None and last_ack > cutoff]
+            for sender, opened, last_ack in rows}
 
 
 def _body(parsed: Parsed) -> str:
@@ -143,20 +256,27 @@ def _body(parsed: Parsed) -> str:
 
 
 def open_ticket(row: InboundMail, parsed: Parsed, now: datetime,
-                staff: frozenset[str] | None = None) -> Ticket:
-    """A new ticket from a message: the customer found (or created) by the From address."""
-    customer = threading_.customer_by_address(parsed.sender)
-    if customer is None:
-        customer = Customer(email=parsed.sender[:254],
-                            name=parsed.sender_name or parsed.sender.split("@")[0][:120],
-                            locale=parsed.language or current_app.config["BABEL_DEFAULT_LOCALE"])
-        db.session.add(customer)
-        db.session.flush()
+                staff: frozenset[str] | None = None, *, customer: Customer | None = None,
+                route: bool = True) -> Ticket:
+    """A new ticket from a message: the customer found (or created) by the From address
+    (`customer`: the caller found or created them already); `route` as in `create_ticket`."""
+    customer = customer or threading_.customer_by_address(parsed.sender) \
+        or new_customer(parsed)
     subject = (parsed.subject or "(sin asunto)")[:SUBJECT_MAX]
     ticket = create_ticket(customer, subject, _body(parsed), actor=None, channel=Channel.EMAIL,
-                           now=now)
+                           now=now, route=route)
     _keep(ticket.messages[0], row, parsed, staff)
     return ticket
+
+
+def new_customer(parsed: Parsed) -> Customer:
+    """The customer a message's sender becomes when we do not know the address."""
+    customer = Customer(email=parsed.sender[:254],
+                        name=parsed.sender_name or parsed.sender.split("@")[0][:120],
+                        locale=parsed.language or current_app.config["BABEL_DEFAULT_LOCALE"])
+    db.session.add(customer)
+    db.session.flush()
+    return customer
 
 
 def _keep(message: Message, row: InboundMail, parsed: Parsed,

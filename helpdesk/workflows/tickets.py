@@ -31,8 +31,10 @@ from .outbox import schedule
 
 def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | None,
                   category: Category | None = None, priority: Priority = Priority.NORMAL,
-                  channel: Channel = Channel.WEB, now: datetime | None = None) -> Ticket:
-    """Open a ticket with the customer's first message; routing runs as a job after commit."""
+                  channel: Channel = Channel.WEB, now: datetime | None = None,
+                  route: bool = True) -> Ticket:
+    """Open a ticket with the customer's first message; routing runs as a job after commit
+    (`route=False`: the caller has it routed, as mail's runs do with `route_tickets`)."""
     now = now or rules.utcnow()
     subject = clean_text(subject, _("Asunto"), SUBJECT_MAX)
     body = clean_text(body, _("Mensaje"), BODY_MAX)
@@ -48,7 +50,8 @@ def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | 
     db.session.add(ticket)
     db.session.flush()
     audit(ticket, actor, "create", reason=channel.value)
-    schedule("route_ticket", ticket.id, key=f"route:{ticket.id}")
+    if route:
+        schedule("route_ticket", ticket.id, key=f"route:{ticket.id}")
     return ticket
 
 
