@@ -27,6 +27,8 @@ DEFAULT_FIRST_RESPONSE_MINUTES = {
     Priority.NORMAL: 24 * 60,
     Priority.LOW: 48 * 60,
 }
+#: A deadline turns amber at the latest this many minutes before it (a policy may change it).
+DEFAULT_WARN_MINUTES = 30
 
 #: Status moves a person may make from the status menu. A new ticket opens when someone takes
 #: it or replies; replies choose between Pendiente and Abierto (REPLY_STATUSES). Resuelto is
@@ -345,6 +347,19 @@ def same_clock(old: TicketStatus, new: TicketStatus) -> bool:
 
 
 @dataclass(frozen=True)
+class SlaTargets:
+    """One priority's SLA policy, as the clock needs it."""
+
+    first_minutes: int
+    resolution_minutes: int | None
+    calendar: Calendar | None
+    warn_minutes: int | None
+
+    def __iter__(self):  # (first, resolution, calendar), as callers unpack it
+        return iter((self.first_minutes, self.resolution_minutes, self.calendar))
+
+
+@dataclass(frozen=True)
 class SlaClock:
     """A ticket's deadlines: both targets, the one running now, and when it turns amber."""
 
@@ -356,9 +371,11 @@ class SlaClock:
 
 def sla_clock(*, status: TicketStatus, created: datetime, answered: bool, first_minutes: int,
               resolution_minutes: int | None, paused_minutes: float, warn_share: float,
-              calendar: Calendar | None) -> SlaClock:
+              calendar: Calendar | None, warn_minutes: int | None = None) -> SlaClock:
     """Deadlines counted from creation in business time; a resolution target also moves by the
-    time spent waiting for the customer. `warn_at` leaves `warn_share` of the target."""
+    time spent waiting for the customer. `warn_at` is whichever comes first: `warn_share` of
+    the target left, or `warn_minutes` left (the policy's floor: 25 % of *Urgente*'s hour is
+    only 15 minutes, too late to act on)."""
     first_due = add_business_time(created, first_minutes, calendar)
     resolution_due = None
     if resolution_minutes:
@@ -369,8 +386,16 @@ def sla_clock(*, status: TicketStatus, created: datetime, answered: bool, first_
     if running is not None:
         target = first_minutes if not answered else resolution_minutes
         extra = 0 if not answered else paused_minutes
-        warn = add_business_time(created, target * (1 - warn_share) + extra, calendar)
+        warn = add_business_time(created, extra + warn_after(target, warn_share, warn_minutes),
+                                 calendar)
     return SlaClock(first_due, resolution_due, running, warn)
+
+
+def warn_after(target_minutes: float, warn_share: float, warn_minutes: int | None) -> float:
+    """Minutes into a target when it turns amber: the earlier of `warn_share` of it left and
+    `warn_minutes` left (never before the start)."""
+    lead = max(target_minutes * warn_share, warn_minutes or 0)
+    return max(0.0, target_minutes - lead)
 
 
 def sla_state_at(now: datetime, warn_at: datetime | None, due: datetime | None) -> SlaState:

@@ -45,6 +45,7 @@ COMMON_LABELS = {
     "members": _l("Agentes"), "supervisors": _l("Supervisores"),
     "first_response_minutes": _l("Primera respuesta (minutos)"),
     "resolution_minutes": _l("Resolución (minutos)"), "calendar": _l("Horario laboral"),
+    "warn_minutes": _l("Próximo a vencer desde (minutos antes)"),
     "created_at": _l("Creado"), "updated_at": _l("Actualizado"),
     "escalate_on_first_breach": _l("Escalar a los supervisores si vence la 1ª respuesta"),
     "escalation_targets": _l("Sus agentes pueden escalar a (vacío: cualquier equipo activo)"),
@@ -212,17 +213,21 @@ class SlaPolicyView(StaffModelView):
     """SLA: first-response and resolution targets per priority."""
 
     read_roles = write_roles = SUPERVISORS
-    column_list = ("priority", "first_response_minutes", "resolution_minutes", "calendar",
-                   "escalate_on_first_breach")
+    column_list = ("priority", "first_response_minutes", "resolution_minutes", "warn_minutes",
+                   "calendar", "escalate_on_first_breach")
     column_labels = COMMON_LABELS
     column_formatters = dict(ENUM_FORMATTERS)
-    form_columns = ("priority", "first_response_minutes", "resolution_minutes", "calendar",
-                    "escalate_on_first_breach")
+    form_columns = ("priority", "first_response_minutes", "resolution_minutes", "warn_minutes",
+                    "calendar", "escalate_on_first_breach")
     form_overrides = {"priority": enum_field(Priority)}
     form_args = {
         "first_response_minutes": {"validators": [InputRequired(),
                                                   NumberRange(min=1, max=60 * 24 * 30)]},
         "resolution_minutes": {"validators": [Optional(), NumberRange(min=1, max=60 * 24 * 90)]},
+        "warn_minutes": {"validators": [Optional(), NumberRange(min=0, max=60 * 24 * 30)],
+                         "description": _l("Un plazo se resalta cuando le queda una cuarta "
+                                           "parte o estos minutos, lo que llegue antes. 0: "
+                                           "solo la cuarta parte.")},
     }
 
 

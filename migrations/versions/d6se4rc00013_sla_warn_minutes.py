@@ -1,0 +1,50 @@
+"""SLA policy: an absolute floor for *Próximo a vencer* (warn_minutes)
+
+A deadline turns amber with 25 % of its target left or `warn_minutes` left, whichever comes
+first (30 by default: *Urgente*'s hour went amber only 15 minutes before the breach). The
+running tickets of policies without a business calendar get their warning time moved now
+(wall-clock minutes are business minutes there); the others at their next recompute. The sweep
+turns the moved ones amber on its next run.
+
+`sla_policies` gains a nullable column with `op.add_column`, outside batch mode: no SQLite
+table is rebuilt (the search index's triggers on tickets/messages/customers stay).
+
+Revision ID: d6se4rc00013
+Revises: c7f75ea00007
+Create Date: 2026-11-30 10:00:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+
+# revision identifiers, used by Alembic.
+revision = 'd6se4rc00013'
+down_revision = 'c7f75ea00007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.add_column("sla_policies", sa.Column("warn_minutes", sa.Integer(), nullable=True,
+                                            server_default="30"))
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        floor = "t.sla_due_at - make_interval(mins => coalesce(p.warn_minutes, 30))"
+    else:  # SQLite stores UTC datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text
+        floor = ("strftime('%Y-%m-%d %H:%M:%f000', t.sla_due_at, "
+                 "'-' || coalesce(p.warn_minutes, 30) || ' minutes')")
+    op.execute(f"""
+        UPDATE tickets SET sla_warn_at = (
+            SELECT {floor} FROM tickets t JOIN sla_policies p ON p.priority = t.priority
+            WHERE t.id = tickets.id)
+        WHERE sla_due_at IS NOT NULL AND sla_warn_at IS NOT NULL
+          AND priority IN (SELECT priority FROM sla_policies WHERE calendar_id IS NULL)
+          AND sla_warn_at > (
+            SELECT {floor} FROM tickets t JOIN sla_policies p ON p.priority = t.priority
+            WHERE t.id = tickets.id)
+    """)
+
+
+def downgrade():
+    op.drop_column("sla_policies", "warn_minutes")
