@@ -215,10 +215,12 @@ _SQLITE_REBUILD = """
 _PG_REBUILD = r"""
     INSERT INTO ticket_fts(ticket_id, names, body, doc)
     SELECT t.id,
-           lower(unaccent(t.subject || ' ' || coalesce(c.name, '') || ' ' || coalesce(c.email, ''))),
+           lower(unaccent(t.subject || ' ' || coalesce(c.name, '') || ' '
+                          || coalesce(c.email, ''))),
            coalesce(b.body, ''),
            setweight(to_tsvector('hd_es', t.subject), 'A')
-           || setweight(to_tsvector('hd_es', coalesce(c.name, '') || ' ' || coalesce(c.email, '')), 'B')
+           || setweight(to_tsvector('hd_es', coalesce(c.name, '') || ' '
+                                    || coalesce(c.email, '')), 'B')
            || setweight(to_tsvector('hd_es', coalesce(b.body, '')), 'D')
            || setweight(to_tsvector('hd_en', t.subject), 'A')
            || setweight(to_tsvector('hd_en', coalesce(b.body, '')), 'D')
