@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AGENT, SUPERVISOR = "agente1@demo.bayit", "supervisor@demo.bayit"
+#: The demo generates at most this many tickets; the rest are copies made in SQL (replicate).
+BASE = 100_000
 TAB_LINK = re.compile(r'href="([^"]+)" data-testid="view-(\w+)"')
 
 
@@ -38,6 +40,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests per URL")
     parser.add_argument("--fresh", action="store_true",
                         help="wipe the database (DATABASE_URL too) and seed it again")
+    parser.add_argument("--base", type=int, default=BASE,
+                        help="tickets the demo generates; the rest are copies (replicate())")
     parser.add_argument("--prepare-only", action="store_true",
                         help="migrate, seed and analyze, then stop")
     return parser.parse_args()
@@ -82,23 +86,19 @@ def ticket_count() -> int:
 
 
 def wipe() -> None:
-    """Drop every table, Alembic's and the search index's too (only ever with --fresh, and
-    only on PostgreSQL)."""
+    """Drop everything in the public schema: tables, the search index, the migrations'
+    functions and triggers (only ever with --fresh, and only on PostgreSQL)."""
     from helpdesk.extensions import db
 
     db.session.remove()
     with db.engine.begin() as conn:
-        db.metadata.drop_all(conn)
-        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        # the search index lives outside the models (migration c7f75ea00007)
-        conn.exec_driver_sql("DROP TABLE IF EXISTS ticket_fts")
-        conn.exec_driver_sql("DROP FUNCTION IF EXISTS hd_fts_ticket(), hd_fts_message(), "
-                             "hd_fts_customer(), hd_fts_refresh(integer)")
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
         conn.exec_driver_sql("DROP TEXT SEARCH CONFIGURATION IF EXISTS hd_es")
         conn.exec_driver_sql("DROP TEXT SEARCH CONFIGURATION IF EXISTS hd_en")
 
 
-def prepare(app, tickets: int, fresh: bool) -> int:
+def prepare(app, tickets: int, fresh: bool, base: int = BASE) -> int:
     """Migrate; seed when there are fewer tickets than asked; refresh planner stats; the count."""
     import flask_migrate
 
@@ -118,17 +118,75 @@ def prepare(app, tickets: int, fresh: bool) -> int:
                 db.session.remove()
                 raise SystemExit(f"Error: the database has {have} tickets and other data; "
                                  f"run with --fresh to wipe it and seed {tickets}")
-            print(f"Seeding {tickets} tickets…", file=sys.stderr)
+            base = min(tickets, base)
+            print(f"Seeding {base} tickets…", file=sys.stderr)
             started = time.perf_counter()
             with search.bulk_load():  # the index is built once, after the rows
-                demo.seed(tickets=tickets, progress=True)
+                demo.seed(tickets=base, progress=True)
             db.session.remove()
+            if tickets > base:
+                db.engine.dispose()  # SQLite: connections opened before the migration
+                replicate(base, tickets)
             print(f"Seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
             stale, have = True, ticket_count()
         db.session.remove()
         if stale:
             analyze()
     return have
+
+
+def replicate(base: int, tickets: int) -> None:
+    """Grow the seeded `base` tickets to `tickets` by copying them, their threads and their
+    search documents in SQL, ids shifted by a multiple of the base (the copies keep their
+    customers, so each document is the original's, word for word). The demo's generator is
+    Python: a million tickets took ~10 minutes of one core, over an hour on the shared
+    machine; the copies take a few minutes of the database's own C code."""
+    from helpdesk.demo.bulk import reset_sequences
+    from helpdesk.extensions import db
+    from helpdesk.queries import search
+
+    print(f"Copying up to {tickets} tickets…", file=sys.stderr)
+    with db.engine.connect() as conn:
+        ticket_cols = [c["name"] for c in _columns(conn, "tickets")]
+        message_cols = [c["name"] for c in _columns(conn, "messages")]
+        max_message = conn.exec_driver_sql("SELECT max(id) FROM messages").scalar()
+        pg = conn.dialect.name == "postgresql"
+    with search.bulk_load(rebuild=False):
+        for copy in range(1, -(-tickets // base)):
+            shift, top = copy * base, min(base, tickets - copy * base)
+            tcols = ", ".join(f"id + {shift}" if c == "id" else c for c in ticket_cols)
+            mcols = ", ".join(f"id + {copy * max_message}" if c == "id" else
+                              f"ticket_id + {shift}" if c == "ticket_id" else c
+                              for c in message_cols)
+            with db.engine.begin() as conn:
+                conn.exec_driver_sql(f"INSERT INTO tickets ({', '.join(ticket_cols)}) "
+                                     f"SELECT {tcols} FROM tickets WHERE id <= {top}")
+                conn.exec_driver_sql(f"INSERT INTO messages ({', '.join(message_cols)}) "
+                                     f"SELECT {mcols} FROM messages WHERE ticket_id <= {top}")
+                if pg:
+                    conn.exec_driver_sql(
+                        f"INSERT INTO ticket_fts (ticket_id, names, body, doc) SELECT "
+                        f"ticket_id + {shift}, names, body, doc FROM ticket_fts "
+                        f"WHERE ticket_id <= {top}")
+                else:
+                    conn.exec_driver_sql(
+                        f"INSERT INTO ticket_fts (rowid, subject, customer, body) SELECT "
+                        f"rowid + {shift}, subject, customer, body FROM ticket_fts "
+                        f"WHERE rowid <= {top}")
+            print(f"  {shift + top} tickets", file=sys.stderr)
+    if pg:
+        reset_sequences()
+        db.session.commit()
+        db.session.remove()
+    else:
+        with db.engine.begin() as conn:  # one segment per copy: merge them for reading
+            conn.exec_driver_sql("INSERT INTO ticket_fts(ticket_fts) VALUES ('optimize')")
+
+
+def _columns(conn, table: str) -> list[dict]:
+    from sqlalchemy import inspect
+
+    return inspect(conn).get_columns(table)
 
 
 def _revision() -> str | None:
@@ -314,7 +372,7 @@ def main() -> None:
     """Prepare the database, time every group, print a line per group and the JSON last."""
     args = parse_args()
     app = build_app(database_uri(args.tickets, args.fresh))
-    tickets = prepare(app, args.tickets, args.fresh)
+    tickets = prepare(app, args.tickets, args.fresh, args.base)
     if args.prepare_only:
         return
     with app.app_context():

@@ -5,6 +5,7 @@ Data in, data out: no session, no Flask, and the clock is always a parameter.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -468,6 +469,13 @@ class RoutingDecision:
     misses: tuple[tuple[int, str], ...] = field(default=())
 
 
+def fold(text: str | None) -> str:
+    """Text compared the way people read it: case and accents ignored ("Básico" = "basico",
+    "es" = "ES"), surrounding spaces dropped."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
 def parse_keywords(raw: str | None) -> tuple[str, ...]:
     """Split a comma- or newline-separated keyword list, lower-cased, blanks dropped."""
     if not raw:
@@ -477,21 +485,27 @@ def parse_keywords(raw: str | None) -> tuple[str, ...]:
 
 
 def rule_miss(facts: TicketFacts, rule: RuleSpec) -> str | None:
-    """The first condition of `rule` that `facts` fails, by field name; None if it matches."""
-    checks = (
+    """The first condition of `rule` that `facts` fails, by field name; None if it matches.
+    Text conditions (plan, country, language, keywords) ignore case and accents."""
+    exact = (
         ("category", rule.category_id, facts.category_id),
         ("priority", rule.priority, facts.priority),
         ("channel", rule.channel, facts.channel),
+    )
+    for name, wanted, actual in exact:
+        if wanted is not None and wanted != actual:
+            return name
+    words = (
         ("plan", rule.plan, facts.plan),
         ("country", rule.country, facts.country),
         ("language", rule.language, facts.language),
     )
-    for name, wanted, actual in checks:
-        if wanted is not None and wanted != actual:
+    for name, wanted, actual in words:
+        if wanted is not None and fold(wanted) != fold(actual):
             return name
     if rule.keywords:
-        text = facts.text.lower()
-        if not any(word in text for word in rule.keywords):
+        text = fold(facts.text)
+        if not any(fold(word) in text for word in rule.keywords):
             return "keywords"
     return None
 

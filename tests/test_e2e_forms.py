@@ -270,7 +270,7 @@ def config_forms(role: str) -> dict[str, ConfigForm]:
             RoutingRule, "name",
             {"name": f"Regla {tag}", "position": "900", "enabled": True,
              "category": "Dispositivos y apps", "priority": "Alta", "channel": "Chat",
-             "plan": "Premium", "country": "ES", "language": "es",
+             "plan": "Premium", "country": "España", "language": "Español",
              "keywords": "smart tv, chromecast", "team": "Técnico",
              "priority_override": "Urgente", "strategy": "Menor carga"},
             {"name": f"Regla {tag}", "position": 900, "enabled": True,

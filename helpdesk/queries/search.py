@@ -235,11 +235,12 @@ _PG_TRIGGERS = (("tickets", "ticket_fts_ticket"), ("messages", "ticket_fts_messa
 
 
 @contextmanager
-def bulk_load():
+def bulk_load(rebuild: bool = True):
     """Load many tickets and messages at once (the demo's million-ticket seed): the index's
     triggers are off inside, and the index is rebuilt in one pass at the end (each in its own
-    transaction; the rebuild runs even if the load fails). Per-row triggers refresh a ticket's
-    whole document for each of its messages: a thread of seven is indexed eight times."""
+    transaction; the rebuild runs even if the load fails), unless the loader writes the index
+    itself (`rebuild=False`). Per-row triggers refresh a ticket's whole document for each of
+    its messages: a thread of seven is indexed eight times."""
     with db.engine.begin() as conn:
         pg = conn.dialect.name == "postgresql"
         if pg:
@@ -257,12 +258,14 @@ def bulk_load():
         db.session.remove()
         with db.engine.begin() as conn:
             if pg:
-                conn.exec_driver_sql("TRUNCATE ticket_fts")
-                conn.exec_driver_sql(_PG_REBUILD)
+                if rebuild:
+                    conn.exec_driver_sql("TRUNCATE ticket_fts")
+                    conn.exec_driver_sql(_PG_REBUILD)
                 for table_name, trigger in _PG_TRIGGERS:
                     conn.exec_driver_sql(f"ALTER TABLE {table_name} ENABLE TRIGGER {trigger}")
             else:
-                conn.exec_driver_sql("DELETE FROM ticket_fts")
-                conn.exec_driver_sql(_SQLITE_REBUILD)
+                if rebuild:
+                    conn.exec_driver_sql("DELETE FROM ticket_fts")
+                    conn.exec_driver_sql(_SQLITE_REBUILD)
                 for _name, sql in triggers:
                     conn.exec_driver_sql(sql)
