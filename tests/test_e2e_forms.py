@@ -404,7 +404,7 @@ def routing_list_forms(panel: Panel, app, role: str, default_team: str):
         rule_id, before = rule.id, [r.id for r in queries.routing_rules_ordered()]
     panel.goto("/admin/routing/")
     panel.bulk_action([rule_id], "Activar")  # the edit above disabled it
-    panel.flashed("1 reglas actualizadas.")
+    panel.flashed("1 regla actualizada.")
     with app.app_context():
         assert db.session.get(RoutingRule, rule_id).enabled is True
 
@@ -591,7 +591,7 @@ def _reassign_form(panel: Panel, app, ticket_id: int, team: str, agent: str):
     agents.select_option(label=option.inner_text())  # "Name (Team, Team)"
     page.get_by_test_id("reassign-submit").click()
     sync_api.expect(page).to_have_url(re.compile(rf"/admin/tickets/{ticket_id}/$"))
-    panel.flashed("1 tickets reasignados.")
+    panel.flashed("1 ticket reasignado.")
     with app.app_context():
         ticket = db.session.get(Ticket, ticket_id)
         assert (ticket.team.name, ticket.assignee.name) == (team, agent)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_admin import Admin
+from flask_admin import babel as admin_babel
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,6 +21,20 @@ from .people import people_views
 from .reports import HomeView, report_views
 from .routing import routing_views
 from .tickets import ticket_views
+
+
+class _OurCatalogueWins(type(admin_babel.domain)):
+    """Flask-Admin merges `translations_path` first and its own wheel's catalogue last, and
+    Flask-Babel's merge lets the last one win, so our corrections of its stale Spanish
+    ("Salvar" for Save) never showed. Ours go last."""
+
+    @property
+    def translation_directories(self) -> list[str]:
+        dirs = super().translation_directories
+        return [*dirs[1:], dirs[0]] if len(dirs) > 1 else dirs
+
+
+admin_babel.domain.__class__ = _OurCatalogueWins
 
 
 def init_admin(app: Flask) -> Admin:

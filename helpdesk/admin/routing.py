@@ -9,7 +9,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.form import Select2Field
 from flask_admin.model.template import macro
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -139,7 +139,8 @@ class RoutingTestMixin:
             RoutingRule.id.in_([int(i) for i in ids]))))
         with workflows.atomic():
             workflows.set_rules_enabled(rows, enabled, actor=current_user)
-        flash(_("%(n)d reglas actualizadas.", n=len(rows)), "success")
+        flash(ngettext("%(num)d regla actualizada.", "%(num)d reglas actualizadas.",
+                       len(rows)), "success")
 
 
 def _facts_from(form) -> rules.TicketFacts:
@@ -225,6 +226,13 @@ def country_choices() -> list[tuple[str, str]]:
 
 
 LANGUAGE_CHOICES = (("es", "Español"), ("en", "English"))
+
+
+def day_names() -> tuple[str, ...]:
+    """Short weekday names, Monday first, in the viewer's language ("lun", "mon"), as the
+    calendar's hours are written and read (rules.parse_hours takes both languages)."""
+    names = get_locale().days["format"]["abbreviated"]
+    return tuple(str(names[day]).rstrip(".").lower() for day in range(7))
 
 
 class RoutingRuleView(RoutingTestMixin, StaffModelView):
@@ -344,7 +352,7 @@ class CalendarView(StaffModelView):
     column_labels = {**COMMON_LABELS, "timezone": _l("Zona horaria"),
                      "hours": _l("Horario semanal"), "hours_text": _l("Horario semanal"),
                      "holidays": _l("Festivos"), "day": _l("Día")}
-    column_formatters = {"hours": lambda v, c, m, n: rules.format_hours(m.hours)}
+    column_formatters = {"hours": lambda v, c, m, n: rules.format_hours(m.hours, day_names())}
     form_columns = ("name", "timezone", "hours_text", "holidays")
     form_extra_fields = {"hours_text": TextAreaField(
         _l("Horario semanal"), validators=[_valid_hours],
@@ -356,7 +364,7 @@ class CalendarView(StaffModelView):
                                 "column_labels": {"day": _l("Día"), "name": _l("Nombre")}}),)
 
     def on_form_prefill(self, form, id):
-        form.hours_text.data = rules.format_hours(self.get_one(id).hours)
+        form.hours_text.data = rules.format_hours(self.get_one(id).hours, day_names())
 
     def on_model_change(self, form, model, is_created):
         model.hours = rules.parse_hours(form.hours_text.data)

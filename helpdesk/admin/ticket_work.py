@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -270,7 +270,8 @@ class ReassignMixin:
             actor=current_user, expected_versions=expected))
         if refused is not None:
             return None, refused
-        flash(_("%(n)d tickets reasignados.", n=count), "success")
+        flash(ngettext("%(num)d ticket reasignado.", "%(num)d tickets reasignados.",
+                       count), "success")
         if len(ids) == 1:
             return redirect(url_for(".work_view", ticket_id=ids[0])), 302
         return redirect(url_for(".index_view")), 302
