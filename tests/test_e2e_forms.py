@@ -55,8 +55,8 @@ ROLES = {"admin": "admin@demo.bayit", "supervisor": "supervisor@demo.bayit",
 #: The SLA priority whose policy each role creates (the seed has one for every priority; the
 #: fixture removes these two so a create with valid data is possible).
 FREE_SLA = {"admin": Priority.LOW, "supervisor": Priority.HIGH}
-CREATED = "El elemento se ha creado correctamente."
-SAVED = "Registro fue guardado con éxito."
+CREATED = "Creado correctamente."
+SAVED = "Guardado correctamente."
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +193,8 @@ class Panel:
         self.page.get_by_role("link", name=action, exact=True).click()
 
     def save(self, flash: str, *, continue_editing: bool = False):
-        """Salvar (back to the list) or Guardar y continuar editando (on to the edit form)."""
-        name = "Guardar y continuar editando" if continue_editing else "Salvar"
+        """Guardar (back to the list) or Guardar y continuar editando (on to the edit form)."""
+        name = "Guardar y continuar editando" if continue_editing else "Guardar"
         self.page.get_by_role("button", name=name, exact=True).click()
         self.flashed(flash)
 
