@@ -26,12 +26,15 @@ from .tickets import ticket_views
 class _OurCatalogueWins(type(admin_babel.domain)):
     """Flask-Admin merges `translations_path` first and its own wheel's catalogue last, and
     Flask-Babel's merge lets the last one win, so our corrections of its stale Spanish
-    ("Salvar" for Save) never showed. Ours go last."""
+    ("Salvar" for Save) never showed; and outside a view's request it leaves ours out, caching
+    the result for every later request. Ours (`ours`, set by init_admin) always go last."""
+
+    ours: str | None = None
 
     @property
     def translation_directories(self) -> list[str]:
-        dirs = super().translation_directories
-        return [*dirs[1:], dirs[0]] if len(dirs) > 1 else dirs
+        dirs = [d for d in super().translation_directories if d != self.ours]
+        return [*dirs, self.ours] if self.ours else dirs
 
 
 admin_babel.domain.__class__ = _OurCatalogueWins
@@ -39,12 +42,15 @@ admin_babel.domain.__class__ = _OurCatalogueWins
 
 def init_admin(app: Flask) -> Admin:
     """Build the panel: Soporte (Tickets, Informes) and Configuración (the guide's order)."""
+    translations = str(Path(app.root_path) / "translations")
+    admin_babel.domain.ours = translations
+    admin_babel.domain.cache.clear()  # merged before `ours` was known
     admin = Admin(
         app,
         name="Bayit+ Soporte",
         index_view=HomeView(name=_l("Inicio"), url="/admin"),
         theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo", fluid=True),
-        translations_path=str(Path(app.root_path) / "translations"),
+        translations_path=translations,
         csp_nonce_generator=csp_nonce,
     )
     support, settings = _l("Soporte"), _l("Configuración")
