@@ -32,6 +32,11 @@ BASE = 100_000
 TAB_LINK = re.compile(r'href="([^"]+)" data-testid="view-(\w+)"')
 
 
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min), reported with every figure."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def parse_args() -> argparse.Namespace:
     """The command line: how many tickets, how many timed requests, whether to start over."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,6 +47,9 @@ def parse_args() -> argparse.Namespace:
                         help="wipe the database (DATABASE_URL too) and seed it again")
     parser.add_argument("--base", type=int, default=BASE,
                         help="tickets the demo generates; the rest are copies (replicate())")
+    parser.add_argument("--only", default="",
+                        help="time only these groups, comma-separated (fts_rare,fts_common,"
+                             "search,…; 'views' for the saved views)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="migrate, seed and analyze, then stop")
     return parser.parse_args()
@@ -287,27 +295,34 @@ def fts_samples(middle: int) -> dict:
 
 
 class Counter:
-    """Counts the SQL statements the engine runs (the bench reports them per request)."""
+    """Counts the SQL statements the engine runs and the time they take (the bench reports both
+    per request: on a loaded machine the SQL share tells the search's own cost from rendering)."""
 
     def __init__(self, engine):
         from sqlalchemy import event
 
-        self.n, self.engine = 0, engine
-        event.listen(engine, "before_cursor_execute", self.count)
+        self.n, self.seconds, self.engine = 0, 0.0, engine
+        event.listen(engine, "before_cursor_execute", self.before)
+        event.listen(engine, "after_cursor_execute", self.after)
 
-    def count(self, *args, **kwargs) -> None:
+    def before(self, conn, *args) -> None:
         self.n += 1
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(self, conn, *args) -> None:
+        self.seconds += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
 
 
-def timed(client, url: str, counter: Counter) -> tuple[float, int]:
-    """One GET: milliseconds and statements; a non-200 answer stops the bench."""
-    before = counter.n
+def timed(client, url: str, counter: Counter) -> tuple[float, int, float]:
+    """One GET: milliseconds, statements and milliseconds in SQL; a non-200 answer stops the
+    bench."""
+    before, sql_before = counter.n, counter.seconds
     started = time.perf_counter()
     response = client.get(url)
     ms = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise SystemExit(f"Error: GET {url} answered {response.status_code}")
-    return ms, counter.n - before
+    return ms, counter.n - before, (counter.seconds - sql_before) * 1000
 
 
 def measure(users: dict, urls: list[str], requests: int, warmup: int, counter: Counter) -> dict:
@@ -316,13 +331,15 @@ def measure(users: dict, urls: list[str], requests: int, warmup: int, counter: C
     for client, url in pairs:
         for _i in range(warmup):
             timed(client, url, counter)
-    times, statements = [], []
+    times, statements, sql = [], [], []
     for i in range(requests):
-        ms, n = timed(*pairs[i % len(pairs)], counter)
+        ms, n, sql_ms = timed(*pairs[i % len(pairs)], counter)
         times.append(ms)
         statements.append(n)
+        sql.append(sql_ms)
     return {"p50": percentile(times, 50), "p95": percentile(times, 95),
-            "max": round(max(times), 1), "statements": max(statements)}
+            "max": round(max(times), 1), "statements": max(statements),
+            "sql_p50": percentile(sql, 50), "sql_p95": percentile(sql, 95)}
 
 
 def percentile(values: list[float], pct: int) -> float:
@@ -384,21 +401,29 @@ def main() -> None:
           f"full-text {sample['phrase']!r} and {sample['common']!r}; "
           f"ticket #{sample['ticket']} ({sample['messages']} messages)")
     result = {}
+    only = {name for name in args.only.split(",") if name}
     for name, urls in groups(app, users, sample).items():
+        if only and name not in only:
+            continue
         stats = measure(users, urls, args.requests, args.warmup, counter)
         print(f"{name:>24}: p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  "
-              f"max {stats['max']:7.1f} ms  {stats['statements']} statements")
+              f"max {stats['max']:7.1f} ms  {stats['statements']} statements  "
+              f"SQL p50 {stats['sql_p50']:.1f} / p95 {stats['sql_p95']:.1f} ms")
         result[f"{name}_p50_ms"], result[f"{name}_p95_ms"] = stats["p50"], stats["p95"]
-    fts = [result[f"fts_{kind}_{pct}_ms"] for kind in ("rare", "common") for pct in ("p50",)]
-    result["fts_p50_ms"] = max(fts)
-    result["fts_p95_ms"] = max(result["fts_rare_p95_ms"], result["fts_common_p95_ms"])
-    views = run_views(users, args, counter)
+        if name.startswith("fts_"):
+            result[f"{name}_sql_p50_ms"] = stats["sql_p50"]
+            result[f"{name}_sql_p95_ms"] = stats["sql_p95"]
+    if "fts_rare_p50_ms" in result and "fts_common_p50_ms" in result:
+        result["fts_p50_ms"] = max(result["fts_rare_p50_ms"], result["fts_common_p50_ms"])
+        result["fts_p95_ms"] = max(result["fts_rare_p95_ms"], result["fts_common_p95_ms"])
+    views = run_views(users, args, counter) if not only or "views" in only else {}
     for name, stats in views.items():
         print(f"{name:>24}: p50 {stats['p50']:7.1f} ms  p95 {stats['p95']:7.1f} ms  "
               f"max {stats['max']:7.1f} ms  {stats['statements']} statements")
-    worst = max(views, key=lambda name: views[name]["p95"])
-    result.update(views_worst_p95_ms=views[worst]["p95"], views_worst=worst,
-                  tickets=tickets, database=backend)
+    if views:
+        worst = max(views, key=lambda name: views[name]["p95"])
+        result.update(views_worst_p95_ms=views[worst]["p95"], views_worst=worst)
+    result.update(tickets=tickets, database=backend, load=_load())
     with app.app_context():
         from helpdesk.extensions import shutdown_embedded_redis
         db.engine.dispose()
