@@ -126,8 +126,11 @@ def _fts5_matches(terms: list[Term]):
 
 
 def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
-    """One term's tsquery in both configurations (OR): a phrase (or, `phrase=False`, its words
-    in any order), or a word also as prefix."""
+    """One term's tsquery in both configurations: a phrase in either (OR), or a word also as
+    prefix in either (OR). `phrase=False` gives a phrase's words in any order, required in
+    *both* (AND): a document holding the phrase has both configurations' lexemes, and the AND
+    lets the GIN index skip through a word that is frequent in one of them (Spanish "el" is
+    not an English stop word) instead of reading all of its entries."""
     value = bindparam(f"fts_{index}", " ".join(term.words) if term.phrase else term.words[0])
     queries = []
     for config in ("hd_es", "hd_en"):
@@ -137,7 +140,8 @@ def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
             queries.append(build(cfg, value))
         else:
             queries.append(func.to_tsquery(cfg, func.quote_literal(value).op("||")(":*")))
-    return queries[0].op("||")(queries[1])
+    joint = "&&" if term.phrase and not phrase else "||"
+    return queries[0].op(joint)(queries[1])
 
 
 def _pg_table():
@@ -146,25 +150,21 @@ def _pg_table():
 
 def _pg_matches(terms: list[Term]):
     """Newest first from the GIN index, capped; a phrase is checked (the one step that reads
-    each document) only within the newest PHRASE_WINDOW tickets that have all its words."""
+    each document) only within the newest PHRASE_WINDOW tickets that have all its words. One
+    scan of ticket_fts: the window carries each row's document (a TOAST pointer, read only
+    when checked or ranked), so the planner cannot move the phrase check ahead of the cap."""
     fts = _pg_table()
-    conditions, tsquery = _pg_conditions(fts, terms, phrase=False)
-    newest = (select(fts.c.ticket_id).where(*conditions)
-              .order_by(fts.c.ticket_id.desc()))
+    conditions, _tsquery = _pg_conditions(fts, terms, phrase=False)
     phrases = [(index, term) for index, term in enumerate(terms) if term.phrase]
-    if phrases:
-        window = newest.limit(PHRASE_WINDOW).subquery("window")
-        inner = _pg_table()
-        checks = [inner.c.doc.op("@@")(_pg_tsquery(term, index))
-                  | inner.c.names.like(_like(term, index)) for index, term in phrases]
-        newest = (select(inner.c.ticket_id).join(window, window.c.ticket_id == inner.c.ticket_id)
-                  .where(*checks).order_by(inner.c.ticket_id.desc()))
-    capped = newest.limit(RANK_CAP).subquery("capped")
-    ranked = _pg_table()
-    _conditions, tsquery = _pg_conditions(ranked, terms, phrase=True)
-    rank = -func.ts_rank_cd(ranked.c.doc, tsquery)
-    return (select(ranked.c.ticket_id, rank.label("rank"))
-            .join(capped, capped.c.ticket_id == ranked.c.ticket_id).subquery("fts"))
+    window = (select(fts.c.ticket_id, fts.c.doc, fts.c.names).where(*conditions)
+              .order_by(fts.c.ticket_id.desc())
+              .limit(PHRASE_WINDOW if phrases else RANK_CAP).subquery("window"))
+    checks = [window.c.doc.op("@@")(_pg_tsquery(term, index))
+              | window.c.names.like(_like(term, index)) for index, term in phrases]
+    _conditions, tsquery = _pg_conditions(window, terms, phrase=True)
+    rank = -func.ts_rank_cd(window.c.doc, tsquery)
+    return (select(window.c.ticket_id, rank.label("rank")).where(*checks)
+            .order_by(window.c.ticket_id.desc()).limit(RANK_CAP).subquery("fts"))
 
 
 def _like(term: Term, index: int):
