@@ -123,9 +123,10 @@ def parse_hours(text: str) -> dict[str, list[list[str]]]:
     return hours
 
 
-def format_hours(hours: dict) -> str:
-    """The stored weekly hours as editable lines ("lun 09:00-18:00")."""
+def format_hours(hours: dict, day_names: tuple[str, ...] = _DAY_NAMES) -> str:
+    """The stored weekly hours as editable lines ("lun 09:00-18:00"; `day_names` Monday first,
+    e.g. the viewer's language's: parse_hours reads Spanish and English)."""
     return "\n".join(
-        f"{_DAY_NAMES[int(day)]} " + ", ".join(f"{a}-{b}" for a, b in spans)
+        f"{day_names[int(day)]} " + ", ".join(f"{a}-{b}" for a, b in spans)
         for day, spans in sorted((hours or {}).items(), key=lambda item: int(item[0])) if spans
     )

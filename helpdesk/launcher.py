@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -37,7 +38,12 @@ def _prepare(app: Flask, demo: bool) -> str:
     with app.app_context():
         require_database()
         try:
-            flask_migrate.upgrade()
+            with warnings.catch_warnings():
+                # Alembic's autogenerate reflection says so of every expression index, each
+                # start; nothing is wrong (the indexes are the migrations' own)
+                warnings.filterwarnings("ignore", "Skipped unsupported reflection of "
+                                        "expression-based index")
+                flask_migrate.upgrade()
         except Exception as exc:
             first_line = str(exc).splitlines()[0] if str(exc) else ""
             fail(f"database migration failed ({type(exc).__name__}: {first_line})")

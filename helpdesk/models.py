@@ -266,6 +266,9 @@ class SlaPolicy(Timestamped, db.Model):
     #: On a first-response breach, escalate to the team's supervisors (reason *SLA vencido*).
     escalate_on_first_breach: Mapped[bool] = mapped_column(Boolean, default=False,
                                                            server_default=false())
+    #: *Próximo a vencer* starts at the latest this many minutes before the deadline (or at
+    #: HELPDESK_SLA_WARN_SHARE of the target left, whichever comes first); 0: the share only.
+    warn_minutes: Mapped[int | None] = mapped_column(Integer, default=30, server_default="30")
 
     calendar: Mapped[BusinessCalendar | None] = relationship()
 

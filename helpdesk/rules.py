@@ -5,6 +5,7 @@ Data in, data out: no session, no Flask, and the clock is always a parameter.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ DEFAULT_FIRST_RESPONSE_MINUTES = {
     Priority.NORMAL: 24 * 60,
     Priority.LOW: 48 * 60,
 }
+#: A deadline turns amber at the latest this many minutes before it (a policy may change it).
+DEFAULT_WARN_MINUTES = 30
 
 #: Status moves a person may make from the status menu. A new ticket opens when someone takes
 #: it or replies; replies choose between Pendiente and Abierto (REPLY_STATUSES). Resuelto is
@@ -450,6 +453,19 @@ def same_clock(old: TicketStatus, new: TicketStatus) -> bool:
 
 
 @dataclass(frozen=True)
+class SlaTargets:
+    """One priority's SLA policy, as the clock needs it."""
+
+    first_minutes: int
+    resolution_minutes: int | None
+    calendar: Calendar | None
+    warn_minutes: int | None
+
+    def __iter__(self):  # (first, resolution, calendar), as callers unpack it
+        return iter((self.first_minutes, self.resolution_minutes, self.calendar))
+
+
+@dataclass(frozen=True)
 class SlaClock:
     """A ticket's deadlines: both targets, the one running now, and when it turns amber."""
 
@@ -461,9 +477,11 @@ class SlaClock:
 
 def sla_clock(*, status: TicketStatus, created: datetime, answered: bool, first_minutes: int,
               resolution_minutes: int | None, paused_minutes: float, warn_share: float,
-              calendar: Calendar | None) -> SlaClock:
+              calendar: Calendar | None, warn_minutes: int | None = None) -> SlaClock:
     """Deadlines counted from creation in business time; a resolution target also moves by the
-    time spent waiting for the customer. `warn_at` leaves `warn_share` of the target."""
+    time spent waiting for the customer. `warn_at` is whichever comes first: `warn_share` of
+    the target left, or `warn_minutes` left (the policy's floor: 25 % of *Urgente*'s hour is
+    only 15 minutes, too late to act on)."""
     first_due = add_business_time(created, first_minutes, calendar)
     resolution_due = None
     if resolution_minutes:
@@ -474,8 +492,16 @@ def sla_clock(*, status: TicketStatus, created: datetime, answered: bool, first_
     if running is not None:
         target = first_minutes if not answered else resolution_minutes
         extra = 0 if not answered else paused_minutes
-        warn = add_business_time(created, target * (1 - warn_share) + extra, calendar)
+        warn = add_business_time(created, extra + warn_after(target, warn_share, warn_minutes),
+                                 calendar)
     return SlaClock(first_due, resolution_due, running, warn)
+
+
+def warn_after(target_minutes: float, warn_share: float, warn_minutes: int | None) -> float:
+    """Minutes into a target when it turns amber: the earlier of `warn_share` of it left and
+    `warn_minutes` left (never before the start)."""
+    lead = max(target_minutes * warn_share, warn_minutes or 0)
+    return max(0.0, target_minutes - lead)
 
 
 def sla_state_at(now: datetime, warn_at: datetime | None, due: datetime | None) -> SlaState:
@@ -548,6 +574,13 @@ class RoutingDecision:
     misses: tuple[tuple[int, str], ...] = field(default=())
 
 
+def fold(text: str | None) -> str:
+    """Text compared the way people read it: case and accents ignored ("Básico" = "basico",
+    "es" = "ES"), surrounding spaces dropped."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
 def parse_keywords(raw: str | None) -> tuple[str, ...]:
     """Split a comma- or newline-separated keyword list, lower-cased, blanks dropped."""
     if not raw:
@@ -557,21 +590,27 @@ def parse_keywords(raw: str | None) -> tuple[str, ...]:
 
 
 def rule_miss(facts: TicketFacts, rule: RuleSpec) -> str | None:
-    """The first condition of `rule` that `facts` fails, by field name; None if it matches."""
-    checks = (
+    """The first condition of `rule` that `facts` fails, by field name; None if it matches.
+    Text conditions (plan, country, language, keywords) ignore case and accents."""
+    exact = (
         ("category", rule.category_id, facts.category_id),
         ("priority", rule.priority, facts.priority),
         ("channel", rule.channel, facts.channel),
+    )
+    for name, wanted, actual in exact:
+        if wanted is not None and wanted != actual:
+            return name
+    words = (
         ("plan", rule.plan, facts.plan),
         ("country", rule.country, facts.country),
         ("language", rule.language, facts.language),
     )
-    for name, wanted, actual in checks:
-        if wanted is not None and wanted != actual:
+    for name, wanted, actual in words:
+        if wanted is not None and fold(wanted) != fold(actual):
             return name
     if rule.keywords:
-        text = facts.text.lower()
-        if not any(word in text for word in rule.keywords):
+        text = fold(facts.text)
+        if not any(fold(word) in text for word in rule.keywords):
             return "keywords"
     return None
 

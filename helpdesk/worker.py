@@ -49,6 +49,23 @@ class HelpdeskWorker(Worker):
         self.connection.delete(self.key)
         super().register_birth()
 
+    def handle_job_success(self, job, queue, started_job_registry):
+        """rq writes four INFO lines per job (started, completed, OK, result kept); ours
+        writes this one (rq's own logger is at WARNING: failures still show, with their
+        traceback)."""
+        super().handle_job_success(job, queue, started_job_registry)
+        name, seconds = _job_name(job), _seconds(job)
+        # the cron's sweeps run every 30–60 s: a line each would be a heartbeat, not news
+        routine = name in _periodic() and seconds < SLOW_SWEEP_SECONDS
+        log.log(logging.DEBUG if routine else logging.INFO, "%s: %s done in %.2f s",
+                queue.name, name, seconds)
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string=""):
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry,
+                                   exc_string=exc_string)
+        log.warning("%s: %s failed after %.2f s (traceback above)", queue.name, _job_name(job),
+                    _seconds(job))
+
     def heartbeat(self, timeout: int | None = None, pipeline=None):
         """rq's heartbeat, plus: note a lost Redis, and register again if Redis forgot us."""
         if pipeline is not None:
@@ -68,6 +85,27 @@ class HelpdeskWorker(Worker):
         elif forgotten:
             log.warning("Redis at %s had forgotten worker %s (restarted?); registered again",
                         self.outage.address, self.name)
+
+
+#: A periodic job that takes longer than this is logged at INFO like any other job.
+SLOW_SWEEP_SECONDS = 5.0
+
+
+def _periodic() -> frozenset[str]:
+    from .jobs import CRON
+
+    return frozenset(func.__name__ for func, _options in CRON)
+
+
+def _job_name(job) -> str:
+    """`helpdesk.jobs.sweep_sla_states` → `sweep_sla_states` (the id only in debug)."""
+    return (job.func_name or job.id).rsplit(".", 1)[-1]
+
+
+def _seconds(job) -> float:
+    if job.started_at is None or job.ended_at is None:
+        return 0.0
+    return (job.ended_at - job.started_at).total_seconds()
 
 
 def _wait_for_redis(redis: Redis, outage: Outage) -> None:
@@ -112,11 +150,13 @@ def run_worker(redis: Redis, queue_names: tuple[str, ...], *, burst: bool = Fals
     outage = Outage(log, redis_address(redis))
     name = f"helpdesk-{socket.gethostname()}-{os.getpid()}"
     queues = [Queue(n, connection=redis, serializer=JSONSerializer) for n in queue_names]
+    log.info("worker %s listening on %s", name, ", ".join(queue_names))
     while True:
         worker = HelpdeskWorker(queues, connection=redis, serializer=JSONSerializer, name=name,
                                 outage=outage)
         try:
-            worker.work(burst=burst, with_scheduler=False)
+            # rq's own INFO lines (four per job, registry cleaning, pubsub) stay quiet
+            worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
         except REDIS_DOWN as exc:  # its teardown could not record its death
             outage.lost(exc)
             _unsubscribe(worker)

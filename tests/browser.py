@@ -68,7 +68,7 @@ def serve(database_uri: str, redis_url: str):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        for _ in range(300):  # a minute: on a loaded machine the import alone took 20 s
             try:
                 urlopen(f"{base}/login", timeout=1)
                 break

@@ -56,8 +56,8 @@ ROLES = {"admin": "admin@demo.bayit", "supervisor": "supervisor@demo.bayit",
 #: The SLA priority whose policy each role creates (the seed has one for every priority; the
 #: fixture removes these two so a create with valid data is possible).
 FREE_SLA = {"admin": Priority.LOW, "supervisor": Priority.HIGH}
-CREATED = "El elemento se ha creado correctamente."
-SAVED = "Registro fue guardado con éxito."
+CREATED = "Creado correctamente."
+SAVED = "Guardado correctamente."
 
 
 @pytest.fixture(scope="module")
@@ -194,8 +194,8 @@ class Panel:
         self.page.get_by_role("link", name=action, exact=True).click()
 
     def save(self, flash: str, *, continue_editing: bool = False):
-        """Salvar (back to the list) or Guardar y continuar editando (on to the edit form)."""
-        name = "Guardar y continuar editando" if continue_editing else "Salvar"
+        """Guardar (back to the list) or Guardar y continuar editando (on to the edit form)."""
+        name = "Guardar y continuar editando" if continue_editing else "Guardar"
         self.page.get_by_role("button", name=name, exact=True).click()
         self.flashed(flash)
 
@@ -244,11 +244,11 @@ def config_forms(role: str) -> dict[str, ConfigForm]:
             Customer, "email",
             {"name": f"Cliente {tag}", "email": f"{slug}@example.com", "phone": "+34 600 000 000",
              "locale": "English", "country": "AR", "plan": "Premium",
-             "subscription_state": "active", "billing_state": "ok",
+             "subscription_state": "Activa", "billing_state": "Al día",
              "member_since": "2023-04-05"},
             {"name": f"Cliente {tag}", "email": f"{slug}@example.com",
              "phone": "+34 600 000 000", "locale": "en", "country": "AR", "plan": "Premium",
-             "subscription_state": "active", "billing_state": "ok",
+             "subscription_state": "activa", "billing_state": "al_dia",
              "member_since": date(2023, 4, 5)},
             {"plan": "Básico", "country": "MX"},
             {"plan": "Básico", "country": "MX", "phone": "+34 600 000 000",
@@ -280,7 +280,7 @@ def config_forms(role: str) -> dict[str, ConfigForm]:
             RoutingRule, "name",
             {"name": f"Regla {tag}", "position": "900", "enabled": True,
              "category": "Dispositivos y apps", "priority": "Alta", "channel": "Chat",
-             "plan": "Premium", "country": "ES", "language": "es",
+             "plan": "Premium", "country": "España", "language": "Español",
              "keywords": "smart tv, chromecast", "team": "Técnico",
              "priority_override": "Urgente", "strategy": "Menor carga"},
             {"name": f"Regla {tag}", "position": 900, "enabled": True,
@@ -414,7 +414,7 @@ def routing_list_forms(panel: Panel, app, role: str, default_team: str):
         rule_id, before = rule.id, [r.id for r in queries.routing_rules_ordered()]
     panel.goto("/admin/routing/")
     panel.bulk_action([rule_id], "Activar")  # the edit above disabled it
-    panel.flashed("1 reglas actualizadas.")
+    panel.flashed("1 regla actualizada.")
     with app.app_context():
         assert db.session.get(RoutingRule, rule_id).enabled is True
 

@@ -146,10 +146,14 @@ def test_the_migration_backfills_existing_tickets(app, make_ticket):
         assert list(db.session.scalars(fts.matches("indice").ids)) == [target]
 
 
-def test_a_word_in_too_many_tickets_filters_in_the_queues_order(app, sup, make_ticket,
-                                                                monkeypatch):
+def test_a_word_in_more_tickets_than_the_cap_ranks_the_newest(app, sup, make_ticket,
+                                                              monkeypatch):
+    """Ranking reads at most RANK_CAP matches, newest first from the index (never all of a
+    common word's); fewer than that are all found."""
     from helpdesk.queries import search as fts
     monkeypatch.setattr(fts, "RANK_CAP", 2)
     tickets = [make_ticket(f"Aviso {n}", "firma del equipo") for n in range(3)]
     make_ticket("Otra", "nada")
+    assert sorted(rows(search(sup, "equipo"))) == tickets[1:]
+    monkeypatch.setattr(fts, "RANK_CAP", 500)
     assert sorted(rows(search(sup, "equipo"))) == tickets

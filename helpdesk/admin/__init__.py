@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_admin import Admin
+from flask_admin import babel as admin_babel
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,14 +23,34 @@ from .routing import routing_views
 from .tickets import ticket_views
 
 
+class _OurCatalogueWins(type(admin_babel.domain)):
+    """Flask-Admin merges `translations_path` first and its own wheel's catalogue last, and
+    Flask-Babel's merge lets the last one win, so our corrections of its stale Spanish
+    ("Salvar" for Save) never showed; and outside a view's request it leaves ours out, caching
+    the result for every later request. Ours (`ours`, set by init_admin) always go last."""
+
+    ours: str | None = None
+
+    @property
+    def translation_directories(self) -> list[str]:
+        dirs = [d for d in super().translation_directories if d != self.ours]
+        return [*dirs, self.ours] if self.ours else dirs
+
+
+admin_babel.domain.__class__ = _OurCatalogueWins
+
+
 def init_admin(app: Flask) -> Admin:
     """Build the panel: Soporte (Tickets, Informes) and Configuración (the guide's order)."""
+    translations = str(Path(app.root_path) / "translations")
+    admin_babel.domain.ours = translations
+    admin_babel.domain.cache.clear()  # merged before `ours` was known
     admin = Admin(
         app,
         name="Bayit+ Soporte",
         index_view=HomeView(name=_l("Inicio"), url="/admin"),
         theme=Bootstrap4Theme(base_template="helpdesk/layout.html", swatch="cosmo", fluid=True),
-        translations_path=str(Path(app.root_path) / "translations"),
+        translations_path=translations,
         csp_nonce_generator=csp_nonce,
     )
     support, settings = _l("Soporte"), _l("Configuración")

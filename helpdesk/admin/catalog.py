@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
-from .. import queries, rules, templating, workflows
+from .. import accounts, queries, rules, templating, workflows
 from ..extensions import db
 from ..models import (
     Category,
@@ -44,6 +44,29 @@ LABELS = {
     "updated_at": _l("Actualizado"), "name_en": _l("Nombre en inglés"),
 }
 LOCALE_CHOICES = [("es", "Español"), ("en", "English")]
+#: The account codes the Bayit+ systems send, as the form offers them (labels in words).
+SUBSCRIPTION_CODES = ("activa", "en_prueba", "cancelada", "suspendida")
+BILLING_CODES = ("al_dia", "pago_pendiente", "tarjeta_rechazada", "reembolsado")
+
+
+def _code_choices(codes) -> list[tuple[str, object]]:
+    return [(code, accounts.STATE_LABELS[code]) for code in codes]
+
+
+def _in_words(view, context, model, name):
+    """Column formatter: an account code, country or language as words, never `al_dia`."""
+    value = getattr(model, name)
+    if not value:
+        return ""
+    if name == "country":
+        return accounts.country_name(value)
+    if name == "locale":
+        return dict(LOCALE_CHOICES).get(value, value)
+    return accounts.state_label(value)
+
+
+WORD_FORMATTERS = {name: _in_words for name in ("country", "locale", "subscription_state",
+                                                 "billing_state")}
 
 
 class CategoryView(StaffModelView):
@@ -102,6 +125,7 @@ class ResponseTemplateView(StaffModelView):
     read_roles, write_roles = ALL_STAFF, ADMINS
     column_list = ("name", "category", "locale", "active", "times_used")
     column_labels = LABELS
+    column_formatters = WORD_FORMATTERS
     column_filters = ("category", "locale", "active")
     column_searchable_list = ("name", "body")
     form_columns = ("name", "category", "locale", "body", "active")
@@ -190,12 +214,15 @@ class CustomerView(StaffModelView):
     column_list = ("name", "email", "country", "plan", "subscription_state", "billing_state",
                    "member_since")
     column_labels = LABELS
+    column_formatters = WORD_FORMATTERS
     column_searchable_list = ("name", "email")
     column_filters = ("country", "plan", "subscription_state", "billing_state")
     column_sortable_list = ("name", "email", "country", "plan", "member_since")
     form_columns = ("name", "email", "phone", "locale", "country", "plan",
                     "subscription_state", "billing_state", "member_since")
-    form_choices = {"locale": LOCALE_CHOICES}
+    form_choices = {"locale": LOCALE_CHOICES,
+                    "subscription_state": _code_choices(SUBSCRIPTION_CODES),
+                    "billing_state": _code_choices(BILLING_CODES)}
     form_args = {
         "name": {"validators": [InputRequired(), Length(max=120)]},
         "email": {"validators": [InputRequired(), Email(), Length(max=254)]},

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -167,5 +168,6 @@ class ClosureMixin:
             notes=form.notes.data, expected_versions=expected))
         if refused is not None:
             return None, refused
-        flash(_("%(n)d tickets resueltos.", n=len(ids)), "success")
+        flash(ngettext("%(num)d ticket resuelto.", "%(num)d tickets resueltos.",
+                       len(ids)), "success")
         return redirect(url_for(".index_view")), 302

@@ -30,7 +30,8 @@ class AgentView(StaffModelView):
         "updated_at": _l("Actualizado"),
     }
     column_details_exclude_list = ("password_hash",)
-    column_formatters = dict(ENUM_FORMATTERS)
+    column_formatters = {**ENUM_FORMATTERS, "locale": lambda v, c, m, n: dict(LOCALES).get(
+        m.locale, m.locale)}
     column_searchable_list = ("name", "email")
     column_filters = ("active", "teams")
     form_columns = ("name", "email", "password", "role", "active", "teams", "supervised_teams",

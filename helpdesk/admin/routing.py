@@ -7,15 +7,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_admin.form import Select2Field
 from flask_admin.model.template import macro
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
-from .. import queries, rules, workflows
+from .. import accounts, queries, rules, workflows
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import RoutingTestForm
@@ -45,6 +54,7 @@ COMMON_LABELS = {
     "members": _l("Agentes"), "supervisors": _l("Supervisores"),
     "first_response_minutes": _l("Primera respuesta (minutos)"),
     "resolution_minutes": _l("Resolución (minutos)"), "calendar": _l("Horario laboral"),
+    "warn_minutes": _l("Próximo a vencer desde (minutos antes)"),
     "created_at": _l("Creado"), "updated_at": _l("Actualizado"),
     "escalate_on_first_breach": _l("Escalar a los supervisores si vence la 1ª respuesta"),
     "escalation_targets": _l("Sus agentes pueden escalar a (vacío: cualquier equipo activo)"),
@@ -129,7 +139,8 @@ class RoutingTestMixin:
             RoutingRule.id.in_([int(i) for i in ids]))))
         with workflows.atomic():
             workflows.set_rules_enabled(rows, enabled, actor=current_user)
-        flash(_("%(n)d reglas actualizadas.", n=len(rows)), "success")
+        flash(ngettext("%(num)d regla actualizada.", "%(num)d reglas actualizadas.",
+                       len(rows)), "success")
 
 
 def _facts_from(form) -> rules.TicketFacts:
@@ -180,6 +191,50 @@ def _explain(facts: rules.TicketFacts) -> dict:
             "agent": agent}
 
 
+class PickerField(Select2Field):
+    """A searchable picker over known values (the view fills `choices` per request, in the
+    viewer's language). A value that is not one of them (a country typed by hand: "España"
+    was stored as "Es") is refused with `message`, never cut or guessed."""
+
+    def __init__(self, label=None, validators=None, *, message, upper=False, **kwargs):
+        for name in ("allow_blank", "blank_text", "choices", "coerce"):
+            kwargs.pop(name, None)
+        super().__init__(label, validators, allow_blank=True, blank_text="—", choices=[],
+                         **kwargs)
+        self.message, self.upper = message, upper
+
+    def process_data(self, value):
+        self.data = (value.upper() if self.upper else value) if value else None
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            value = (valuelist[0] or "").strip()
+            self.data = None if value in ("", "__None") else value
+
+    def pre_validate(self, form):
+        if self.data is not None and self.data not in {value for value, _ in self.choices}:
+            raise StopValidation(str(self.message))
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country as (ISO 3166 code, name in the viewer's language), sorted by name
+    (Babel's locale data; regions such as "Europa" or "Mundo" left out)."""
+    names = get_locale().territories
+    codes = [code for code in names if len(code) == 2 and code.isalpha()
+             and code not in ("EU", "EZ", "UN", "QO", "XA", "XB", "ZZ")]
+    return sorted(((code, names[code]) for code in codes), key=lambda c: rules.fold(c[1]))
+
+
+LANGUAGE_CHOICES = (("es", "Español"), ("en", "English"))
+
+
+def day_names() -> tuple[str, ...]:
+    """Short weekday names, Monday first, in the viewer's language ("lun", "mon"), as the
+    calendar's hours are written and read (rules.parse_hours takes both languages)."""
+    names = get_locale().days["format"]["abbreviated"]
+    return tuple(str(names[day]).rstrip(".").lower() for day in range(7))
+
+
 class RoutingRuleView(RoutingTestMixin, StaffModelView):
     """Enrutamiento: ordered rules; the first that matches routes the ticket."""
 
@@ -192,37 +247,63 @@ class RoutingRuleView(RoutingTestMixin, StaffModelView):
     column_sortable_list = ("position", "name", "enabled")
     column_searchable_list = ("name", "keywords")
     # the position with its ▲ ▼ buttons: the move_buttons macro of helpdesk/macros.html
-    column_formatters = {**ENUM_FORMATTERS, "position": macro("move_buttons")}
+    column_formatters = {**ENUM_FORMATTERS, "position": macro("move_buttons"),
+                         "country": lambda v, c, m, n: accounts.country_name(m.country)
+                         if m.country else ""}
     form_columns = ("name", "position", "enabled", "category", "priority", "channel", "plan",
                     "country", "language", "keywords", "team", "priority_override", "strategy")
     form_overrides = {"priority": enum_field(Priority, optional=True),
                       "channel": enum_field(Channel, optional=True),
                       "priority_override": enum_field(Priority, optional=True),
-                      "strategy": enum_field(Strategy, optional=True)}
+                      "strategy": enum_field(Strategy, optional=True),
+                      "country": PickerField, "plan": PickerField, "language": PickerField}
     form_args = {
         "name": {"validators": [InputRequired(), Length(max=120)]},
         "team": {"validators": [required(_l("Elige el equipo de destino."))]},
         "position": {"validators": [InputRequired(), NumberRange(min=0, max=100000)]},
         "keywords": {"validators": [Optional(), Length(max=2000), _keywords_are_text]},
-        "country": {"validators": [Optional(), Length(min=2, max=2)]},
+        "country": {"message": _l("Elige el país de la lista."), "upper": True},
+        "plan": {"message": _l("Elige un plan de la lista.")},
+        "language": {"message": _l("Elige un idioma de la lista.")},
     }
+
+    def _pickers(self, form, obj=None):
+        """Fill the pickers: countries in the viewer's language, the plans customers have
+        (plus the rule's own, if no customer has it any more), the two languages."""
+        plans = queries.known_plans()
+        if obj is not None and obj.plan and obj.plan not in plans:
+            plans.append(obj.plan)
+        form.country.choices = country_choices()
+        form.plan.choices = [(plan, plan) for plan in plans]
+        form.language.choices = list(LANGUAGE_CHOICES)
+        return form
+
+    def create_form(self, obj=None):
+        return self._pickers(super().create_form(obj), obj)
+
+    def edit_form(self, obj=None):
+        return self._pickers(super().edit_form(obj), obj)
 
 
 class SlaPolicyView(StaffModelView):
     """SLA: first-response and resolution targets per priority."""
 
     read_roles = write_roles = SUPERVISORS
-    column_list = ("priority", "first_response_minutes", "resolution_minutes", "calendar",
-                   "escalate_on_first_breach")
+    column_list = ("priority", "first_response_minutes", "resolution_minutes", "warn_minutes",
+                   "calendar", "escalate_on_first_breach")
     column_labels = COMMON_LABELS
     column_formatters = dict(ENUM_FORMATTERS)
-    form_columns = ("priority", "first_response_minutes", "resolution_minutes", "calendar",
-                    "escalate_on_first_breach")
+    form_columns = ("priority", "first_response_minutes", "resolution_minutes", "warn_minutes",
+                    "calendar", "escalate_on_first_breach")
     form_overrides = {"priority": enum_field(Priority)}
     form_args = {
         "first_response_minutes": {"validators": [InputRequired(),
                                                   NumberRange(min=1, max=60 * 24 * 30)]},
         "resolution_minutes": {"validators": [Optional(), NumberRange(min=1, max=60 * 24 * 90)]},
+        "warn_minutes": {"validators": [Optional(), NumberRange(min=0, max=60 * 24 * 30)],
+                         "description": _l("Un plazo se resalta cuando le queda una cuarta "
+                                           "parte o estos minutos, lo que llegue antes. 0: "
+                                           "solo la cuarta parte.")},
     }
 
 
@@ -271,7 +352,7 @@ class CalendarView(StaffModelView):
     column_labels = {**COMMON_LABELS, "timezone": _l("Zona horaria"),
                      "hours": _l("Horario semanal"), "hours_text": _l("Horario semanal"),
                      "holidays": _l("Festivos"), "day": _l("Día")}
-    column_formatters = {"hours": lambda v, c, m, n: rules.format_hours(m.hours)}
+    column_formatters = {"hours": lambda v, c, m, n: rules.format_hours(m.hours, day_names())}
     form_columns = ("name", "timezone", "hours_text", "holidays")
     form_extra_fields = {"hours_text": TextAreaField(
         _l("Horario semanal"), validators=[_valid_hours],
@@ -283,7 +364,7 @@ class CalendarView(StaffModelView):
                                 "column_labels": {"day": _l("Día"), "name": _l("Nombre")}}),)
 
     def on_form_prefill(self, form, id):
-        form.hours_text.data = rules.format_hours(self.get_one(id).hours)
+        form.hours_text.data = rules.format_hours(self.get_one(id).hours, day_names())
 
     def on_model_change(self, form, model, is_created):
         model.hours = rules.parse_hours(form.hours_text.data)

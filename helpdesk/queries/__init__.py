@@ -4,6 +4,7 @@ reports. Split by capability; everything callers use is re-exported here."""
 from .assignment import (
     TeamAgents,
     fallback_team_id,
+    known_plans,
     open_ticket_drift,
     routing_rule_specs,
     routing_rules_ordered,
@@ -122,6 +123,7 @@ __all__ = [
     "open_ticket_drift",
     "queue_counts",
     "response_templates_for",
+    "known_plans",
     "routing_rule_specs",
     "routing_rules_ordered",
     "sla_policy",

@@ -13,6 +13,7 @@ from .. import rules
 from ..extensions import db
 from ..models import (
     Category,
+    Customer,
     Message,
     Role,
     RoutingRule,
@@ -123,6 +124,14 @@ def open_ticket_drift(user_ids: Sequence[int] | None = None) -> list[tuple[int, 
     if user_ids is not None:
         stmt = stmt.where(User.id.in_(list(user_ids)))
     return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def known_plans() -> list[str]:
+    """The plans a routing rule may ask for: those customers have (as the account systems
+    spell them), sorted as people read them."""
+    plans = db.session.scalars(select(Customer.plan).where(Customer.plan.is_not(None))
+                               .distinct())
+    return sorted(set(plans), key=rules.fold)
 
 
 def routing_rule_specs() -> list[rules.RuleSpec]:

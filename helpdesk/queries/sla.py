@@ -34,16 +34,19 @@ from ..models import (
 from .base import BREACH, BREACH_DIGEST
 
 
-def sla_policy(priority: Priority) -> tuple[int, int | None, rules.Calendar | None]:
-    """(first-response minutes, resolution minutes or None, calendar or None) for a priority."""
+def sla_policy(priority: Priority) -> rules.SlaTargets:
+    """A priority's targets: first-response minutes, resolution minutes (or None), calendar
+    (or None) and the approaching floor in minutes (None: the share alone)."""
     policy = db.session.scalar(select(SlaPolicy).where(SlaPolicy.priority == priority))
     if policy is None:
-        return rules.DEFAULT_FIRST_RESPONSE_MINUTES[priority], None, None
+        return rules.SlaTargets(rules.DEFAULT_FIRST_RESPONSE_MINUTES[priority], None, None,
+                                rules.DEFAULT_WARN_MINUTES)
     calendar = None
     if policy.calendar is not None:
         calendar = rules.Calendar.from_json(policy.calendar.timezone, policy.calendar.hours,
                                             [h.day for h in policy.calendar.holidays])
-    return policy.first_response_minutes, policy.resolution_minutes, calendar
+    return rules.SlaTargets(policy.first_response_minutes, policy.resolution_minutes, calendar,
+                            policy.warn_minutes)
 
 
 def sla_state_at_sql(now: datetime):

@@ -78,12 +78,14 @@ def _pause_or_resume(ticket: Ticket, status: TicketStatus, now: datetime) -> Non
 def apply_targets(ticket: Ticket, now: datetime | None = None) -> None:
     """(Re)compute deadlines, the running one, its warning time and the SLA state — at once,
     so the queue is right without waiting for the sweep."""
-    first, resolution, calendar = queries.sla_policy(ticket.priority)
+    policy = queries.sla_policy(ticket.priority)
     clock = rules.sla_clock(
         status=ticket.status, created=ticket.created_at,
-        answered=ticket.first_response_at is not None, first_minutes=first,
-        resolution_minutes=resolution, paused_minutes=ticket.sla_paused_minutes or 0,
-        warn_share=current_app.config["HELPDESK_SLA_WARN_SHARE"], calendar=calendar)
+        answered=ticket.first_response_at is not None, first_minutes=policy.first_minutes,
+        resolution_minutes=policy.resolution_minutes,
+        paused_minutes=ticket.sla_paused_minutes or 0,
+        warn_share=current_app.config["HELPDESK_SLA_WARN_SHARE"], calendar=policy.calendar,
+        warn_minutes=policy.warn_minutes)
     ticket.first_response_due_at = clock.first_due
     ticket.resolution_due_at = clock.resolution_due
     ticket.sla_due_at, ticket.sla_warn_at = clock.running_due, clock.warn_at
