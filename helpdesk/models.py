@@ -582,11 +582,14 @@ from .closure_tables import (  # noqa: E402, F401
 from .mail_tables import Attachment, InboundMail, TicketParticipant  # noqa: E402, F401
 from .report_tables import (  # noqa: E402, F401
     ReportActivity,
-    ReportAgentDay,
+    ReportActivityDay,
     ReportBacklog,
-    ReportCategoryDay,
+    ReportCalendarSpan,
     ReportEscalation,
     ReportRating,
+    ReportRatingDay,
+    ReportResolutionDay,
+    ReportResponseDay,
     ReportRound,
     ReportTicket,
 )
