@@ -461,3 +461,61 @@ def test_finalise_yesterday_once_a_day(app, world):
         assert first > 0 and refresh.finalise_yesterday(now + timedelta(hours=1),
                                                         "Europe/Madrid") == 0
         assert refresh.load_state()["finalised"] == "2026-10-25"
+
+
+# --- the quantile sketch ----------------------------------------------------------------------
+
+
+def test_merged_sketches_are_within_alpha_of_the_exact_percentiles():
+    rng = random.Random(11)
+    for draw in (lambda: rng.lognormvariate(8, 2), lambda: rng.uniform(0, 5),
+                 lambda: rng.choice((0.0, 0.4, 59.0, 3600.0, 86400.0 * 3)),
+                 lambda: rng.expovariate(1 / 7200)):
+        values = [draw() for _ in range(rng.randrange(1, 3000))]
+        parts: dict = {}
+        for v in values:  # cells of a cube: each its own sketch, merged afterwards
+            parts.setdefault(rng.randrange(40), []).append(v)
+        blobs = [sketch.encode(_counts(part).items()) for part in parts.values()]
+        [hist] = sketch.merge(["all"] * len(blobs), blobs).values()
+        exact = sorted(values)
+        for p in (0.5, 0.9, 0.99):
+            want = metrics.percentile(exact, p)
+            assert sketch.quantile(hist, p) == pytest.approx(want, rel=sketch.ALPHA, abs=1.0)
+
+
+def _counts(values) -> dict:
+    out: dict = {}
+    for v in values:
+        out[sketch.bucket(v)] = out.get(sketch.bucket(v), 0) + 1
+    return out
+
+
+def test_sql_buckets_and_sketches_equal_pythons(app):
+    """The SQL twins (PostgreSQL's int2send/int4send, SQLite's registered functions) give the
+    buckets and bytes the Python sketch does, boundaries included."""
+    from sqlalchemy import Float, func, literal, union_all
+
+    from helpdesk.queries.reports import sketch_agg, sketch_bucket
+
+    samples = [0.0, 0.5, 0.999, 1.0, 1.0001, sketch.GAMMA, sketch.GAMMA ** 7, 59.0, 60.0,
+               3599.5, 86400.0, 1e7, 2e9]
+    rows = union_all(*(select(literal(x, Float).label("x")) for x in samples)).subquery()
+    with app.app_context():
+        got = [db.session.scalar(select(sketch_bucket(literal(x, Float)))) for x in samples]
+        for x, b in zip(samples, got, strict=True):
+            assert abs(b - sketch.bucket(x)) <= (1 if x >= 1 and sketch.bucket(x) > 1 else 0), x
+            if x <= 1e9:  # the sketch's range; longer durations count as its last bucket
+                assert sketch.value(b) == pytest.approx(x, rel=sketch.ALPHA, abs=1.0)
+            else:
+                assert b == sketch.bucket(x) == sketch.SIZE - 1
+        inner = select(sketch_bucket(rows.c.x).label("b"), func.count().label("n")) \
+            .group_by(sketch_bucket(rows.c.x)).subquery()
+        blob = db.session.scalar(select(sketch_agg(inner.c.b, inner.c.n)))
+        assert bytes(blob) == sketch.encode(_counts_sql(got).items())
+
+
+def _counts_sql(buckets) -> dict:
+    out: dict = {}
+    for b in buckets:
+        out[b] = out.get(b, 0) + 1
+    return out
