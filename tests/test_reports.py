@@ -281,7 +281,7 @@ def test_incremental_refresh_equals_rebuild(app, world):
     _rebuild(app)
     rng = random.Random(3)
     with app.app_context():
-        ids = list(db.session.scalars(select(Ticket.id)))
+        ids = list(db.session.scalars(select(Ticket.id).order_by(Ticket.id)))
         agents = [db.session.get(User, a) for a in world["agents"]]
         with workflows.atomic():
             for ticket_id in rng.sample(ids, 15):
@@ -519,3 +519,67 @@ def _counts_sql(buckets) -> dict:
     for b in buckets:
         out[b] = out.get(b, 0) + 1
     return out
+
+
+# --- business hours ---------------------------------------------------------------------------
+
+
+def test_first_response_in_business_hours_agrees_with_the_sla(app, world):
+    """With a calendar on the Normal policy, first response is business time, computed with
+    the SLA's own arithmetic: a reply at the deadline shows exactly the target and counts as
+    met; a minute later it is a minute more and missed. Priorities without a calendar keep
+    wall-clock time."""
+    from helpdesk.models import BusinessCalendar, Message, MessageKind, Priority, SlaPolicy
+
+    from .reports_data import Seeder
+
+    office = {str(d): [["09:00", "14:00"], ["15:00", "18:00"]] for d in range(5)}
+    with app.app_context(), workflows.atomic():
+        calendar = BusinessCalendar(name="Oficina informes", timezone="Europe/Madrid",
+                                    hours=office)
+        db.session.add(calendar)
+        db.session.flush()
+        policy = db.session.scalar(select(SlaPolicy).where(SlaPolicy.priority == Priority.NORMAL))
+        if policy is None:
+            policy = SlaPolicy(priority=Priority.NORMAL, first_response_minutes=120)
+            db.session.add(policy)
+        policy.calendar_id = calendar.id
+        cal = rules.Calendar.from_json("Europe/Madrid", office)
+        s = Seeder(world["teams"], world["categories"], world["agents"], suffix="-hours")
+        # Friday 23 Oct 17:00 in Madrid; two business hours later is Monday 26 Oct 10:00,
+        # across a weekend and the DST change
+        created = datetime(2026, 10, 23, 15, 0, tzinfo=UTC)
+        due = rules.add_business_time(created, 120, cal)
+        assert due == datetime(2026, 10, 26, 9, 0, tzinfo=UTC)
+        on_time = s.ticket(created, priority=Priority.NORMAL, due_minutes=None)
+        late = s.ticket(created, priority=Priority.NORMAL, due_minutes=None)
+        wall = s.ticket(created, priority=Priority.HIGH, due_minutes=None)
+        for t in (on_time, late):
+            t.first_response_due_at = due
+        s.message(on_time, due)
+        s.message(late, due + timedelta(minutes=1))
+        s.message(wall, due)
+        ids = {"on_time": on_time.id, "late": late.id, "wall": wall.id}
+    _rebuild(app)
+    with app.app_context():
+        facts = {f.ticket_id: f for f in db.session.scalars(select(ReportTicket))}
+        assert facts[ids["on_time"]].first_response_s == pytest.approx(7200)
+        assert facts[ids["on_time"]].first_response_met is True
+        assert facts[ids["late"]].first_response_s == pytest.approx(7260)
+        assert facts[ids["late"]].first_response_met is False
+        assert facts[ids["wall"]].first_response_s == pytest.approx(
+            (due - created).total_seconds())
+        # every Normal ticket: exactly what hours.business_time_between says
+        first = {}
+        for m in db.session.scalars(select(Message).where(Message.kind == MessageKind.REPLY,
+                                                          Message.author_id.is_not(None))):
+            first[m.ticket_id] = min(first.get(m.ticket_id, m.created_at), m.created_at)
+        normal = db.session.scalars(select(Ticket).where(Ticket.priority == Priority.NORMAL))
+        checked = 0
+        for t in normal:
+            want = None if t.id not in first else \
+                rules.business_time_between(t.created_at, first[t.id], cal).total_seconds()
+            assert facts[t.id].first_response_s == (
+                None if want is None else pytest.approx(want, abs=1e-3)), t.id
+            checked += want is not None
+        assert checked > 5

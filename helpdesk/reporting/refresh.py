@@ -386,6 +386,7 @@ def refresh(now: datetime, progress=None) -> int | None:
         state = load_state()
         if "updated_since" not in state or state.get("zone") != service_zone():
             return _rebuild(None, now, progress)
+        _spans(now)
         mark = _max_id(SatisfactionRating.id)
         done = run_chunks(changed_ticket_ids(state), progress)
         snapshot_backlog(now)
@@ -394,7 +395,17 @@ def refresh(now: datetime, progress=None) -> int | None:
     return locked(run)
 
 
+def _spans(now: datetime) -> None:
+    try:
+        business.write_spans(now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
 def _rebuild(since: datetime | None, now: datetime, progress=None) -> int:
+    _spans(now)
     mark = _max_id(SatisfactionRating.id)
     if since is None:
         done = rebuild_all(progress)
