@@ -583,3 +583,29 @@ def test_first_response_in_business_hours_agrees_with_the_sla(app, world):
                 None if want is None else pytest.approx(want, abs=1e-3)), t.id
             checked += want is not None
         assert checked > 5
+
+
+# --- the demo -------------------------------------------------------------------------------
+
+
+def test_the_demo_fills_the_report_tables_at_seed_time(app, login_as):
+    from helpdesk import demo
+    from helpdesk.models import ReportBacklog, ReportResponseDay
+
+    with app.app_context():
+        demo.seed(tickets=400, seed=5)
+        assert db.session.scalar(select(db.func.count()).select_from(ReportResponseDay)) > 0
+        assert db.session.scalar(select(db.func.count()).select_from(ReportTicket)) == 400
+        hours = set(db.session.scalars(select(ReportBacklog.hour).distinct()))
+        assert len(hours) >= 85  # a snapshot at the end of each of the last 90 days, and now
+        assert refresh.load_state()["zone"] == app.config["HELPDESK_DEFAULT_TIMEZONE"]
+        supervisor = db.session.scalar(select(User).where(
+            User.email == "supervisor@demo.bayit"))
+        today = rules.utcnow().astimezone(ZoneInfo(supervisor.timezone)).date()
+        f = metrics.Filters(period="30d", first=today - timedelta(days=29), last=today,
+                            tz=ZoneInfo(supervisor.timezone))
+        days = metrics.backlog(f)
+        assert sum(1 for d in days if d["open"]) >= 29  # every day of the chart has a value
+        answered = metrics.response(f)["all"]["count"]
+    page = login_as(supervisor.id).get("/admin/reports/").get_data(as_text=True)
+    assert "Datos actualizados" in page and f"{answered} respondidos" in page

@@ -421,6 +421,12 @@ def _rebuild(since: datetime | None, now: datetime, progress=None) -> int:
     return done
 
 
+def fill_now(now: datetime) -> int:
+    """A full rebuild without the Redis lock, for a database nothing else uses yet (the demo
+    right after seeding it)."""
+    return _rebuild(None, now)
+
+
 def rebuild(since: datetime | None, now: datetime, progress=None) -> int | None:
     """Rebuild the facts of every ticket (or those changed since `since`)."""
     return locked(lambda: _rebuild(since, now, progress))
