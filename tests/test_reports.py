@@ -15,8 +15,6 @@ from helpdesk import rules, workflows
 from helpdesk.extensions import db, get_redis
 from helpdesk.models import (
     Category,
-    ReportActivity,
-    ReportEscalation,
     ReportRating,
     ReportRound,
     ReportTicket,
@@ -267,13 +265,14 @@ def test_backlog_is_todays_open_tickets_per_status(app, world, login_as):
 
 
 def _snapshot():
+    """Every fact and every cube row (but the cubes' surrogate ids), comparable."""
     out = {}
-    for model in (ReportTicket, ReportRound, ReportRating, ReportActivity, ReportEscalation):
-        cols = [c.name for c in model.__table__.columns]
+    for model in (*refresh.FACTS, *refresh.CUBES):
+        cols = [c for c in model.__table__.columns if c.name != "id" or model in refresh.FACTS]
         out[model.__tablename__] = sorted(
-            tuple(round(v, 3) if isinstance(v, float) else v for v in row)
-            for row in db.session.execute(select(*model.__table__.columns)).all())
-        assert cols
+            (tuple(round(v, 3) if isinstance(v, float) else
+                   bytes(v) if isinstance(v, (bytes, memoryview)) else v for v in row)
+             for row in db.session.execute(select(*cols)).all()), key=repr)
     return out
 
 
@@ -299,6 +298,7 @@ def test_incremental_refresh_equals_rebuild(app, world):
                     workflows.touch(ticket, rules.utcnow())
         assert refresh.refresh(rules.utcnow()) > 0
         incremental = _snapshot()
+        assert len(incremental["report_response_day"]) > 20
         with workflows.atomic():
             for model in refresh.FACTS:
                 db.session.execute(model.__table__.delete())
@@ -609,3 +609,56 @@ def test_the_demo_fills_the_report_tables_at_seed_time(app, login_as):
         answered = metrics.response(f)["all"]["count"]
     page = login_as(supervisor.id).get("/admin/reports/").get_data(as_text=True)
     assert "Datos actualizados" in page and f"{answered} respondidos" in page
+
+
+KILLED_REBUILD = """
+import os, sys, time
+sys.path.insert(0, os.getcwd())
+from app import create_app
+from helpdesk import rules
+from helpdesk.reporting import refresh
+
+app = create_app({"SQLALCHEMY_DATABASE_URI": os.environ["DB"], "REDIS_URL": os.environ["RQ"]})
+
+def hang(done, total):  # halfway: facts replaced, cubes not yet, nothing committed
+    print("halfway", flush=True)
+    time.sleep(600)
+
+with app.app_context():
+    refresh.rebuild(None, rules.utcnow(), progress=hang)
+"""
+
+
+def test_a_rebuild_killed_halfway_leaves_the_previous_figures(app, world):
+    """A real process, SIGKILLed in the middle of its rebuild's transaction: the figures are
+    the previous ones, whole; its lock expires by itself."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    _rebuild(app)
+    with app.app_context(), workflows.atomic():
+        for ticket in db.session.scalars(select(Ticket)):
+            ticket.team_id = world["teams"][1]  # a change the killed rebuild would show
+        before = _snapshot()
+    env = {**os.environ, "DB": app.config["SQLALCHEMY_DATABASE_URI"],
+           "RQ": app.config["REDIS_URL"]}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_REBUILD], env=env,
+                             stdout=subprocess.PIPE, text=True,
+                             cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        assert child.stdout.readline().strip() == "halfway"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    with app.app_context():
+        db.session.remove()
+        assert _snapshot() == before
+        redis = get_redis()
+        assert 0 < redis.ttl(refresh.LOCK) <= refresh.LOCK_TTL  # held, but only for a while
+        assert refresh.refresh(rules.utcnow()) is None
+        redis.delete(refresh.LOCK)
+        db.session.remove()  # end this read transaction: see what the rebuild commits
+        _rebuild(app)
+        assert _snapshot() != before
