@@ -662,3 +662,23 @@ def test_a_rebuild_killed_halfway_leaves_the_previous_figures(app, world):
         db.session.remove()  # end this read transaction: see what the rebuild commits
         _rebuild(app)
         assert _snapshot() != before
+
+
+def test_charts_are_drawn_once_per_figures_and_language(app, world, login_as):
+    from helpdesk.reporting import charts
+
+    _rebuild(app)
+    charts._drawn.cache_clear()
+    client = login_as(world["supervisor"])
+    first = client.get(f"/admin/reports/?{QS}").get_data(as_text=True)
+    drawn = charts._drawn.cache_info()
+    assert drawn.misses == 4 and drawn.hits == 0
+    assert client.get(f"/admin/reports/?{QS}").get_data(as_text=True).count("<svg") == \
+        first.count("<svg") >= 4
+    assert charts._drawn.cache_info().hits == 4  # same figures: not drawn again
+    other = client.get(f"/admin/reports/?{QS}&team={world['teams'][1]}")
+    assert other.status_code == 200 and charts._drawn.cache_info().misses > 4
+    with app.app_context(), workflows.atomic():
+        db.session.get(User, world["supervisor"]).locale = "en"
+    english = client.get(f"/admin/reports/?{QS}").get_data(as_text=True)
+    assert "Ratings" in english and "Valoraciones" not in english.split("chart-ratings")[1][:3000]
