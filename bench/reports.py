@@ -50,8 +50,12 @@ def timed_rebuild(app) -> float:
 
     with app.app_context():
         with db.engine.begin() as conn:
-            for model in (*refresh.FACTS, *refresh.CUBES):
-                conn.execute(model.__table__.delete())
+            tables = [model.__table__ for model in (*refresh.FACTS, *refresh.CUBES)]
+            if conn.dialect.name == "postgresql":  # the bench's own reset, not timed
+                conn.exec_driver_sql("TRUNCATE " + ", ".join(t.name for t in tables))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
         db.session.remove()
         started = time.perf_counter()
         assert refresh.rebuild(None, rules.utcnow()) is not None, "report lock held"
