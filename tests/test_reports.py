@@ -682,3 +682,57 @@ def test_charts_are_drawn_once_per_figures_and_language(app, world, login_as):
         db.session.get(User, world["supervisor"]).locale = "en"
     english = client.get(f"/admin/reports/?{QS}").get_data(as_text=True)
     assert "Ratings" in english and "Valoraciones" not in english.split("chart-ratings")[1][:3000]
+
+
+def test_resolution_in_business_hours_net_of_pendiente(app, world):
+    """With a calendar, a round's resolution time is the business time of the ticket's status
+    spans up to the resolution (the closure workflow's own spans), less Pendiente: the sum
+    `rules.net_resolution_seconds` makes, in business time."""
+    from helpdesk.models import AuditEntry, BusinessCalendar, Priority, SlaPolicy, TicketStatus
+    from helpdesk.queries import closure as closure_queries
+
+    from .reports_data import Seeder
+
+    office = {str(d): [["09:00", "18:00"]] for d in range(5)}
+    cal = rules.Calendar.from_json("Europe/Madrid", office)
+    created = datetime(2026, 10, 23, 14, 0, tzinfo=UTC)  # Friday 16:00 in Madrid
+    steps = [(created + timedelta(hours=1), "open"),
+             (datetime(2026, 10, 26, 10, 0, tzinfo=UTC), "pending"),   # Monday 11:00 CET
+             (datetime(2026, 10, 27, 9, 30, tzinfo=UTC), "open"),      # Tuesday 10:30
+             (datetime(2026, 10, 27, 15, 0, tzinfo=UTC), "resolved")]  # Tuesday 16:00
+    resolved_at = steps[-1][0]
+    with app.app_context(), workflows.atomic():
+        calendar = BusinessCalendar(name="Oficina rondas", timezone="Europe/Madrid",
+                                    hours=office)
+        db.session.add(calendar)
+        db.session.flush()
+        policy = db.session.scalar(select(SlaPolicy).where(SlaPolicy.priority == Priority.LOW))
+        if policy is None:
+            policy = SlaPolicy(priority=Priority.LOW, first_response_minutes=240)
+            db.session.add(policy)
+        policy.calendar_id = calendar.id
+        s = Seeder(world["teams"], world["categories"], world["agents"], suffix="-rounds")
+        t = s.ticket(created, priority=Priority.LOW, due_minutes=None)
+        before = TicketStatus.NEW.value
+        for at, status in steps:
+            db.session.add(AuditEntry(entity="ticket", entity_id=t.id, ticket_id=t.id,
+                                      action="update", field="status", old_value=before,
+                                      new_value=status, created_at=at))
+            before = status
+        wall = rules.net_resolution_seconds(closure_queries.status_spans(t, resolved_at))
+        round_ = s.resolve(t, resolved_at, wall)
+        spans = closure_queries.status_spans(t, resolved_at)
+        want = sum(rules.business_time_between(a, b, cal).total_seconds()
+                   for status, a, b in spans
+                   if status not in (TicketStatus.PENDING, TicketStatus.RESOLVED))
+        round_id = round_.id
+    # Friday 16:00–18:00 (2 h) + Monday 09:00–11:00 (2 h) + Tuesday 10:30–16:00 (5.5 h)
+    assert want == 9.5 * 3600 and wall > want
+    _rebuild(app)
+    with app.app_context():
+        fact = db.session.scalar(select(ReportRound).where(ReportRound.round_id == round_id))
+        assert fact.resolution_s == pytest.approx(want)
+        others = db.session.scalars(select(ReportRound).where(ReportRound.priority != "low"))
+        for other in others:  # priorities without a calendar: what the workflow recorded
+            recorded = db.session.get(closure_queries.ResolutionRound, other.round_id)
+            assert other.resolution_s == recorded.resolution_seconds

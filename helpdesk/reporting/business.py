@@ -1,8 +1,9 @@
 """Durations in business hours, with the SLA deadlines' own calendar arithmetic.
 
 When the SLA policy of a ticket's priority has a business calendar, the report measures its
-first response in business time: what `hours.business_time_between` gives, the function the
-SLA clock pauses with, and the inverse of `hours.add_business_time`, which set the deadline.
+first response (and its resolution rounds, net of *Pendiente*) in business time: what
+`hours.business_time_between` gives, the function the SLA clock pauses with, and the inverse
+of `hours.add_business_time`, which set the deadline.
 So a ticket answered exactly at its deadline shows exactly its target, and "SLA cumplido"
 agrees with the badge.
 
@@ -17,11 +18,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, insert, literal, select
+from sqlalchemy import case, delete, func, insert, literal, select, union_all
 
 from .. import hours, rules
 from ..extensions import db
-from ..models import BusinessCalendar, ReportCalendarSpan, SlaPolicy, Ticket
+from ..models import (
+    AuditEntry,
+    BusinessCalendar,
+    ReportCalendarSpan,
+    SlaPolicy,
+    Ticket,
+    TicketStatus,
+)
 from ..queries.reports import epoch
 
 AHEAD = timedelta(days=7)
@@ -80,7 +88,8 @@ def _upto(calendar_id: int, moment):
                   else_=epoch(moment) - epoch(s.begin_at))
     last = (select(s.before_s + inside)
             .where(s.calendar_id == calendar_id, s.begin_at <= moment)
-            .order_by(s.begin_at.desc()).limit(1).scalar_subquery())
+            .order_by(s.begin_at.desc()).limit(1)
+            .correlate_except(s).scalar_subquery())  # `moment`'s tables: from the enclosing
     return func.coalesce(last, literal(0.0))
 
 
@@ -93,3 +102,40 @@ def duration(priority, start, end, wall, by_priority: dict[str, int] | None = No
     whens = [(priority == value, _upto(calendar_id, end) - _upto(calendar_id, start))
              for value, calendar_id in sorted(by_priority.items())]
     return case((end.is_(None), None), *whens, else_=wall)
+
+
+def net_resolution(round_, ticket_priority, ids, by_priority: dict[str, int] | None = None):
+    """Seconds a resolution round worked, as SQL: with a calendar, the business time of the
+    ticket's status spans up to the resolution, less *Pendiente* and *Resuelto* — what
+    `rules.net_resolution_seconds` sums over `queries.closure.status_spans`, in business
+    time; without one, what the closure workflow recorded (wall-clock)."""
+    by_priority = calendars() if by_priority is None else by_priority
+    wall = round_.resolution_seconds
+    if not by_priority:
+        return wall
+    a = AuditEntry
+    valid = [s.value for s in TicketStatus]
+    changes = union_all(
+        select(a.ticket_id.label("ticket_id"), a.created_at.label("at"), a.id.label("seq"),
+               a.new_value.label("status"))
+        .where(a.field == "status", a.new_value.in_(valid), ids(a.ticket_id)),
+        select(Ticket.id, Ticket.created_at, literal(0), literal(TicketStatus.NEW.value))
+        .where(ids(Ticket.id))).subquery()
+    spans = select(changes.c.ticket_id, changes.c.status, changes.c.at.label("start"),
+                   func.lead(changes.c.at).over(partition_by=changes.c.ticket_id,
+                                                order_by=(changes.c.at, changes.c.seq))
+                   .label("stop")).subquery()
+    resolved = round_.resolved_at
+    stop = case((spans.c.stop.is_(None), resolved), (spans.c.stop > resolved, resolved),
+                else_=spans.c.stop)
+    paused = (TicketStatus.PENDING.value, TicketStatus.RESOLVED.value)
+
+    def worked(calendar_id):
+        return select(func.coalesce(func.sum(_upto(calendar_id, stop)
+                                             - _upto(calendar_id, spans.c.start)), 0.0)) \
+            .where(spans.c.ticket_id == round_.ticket_id, spans.c.status.not_in(paused),
+                   spans.c.start < resolved).scalar_subquery()
+
+    whens = [(ticket_priority == value, worked(calendar_id))
+             for value, calendar_id in sorted(by_priority.items())]
+    return case(*whens, else_=wall)

@@ -109,7 +109,8 @@ def _round_rows(ids):
                            Ticket.channel),
                   r.team_id, r.category_id, r.agent_id,
                   Ticket.priority, Ticket.channel, r.resolution_category_id,
-                  r.resolution_seconds, r.reopened_at.is_not(None), r.confirmation_requested,
+                  business.net_resolution(r, Ticket.priority, ids),
+                  r.reopened_at.is_not(None), r.confirmation_requested,
                   confirmed, r.survey_sent_at.is_not(None)) \
         .join(Ticket, Ticket.id == r.ticket_id).where(ids(r.ticket_id))
 
