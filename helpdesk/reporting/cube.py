@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from sqlalchemy import select
 
 from ..extensions import db
@@ -19,6 +18,8 @@ class Frame:
 
     def __init__(self, cube, conds, dims: tuple[str, ...], measures: tuple[str, ...],
                  sketched: bool):
+        import numpy as np  # when a page first needs it, not at start-up
+
         cols = [cube.day, *(getattr(cube, d) for d in dims),
                 *(getattr(cube, m) for m in measures)]
         if sketched:
@@ -35,14 +36,16 @@ class Frame:
         self.pairs = None
         if sketched:
             blobs = columns[-1]
-            sizes = np.asarray([len(b) // sketch.PAIR.itemsize if b else 0 for b in blobs],
+            sizes = np.asarray([len(b) // sketch.PAIR_SIZE if b else 0 for b in blobs],
                                dtype=np.int64)
-            data = np.frombuffer(b"".join(b for b in blobs if b), dtype=sketch.PAIR)
+            data = np.frombuffer(b"".join(b for b in blobs if b), dtype=sketch.pair_dtype())
             self.pairs = (np.repeat(np.arange(self.n, dtype=np.int64), sizes),
                           data["b"].astype(np.int64), data["n"].astype(np.float64))
 
     def group(self, key: str | None) -> dict:
         """{group key: {measure: sum, …, "hist": histogram}} for a dimension (None: all)."""
+        import numpy as np
+
         if self.n == 0:
             return {}
         if key is None:
@@ -73,6 +76,8 @@ class Frame:
 
 def quantiles(hist) -> tuple[float | None, float | None]:
     """(median, p90) of a histogram, nearest rank."""
+    import numpy as np
+
     if hist is None:
         return None, None
     cumulative = np.cumsum(hist)

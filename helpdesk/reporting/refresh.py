@@ -16,7 +16,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import String, case, cast, delete, func, insert, literal, select, tuple_
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 
 from ..extensions import db, get_redis
 from ..models import (
@@ -43,7 +54,7 @@ from ..queries.reports import epoch, local_day, sketch_agg, sketch_bucket
 from . import business
 
 CHUNK = 2000
-CELL_CHUNK = 400
+CELL_CHUNK = 2000
 LOCK = "reports:refresh"
 STATE_KEY = "reports.state"
 #: Re-read what changed a little before the last run: a transaction that committed late with an
@@ -215,6 +226,21 @@ def _cube_select(cube, where):
     return names + list(measures) + ["sketch"], stmt
 
 
+def _in_cells(model, pairs) -> object:
+    """(day, cell) in pairs, as one index range per day: day = d AND cell IN (…) for each
+    day (a row-value IN list of pairs is not planned as index lookups)."""
+    by_day: dict = {}
+    for day, cell in pairs:
+        by_day.setdefault(day, []).append(cell)
+    return or_(*(and_(model.day == day, model.cell.in_(cells))
+                 for day, cells in sorted(by_day.items())))
+
+
+def _cell_chunks(cells: set) -> list[list]:
+    pairs = sorted(cells)
+    return [pairs[i:i + CELL_CHUNK] for i in range(0, len(pairs), CELL_CHUNK)]
+
+
 def _fill_cubes(cells: set | None) -> None:
     """Recompute the cubes' rows of some (day, cell) pairs from the facts (None: all)."""
     for cube in CUBES:
@@ -223,11 +249,9 @@ def _fill_cubes(cells: set | None) -> None:
             db.session.execute(delete(cube))
             groups = [[]]
         else:
-            pairs = sorted(cells)
-            groups = [[tuple_(fact.day, fact.cell).in_(chunk)] for chunk in
-                      (pairs[i:i + CELL_CHUNK] for i in range(0, len(pairs), CELL_CHUNK))]
-            for chunk in (pairs[i:i + CELL_CHUNK] for i in range(0, len(pairs), CELL_CHUNK)):
-                db.session.execute(delete(cube).where(tuple_(cube.day, cube.cell).in_(chunk)))
+            groups = [[_in_cells(fact, chunk)] for chunk in _cell_chunks(cells)]
+            for chunk in _cell_chunks(cells):
+                db.session.execute(delete(cube).where(_in_cells(cube, chunk)))
         for where in groups:
             names, stmt = _cube_select(cube, where)
             table = cube.__table__

@@ -17,16 +17,24 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterable
-
-import numpy as np
+from functools import cache
 
 ALPHA = 0.01
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
 LN_GAMMA = math.log(GAMMA)
 #: Buckets kept: enough for 10⁹ s (32 years).
 SIZE = int(math.ceil(math.log(1e9) / LN_GAMMA)) + 2
-PAIR = np.dtype([("b", ">u2"), ("n", ">u4")])
 _PAIR = struct.Struct(">HI")
+PAIR_SIZE = _PAIR.size
+
+
+@cache
+def pair_dtype():
+    """numpy's view of the stored pairs (numpy is imported when a page first merges
+    sketches, not when a process starts)."""
+    import numpy as np
+
+    return np.dtype([("b", ">u2"), ("n", ">u4")])
 
 
 def bucket(x: float) -> int:
@@ -51,17 +59,19 @@ def merge(groups: Iterable, blobs: Iterable[bytes | None]) -> dict:
 
     :param groups: one hashable group key per blob (the same length as `blobs`)
     """
+    import numpy as np
+
     keys, index, sizes, parts = {}, [], [], []
     for key, blob in zip(groups, blobs, strict=True):
         if not blob:
             continue
         slot = keys.setdefault(key, len(keys))
         index.append(slot)
-        sizes.append(len(blob) // PAIR.itemsize)
+        sizes.append(len(blob) // PAIR_SIZE)
         parts.append(blob)
     if not keys:
         return {}
-    pairs = np.frombuffer(b"".join(parts), dtype=PAIR)
+    pairs = np.frombuffer(b"".join(parts), dtype=pair_dtype())
     rows = np.repeat(np.asarray(index, dtype=np.int64), sizes)
     hist = np.zeros((len(keys), SIZE), dtype=np.int64)
     np.add.at(hist, (rows, pairs["b"].astype(np.int64)), pairs["n"].astype(np.int64))
@@ -70,6 +80,8 @@ def merge(groups: Iterable, blobs: Iterable[bytes | None]) -> dict:
 
 def quantile(hist, p: float) -> float | None:
     """Nearest-rank p-quantile of a histogram: the bucket of the ⌈p·n⌉-th value."""
+    import numpy as np
+
     if hist is None:
         return None
     cumulative = np.cumsum(hist)
