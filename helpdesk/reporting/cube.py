@@ -2,8 +2,10 @@
 page shows is added up in numpy (counts, sums, and the quantile sketches bucket by bucket).
 
 On PostgreSQL the query returns one row: each column of the period's cube rows as an array
-(`array_agg … ORDER BY id`, so every array is in the same order) and the sketches
-concatenated into one bytea, so no Python object is made per cube row; SQLite returns rows."""
+and the sketches concatenated into one bytea, so no Python object is made per cube row;
+SQLite returns rows. The arrays need no ORDER BY to line up: the aggregates of one query level
+are advanced together, row by row, over the same input (an ORDER BY per aggregate made
+PostgreSQL 15 sort the rows once per column: 157 ms instead of 35 ms at 1M)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import math
 from datetime import date
 
 from sqlalchemy import Integer, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from ..extensions import db
 from . import sketch
@@ -25,15 +26,14 @@ _NONE = -1
 def _postgres_columns(cube, conds, dims, measures, sketched) -> list:
     """The columns of the period as arrays (PostgreSQL): day ordinals, dims, measures, sizes
     and the sketches' bytes joined."""
-    ordered = lambda col: func.array_agg(aggregate_order_by(col, cube.id))  # noqa: E731
-    cols = [ordered(cast(cube.day - literal(date(1, 1, 1)), Integer) + 1)]
+    cols = [func.array_agg(cast(cube.day - literal(date(1, 1, 1)), Integer) + 1)]
     for d in dims:
         col = getattr(cube, d)
-        cols.append(ordered(col if d in TEXT else func.coalesce(col, _NONE)))
-    cols += [ordered(func.coalesce(getattr(cube, m), 0)) for m in measures]
+        cols.append(func.array_agg(col if d in TEXT else func.coalesce(col, _NONE)))
+    cols += [func.array_agg(func.coalesce(getattr(cube, m), 0)) for m in measures]
     if sketched:
-        cols += [ordered(func.coalesce(func.octet_length(cube.sketch), 0)),
-                 func.string_agg(cube.sketch, aggregate_order_by(literal(b""), cube.id))]
+        cols += [func.array_agg(func.coalesce(func.octet_length(cube.sketch), 0)),
+                 func.string_agg(cube.sketch, literal(b""))]
     row = db.session.execute(select(*cols).where(*conds)).one()
     return [list(v) if v is not None and not isinstance(v, bytes) else v for v in row]
 
@@ -77,6 +77,8 @@ class Frame:
         if sketched and self.n:
             sizes = np.asarray(columns[-2], dtype=np.int64) // sketch.PAIR_SIZE
             data = np.frombuffer(columns[-1] or b"", dtype=sketch.pair_dtype())
+            if int(sizes.sum()) != len(data):
+                raise ValueError("cube sketches and their sizes disagree")
             self.pairs = (np.repeat(np.arange(self.n, dtype=np.int64), sizes),
                           data["b"].astype(np.int64), data["n"].astype(np.float64))
 
