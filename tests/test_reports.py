@@ -16,6 +16,7 @@ from helpdesk.extensions import db, get_redis
 from helpdesk.models import (
     Category,
     ReportRating,
+    ReportResponseDay,
     ReportRound,
     ReportTicket,
     Role,
@@ -215,6 +216,26 @@ def test_team_filter_equals_plain_sql(app, world):
         for key, row in want.items():
             assert got[key]["tickets"] == row["tickets"]
             assert got[key]["median"] == _same(_filters(), "median", row["median"])
+
+
+def test_cube_frames_keep_their_keys_and_an_empty_period_is_empty(app, world):
+    """The cube read (arrays on PostgreSQL, rows on SQLite) gives days as dates, ids as ints
+    (None kept), the same totals per grouping; a period with no cube row gives no group."""
+    _rebuild(app)
+    with app.app_context():
+        data = metrics.frame(ReportResponseDay, _filters())
+        total = data.group(None)["all"]
+        assert total["tickets"] > 0
+        for key in ("day", "team_id", "agent_id", "priority", "channel"):
+            groups = data.group(key)
+            assert sum(v["tickets"] for v in groups.values()) == total["tickets"]
+            assert (sum(v["hist"] for v in groups.values()) == total["hist"]).all()
+        assert all(isinstance(k, date) and FIRST <= k <= LAST for k in data.group("day"))
+        assert all(k is None or type(k) is int for k in data.group("agent_id"))
+        empty = metrics.Filters(period="custom", first=date(2001, 1, 1), last=date(2001, 1, 2),
+                                tz=ZoneInfo("Europe/Madrid"))
+        assert metrics.frame(ReportResponseDay, empty).group("day") == {}
+        assert metrics.response(empty)["all"]["rows"] == 0
 
 
 def test_hard_cases(app, world):
