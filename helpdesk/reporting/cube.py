@@ -17,7 +17,6 @@ from sqlalchemy import Integer, cast, func, literal, select
 from ..extensions import db
 from . import sketch
 
-DIMS = ("team_id", "category_id", "agent_id", "priority", "channel")
 #: Dimensions stored as text (the others are ids; None is read as -1).
 TEXT = ("priority", "channel")
 _NONE = -1

@@ -366,13 +366,22 @@ _MEASURES = {
     ReportActivityDay: (("replies", "notes"), False),
 }
 
+#: The dimensions each cube is grouped by on the page (filters are applied in SQL): only these
+#: columns are read.
+_GROUPED_BY = {
+    ReportResponseDay: ("team_id", "agent_id", "priority", "channel"),
+    ReportResolutionDay: ("category_id", "agent_id"),
+    ReportRatingDay: ("team_id", "agent_id", "resolution_category_id"),
+    ReportActivityDay: ("agent_id",),
+}
+
 
 def frame(model, f: Filters) -> cube.Frame:
     """The cube's rows of the period and filters (read once per request)."""
     memo = g.setdefault("report_frames", {})
     if (model, f) not in memo:
         measures, sketched = _MEASURES[model]
-        dims = cube.DIMS + (("resolution_category_id",) if model is ReportRatingDay else ())
+        dims = _GROUPED_BY[model]
         memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched)
     return memo[(model, f)]
 
