@@ -603,11 +603,14 @@ from .link_tables import LinkKind, Macro, TicketLink  # noqa: E402, F401
 from .mail_tables import Attachment, InboundMail, TicketParticipant  # noqa: E402, F401
 from .report_tables import (  # noqa: E402, F401
     ReportActivity,
-    ReportAgentDay,
+    ReportActivityDay,
     ReportBacklog,
-    ReportCategoryDay,
+    ReportCalendarSpan,
     ReportEscalation,
     ReportRating,
+    ReportRatingDay,
+    ReportResolutionDay,
+    ReportResponseDay,
     ReportRound,
     ReportTicket,
 )

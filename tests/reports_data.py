@@ -41,11 +41,11 @@ def at(day: int, hour: int, minute: int = 0, month: int = 10) -> datetime:
 class Seeder:
     """Adds raw rows (as the workflows leave them) with explicit timestamps."""
 
-    def __init__(self, teams, categories, agents):
+    def __init__(self, teams, categories, agents, suffix=""):
         self.teams, self.categories, self.agents = teams, categories, agents
-        self.customer = Customer(email="informes@example.com", name="Cliente Informes")
-        self.kind = ResolutionCategory(name="Solucionado (informes)")
-        self.reason = EscalationReason(name="Técnico (informes)")
+        self.customer = Customer(email=f"informes{suffix}@example.com", name="Cliente Informes")
+        self.kind = ResolutionCategory(name=f"Solucionado (informes{suffix})")
+        self.reason = EscalationReason(name=f"Técnico (informes{suffix})")
         db.session.add_all([self.customer, self.kind, self.reason])
         db.session.flush()
         self.rounds = 0

@@ -18,6 +18,7 @@ from .bulk import reset_sequences
 from .people import seed_customers, seed_staff
 from .plan import make_plan
 from .reference import reference
+from .reports import fill as fill_reports
 from .tickets import seed_tickets
 
 DEMO_LOGINS = ("admin@demo.bayit", "supervisor@demo.bayit", "agente1@demo.bayit",
@@ -54,6 +55,7 @@ def seed(tickets: int = 2000, seed: int = 42, progress: bool = False, *,
             user.last_assigned_at = plan.last_assigned.get(user.id)
         db.session.flush()
         reset_sequences()
+    fill_reports(now)
     with db.engine.begin() as conn:  # planner statistics: the queue's plans depend on them
         conn.exec_driver_sql("ANALYZE")
     return {"tickets": tickets, "customers": len(plan.customers),

@@ -1,12 +1,18 @@
 """Server-side SVG charts (pygal): one series each, values printed on the marks and every axis
-labelled, so nothing depends on colour; no JavaScript, nothing from a CDN."""
+labelled, so nothing depends on colour; no JavaScript, nothing from a CDN.
+
+Drawing is the page's dearest part (pygal takes tens of milliseconds a chart), and the same
+figures always give the same chart: each chart is kept per process, keyed by what it shows and
+the viewer's language (`_drawn`, an LRU of 256), so only new figures are drawn again.
+"""
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import pygal
-from flask_babel import format_date
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 from pygal.style import Style
@@ -41,48 +47,81 @@ def _hours(seconds):
     return None if seconds is None else round(seconds / 3600, 1)
 
 
-def response_trend(by_day: list[dict]) -> Markup:
-    """Median first response per day (hours), a line with dots."""
+def _draw_response(days: tuple) -> Markup:
     chart = _config(pygal.Line(style=STYLE, show_dots=True, x_label_rotation=30,
                                show_minor_x_labels=False, print_values=False),
                     _("Mediana de primera respuesta por día"), _("Horas"))
-    chart.x_labels = [format_date(d["day"], "d MMM") for d in by_day]
-    chart.x_labels_major = chart.x_labels[::max(1, len(by_day) // 8)]
-    chart.add(_("Mediana"), [_hours(d["median"]) for d in by_day])
+    chart.x_labels = [format_date(day, "d MMM") for day, _median in days]
+    chart.x_labels_major = chart.x_labels[::max(1, len(days) // 8)]
+    chart.add(_("Mediana"), [median for _day, median in days])
     return _svg(chart)
 
 
-def resolution_bars(by_category: list[dict]) -> Markup:
-    """Median resolution per category (hours), horizontal bars with their values."""
+def _draw_resolution(categories: tuple) -> Markup:
     chart = _config(pygal.HorizontalBar(style=STYLE), _("Mediana de resolución por categoría"),
                     _("Horas"))
-    chart.x_labels = [r["key"] for r in by_category]
-    chart.add(_("Mediana"), [_hours(r["median"]) for r in by_category])
+    chart.x_labels = [name for name, _median in categories]
+    chart.add(_("Mediana"), [median for _name, median in categories])
     return _svg(chart)
 
 
-def rating_distribution(distribution: list[int]) -> Markup:
-    """How many ratings of each score, 1 to 5."""
+def _draw_ratings(distribution: tuple) -> Markup:
     chart = _config(pygal.Bar(style=STYLE), _("Distribución de valoraciones"),
                     _("Valoraciones"))
     chart.x_labels = ["1", "2", "3", "4", "5"]
-    chart.add(_("Valoraciones"), distribution)
+    chart.add(_("Valoraciones"), list(distribution))
     return _svg(chart)
 
 
-def backlog_lines(rows: list[dict], labels: dict) -> Markup:
-    """Open tickets per status per day: three lines told apart by dash and dot, not colour."""
+def _draw_backlog(data: tuple) -> Markup:
+    rows, labels = data
+    labels = dict(labels)
     chart = _config(pygal.Line(style=STYLE, x_label_rotation=30, show_minor_x_labels=False,
                                print_values=False), _("Pendientes de atender por estado"),
                     _("Tickets"))
     chart.config.show_legend = True
     chart.config.legend_at_bottom = True
-    chart.x_labels = [format_date(r["day"], "d MMM") for r in rows]
+    chart.x_labels = [format_date(row[0], "d MMM") for row in rows]
     chart.x_labels_major = chart.x_labels[::max(1, len(rows) // 8)]
-    for status, dash in (("new", "0"), ("open", "8, 4"), ("pending", "2, 4")):
-        chart.add(labels[status], [r[status] for r in rows],
+    for position, (status, dash) in enumerate((("new", "0"), ("open", "8, 4"),
+                                               ("pending", "2, 4")), start=1):
+        chart.add(labels[status], [row[position] for row in rows],
                   stroke_style={"width": 2, "dasharray": dash})
     return _svg(chart)
+
+
+_DRAW = {"response": _draw_response, "resolution": _draw_resolution,
+         "ratings": _draw_ratings, "backlog": _draw_backlog}
+
+
+@lru_cache(maxsize=256)
+def _drawn(kind: str, locale: str, data: tuple) -> Markup:
+    return _DRAW[kind](data)
+
+
+def _chart(kind: str, data: tuple) -> Markup:
+    return _drawn(kind, str(get_locale()), data)
+
+
+def response_trend(by_day: list[dict]) -> Markup:
+    """Median first response per day (hours), a line with dots."""
+    return _chart("response", tuple((d["day"], _hours(d["median"])) for d in by_day))
+
+
+def resolution_bars(by_category: list[dict]) -> Markup:
+    """Median resolution per category (hours), horizontal bars with their values."""
+    return _chart("resolution", tuple((r["key"], _hours(r["median"])) for r in by_category))
+
+
+def rating_distribution(distribution: list[int]) -> Markup:
+    """How many ratings of each score, 1 to 5."""
+    return _chart("ratings", tuple(distribution))
+
+
+def backlog_lines(rows: list[dict], labels: dict) -> Markup:
+    """Open tickets per status per day: three lines told apart by dash and dot, not colour."""
+    return _chart("backlog", (tuple((r["day"], r["new"], r["open"], r["pending"]) for r in rows),
+                              tuple(sorted((k, str(v)) for k, v in labels.items()))))
 
 
 def for_page(fig: dict, filters) -> dict:

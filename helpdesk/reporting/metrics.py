@@ -1,8 +1,13 @@
-"""The Informes figures, read only from the report facts (never from tickets).
+"""The Informes figures, read only from the report tables (never from tickets).
 
 Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at position
 ceil(p·n) (1-based); the median is the 50th. Periods are half-open [start, end) in UTC, built
 from whole days in the viewer's time zone.
+
+The figures come from the day cubes when the viewer's days are the cubes' (the service's time
+zone, or any zone whose midnights fall at the same instants over the period): counts and
+averages exactly, percentiles from the merged sketches (within `sketch.ALPHA`). Otherwise
+from the narrow facts (`_facts_*`): exact, slower.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import current_app, g
 from sqlalchemy import Date, case, cast, func, literal, select
 
 from ..extensions import db
@@ -20,15 +26,20 @@ from ..models import (
     Category,
     EscalationReason,
     ReportActivity,
+    ReportActivityDay,
     ReportBacklog,
     ReportEscalation,
     ReportRating,
+    ReportRatingDay,
+    ReportResolutionDay,
+    ReportResponseDay,
     ReportRound,
     ReportTicket,
     ResolutionCategory,
     Team,
     User,
 )
+from . import cube
 
 PERIODS = ("today", "7d", "30d", "this_month", "last_month", "custom")
 MAX_DAYS = 366
@@ -162,7 +173,7 @@ def _share_of(row) -> float | None:
     return row["met"] / row["judged"] if row.get("judged") else None
 
 
-def response(f: Filters) -> dict:
+def _facts_response(f: Filters) -> dict:
     """First response: overall, by priority (with SLA share), team, channel and day."""
     t = ReportTicket
     teams = _names(Team)
@@ -184,7 +195,7 @@ def response(f: Filters) -> dict:
     }
 
 
-def resolution(f: Filters) -> dict:
+def _facts_resolution(f: Filters) -> dict:
     """Resolution time per category (one value per resolution round), net of Pendiente."""
     r = ReportRound
     names = _names(Category)
@@ -214,7 +225,7 @@ def _csat_by(f: Filters, key) -> dict:
             for k, n, high, avg in db.session.execute(stmt) if n}
 
 
-def satisfaction(f: Filters) -> dict:
+def _facts_satisfaction(f: Filters) -> dict:
     """CSAT (share of 4–5), average, ratings, response rate; by agent, team, resolution."""
     s, r = ReportRating, ReportRound
     agents, teams, kinds = _names(User), _names(Team), _names(ResolutionCategory)
@@ -244,7 +255,7 @@ def satisfaction(f: Filters) -> dict:
                          for x in comments]}
 
 
-def productivity(f: Filters) -> list[dict]:
+def _facts_productivity(f: Filters) -> list[dict]:
     """Per agent: assigned, replies, notes, resolved, medians, SLA, CSAT, open load."""
     t, a, r, s = ReportTicket, ReportActivity, ReportRound, ReportRating
     tickets = _stats(t, f, t.created_at, t.first_response_s, t.agent_id, t.first_response_met)
@@ -277,31 +288,228 @@ def productivity(f: Filters) -> list[dict]:
 
 
 def escalations(f: Filters) -> dict:
-    """Escalations by reason and by target team."""
+    """Escalations by reason and by target team (few rows: grouped in SQL from the facts)."""
     e = ReportEscalation
-    rows = _rows(e, f, e.created_at, e.reason_id, e.to_team_id)
+    counts = db.session.execute(select(e.reason_id, e.to_team_id, func.count())
+                                .where(*_where(e, f, e.created_at))
+                                .group_by(e.reason_id, e.to_team_id)).all()
     reasons, teams = _names(EscalationReason), _names(Team)
-    count = lambda key, names: sorted(  # noqa: E731
-        ((names.get(k, "—"), len(v)) for k, v in _grouped(rows, key, lambda x: 1).items()),
-        key=lambda kv: (-kv[1], kv[0]))
-    return {"total": len(rows), "by_reason": count(lambda x: x.reason_id, reasons),
-            "by_team": count(lambda x: x.to_team_id, teams)}
+
+    def count(pick, names):
+        totals: dict = defaultdict(int)
+        for row in counts:
+            totals[names.get(pick(row), "—")] += row[2]
+        return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    return {"total": sum(row[2] for row in counts), "by_reason": count(lambda r: r[0], reasons),
+            "by_team": count(lambda r: r[1], teams)}
 
 
 BACKLOG_STATES = ("new", "open", "pending")
 
 
 def backlog(f: Filters) -> list[dict]:
-    """Open tickets per status at the end of each day of the period (days without a snapshot:
-    None); the days are the configured time zone's, as the refresh took them."""
+    """Open tickets per status at the end of each of the viewer's days: the day's last
+    hourly snapshot (days without one: None)."""
     b = ReportBacklog
-    conds = [b.day >= f.first, b.day <= f.last]
+    conds = [b.hour >= f.start, b.hour < f.end]
     if f.team_id is not None:
         conds.append(b.team_id == f.team_id)
     if f.teams is not None:
         conds.append(b.team_id.in_(f.teams))
+    last: dict = {}
+    for (hour,) in db.session.execute(select(b.hour).distinct().where(*conds)):
+        day = hour.astimezone(f.tz).date()
+        if day not in last or hour > last[day]:
+            last[day] = hour
     counts: dict = defaultdict(lambda: dict.fromkeys(BACKLOG_STATES, 0))
-    for day, status, n in db.session.execute(select(b.day, b.status, b.tickets).where(*conds)):
-        counts[day][status] += n
-    return [{"day": d, **counts[d]} if d in counts else {"day": d, **dict.fromkeys(
+    if last:
+        day_of = {hour: day for day, hour in last.items()}
+        for hour, status, n in db.session.execute(
+                select(b.hour, b.status, func.sum(b.tickets)).where(
+                    *conds, b.hour.in_(list(day_of))).group_by(b.hour, b.status)):
+            if status in BACKLOG_STATES:
+                counts[day_of[hour]][status] += int(n)
+    return [{"day": d, **counts[d]} if d in last else {"day": d, **dict.fromkeys(
         BACKLOG_STATES)} for d in f.days()]
+
+
+# --- the day cubes ----------------------------------------------------------------------------
+
+
+def cubes_apply(f: Filters) -> bool:
+    """Whether the viewer's days of the period are the cubes' days (same midnights)."""
+    zone = ZoneInfo(current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
+    if f.tz.key == zone.key:
+        return True
+    return all(datetime.combine(d, time(), f.tz) == datetime.combine(d, time(), zone)
+               for d in (*f.days(), f.last + timedelta(days=1)))
+
+
+def _cube_where(cube, f: Filters) -> list:
+    conds = [cube.day >= f.first, cube.day <= f.last]
+    for name in ("team_id", "category_id", "agent_id", "priority", "channel"):
+        value = getattr(f, name)
+        if value is not None:
+            conds.append(getattr(cube, name) == value)
+    if f.teams is not None:
+        conds.append(cube.team_id.in_(f.teams))
+    return conds
+
+
+_MEASURES = {
+    ReportResponseDay: (("tickets", "answered", "sum_s", "met", "judged"), True),
+    ReportResolutionDay: (("rounds", "answered", "sum_s", "reopened", "confirm_asked",
+                           "confirmed", "survey_sent"), True),
+    ReportRatingDay: (("ratings", "score_1", "score_2", "score_3", "score_4", "score_5"),
+                      False),
+    ReportActivityDay: (("replies", "notes"), False),
+}
+
+#: The dimensions each cube is grouped by on the page (filters are applied in SQL): only these
+#: columns are read.
+_GROUPED_BY = {
+    ReportResponseDay: ("team_id", "agent_id", "priority", "channel"),
+    ReportResolutionDay: ("category_id", "agent_id"),
+    ReportRatingDay: ("team_id", "agent_id", "resolution_category_id"),
+    ReportActivityDay: ("agent_id",),
+}
+
+
+def frame(model, f: Filters) -> cube.Frame:
+    """The cube's rows of the period and filters (read once per request)."""
+    memo = g.setdefault("report_frames", {})
+    if (model, f) not in memo:
+        measures, sketched = _MEASURES[model]
+        dims = _GROUPED_BY[model]
+        memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched)
+    return memo[(model, f)]
+
+
+def _duration_stats(row: dict, rows: str, total: str = "sum_s") -> dict:
+    count = int(row["answered"]) if rows == "tickets" else int(row[rows])
+    median, p90 = cube.quantiles(row.get("hist"))
+    out = {"rows": int(row[rows]), "count": count,
+           "avg": row[total] / count if count else None, "median": median, "p90": p90}
+    if "met" in row and rows == "tickets":
+        out |= {"met": int(row["met"]), "judged": int(row["judged"])}
+    return out
+
+
+_EMPTY = {"rows": 0, "count": 0, "avg": None, "median": None, "p90": None}
+
+
+def response(f: Filters) -> dict:
+    """First response: overall, by priority (with SLA share), team, channel and day."""
+    if not cubes_apply(f):
+        return _facts_response(f)
+    data = frame(ReportResponseDay, f)
+    stats = lambda key: {k: _duration_stats(v, "tickets")  # noqa: E731
+                         for k, v in data.group(key).items()}
+    teams = _names(Team)
+    by_day = stats("day")
+    return {
+        "all": stats(None).get("all", _EMPTY),
+        "by_priority": [{"key": k, **v, "tickets": v["rows"], "sla": _share_of(v),
+                         "sla_judged": v["judged"]} for k, v in sorted(stats("priority").items())],
+        "by_team": [{"key": teams.get(k, "—"), **v} for k, v in sorted(
+            stats("team_id").items(), key=lambda kv: teams.get(kv[0], ""))],
+        "by_channel": [{"key": k, "tickets": v["rows"], **v}
+                       for k, v in sorted(stats("channel").items())],
+        "by_day": [{"day": d, "created": by_day.get(d, _EMPTY)["rows"],
+                    **by_day.get(d, _EMPTY)} for d in f.days()],
+    }
+
+
+def _resolution_stats(row: dict) -> dict:
+    return _duration_stats(row, "rounds")
+
+
+def resolution(f: Filters) -> dict:
+    """Resolution time per category (one value per resolution round), net of Pendiente."""
+    if not cubes_apply(f):
+        return _facts_resolution(f)
+    data = frame(ReportResolutionDay, f)
+    names = _names(Category)
+    total = data.group(None).get("all")
+    by_category = [{"key": names.get(k, "—"), **_resolution_stats(v)} for k, v in sorted(
+        data.group("category_id").items(), key=lambda kv: names.get(kv[0], ""))]
+    pick = (lambda name: int(total[name])) if total else (lambda name: 0)
+    return {"all": _resolution_stats(total) if total else _EMPTY,
+            "by_category": by_category, "rounds": pick("rounds"), "reopened": pick("reopened"),
+            "confirm_asked": pick("confirm_asked"), "confirmed": pick("confirmed"),
+            "answered": pick("answered")}
+
+
+def _csat(row: dict) -> dict:
+    n = int(row["ratings"])
+    high = row["score_4"] + row["score_5"]
+    total = sum(i * row[f"score_{i}"] for i in range(1, 6))
+    return {"count": n, "csat": high / n if n else None, "avg": total / n if n else None}
+
+
+def satisfaction(f: Filters) -> dict:
+    """CSAT (share of 4–5), average, ratings, response rate; by agent, team, resolution."""
+    if not cubes_apply(f):
+        return _facts_satisfaction(f)
+    data = frame(ReportRatingDay, f)
+    agents, teams, kinds = _names(User), _names(Team), _names(ResolutionCategory)
+    rounds = frame(ReportResolutionDay, f).group(None).get("all")
+    sent = int(rounds["survey_sent"]) if rounds else 0
+    total = data.group(None).get("all")
+
+    def by(key, names, only=None):
+        return [{"id": k, "key": names.get(k, "—"), **_csat(v)} for k, v in sorted(
+            data.group(key).items(), key=lambda kv: names.get(kv[0], ""))
+            if (only is None or k == only) and v["ratings"]]
+
+    summary_ = _csat(total) if total else {"count": 0, "csat": None, "avg": None}
+    return {**summary_, "sent": sent, "rate": summary_["count"] / sent if sent else None,
+            "by_agent": by("agent_id", agents, f.only_agent),
+            "by_team": by("team_id", teams),
+            "by_resolution": by("resolution_category_id", kinds),
+            "distribution": [int(total[f"score_{i}"]) if total else 0 for i in range(1, 6)],
+            "comments": _comments(f, agents)}
+
+
+def _comments(f: Filters, agents: dict) -> list[dict]:
+    s = ReportRating
+    comments = db.session.execute(
+        select(s.created_at, s.agent_id, s.score, s.comment)
+        .where(*_where(s, f, s.created_at), s.comment.is_not(None), s.comment != "")
+        .order_by(s.created_at.desc()).limit(5)).all()
+    return [{"at": x.created_at, "score": x.score, "comment": x.comment,
+             "agent": agents.get(x.agent_id, "—") if f.only_agent in (None, x.agent_id)
+             else "—"} for x in comments]
+
+
+def productivity(f: Filters) -> list[dict]:
+    """Per agent: assigned, replies, notes, resolved, medians, SLA, CSAT, open load."""
+    if not cubes_apply(f):
+        return _facts_productivity(f)
+    tickets = {k: _duration_stats(v, "tickets")
+               for k, v in frame(ReportResponseDay, f).group("agent_id").items()}
+    rounds = {k: _resolution_stats(v)
+              for k, v in frame(ReportResolutionDay, f).group("agent_id").items()}
+    activity = frame(ReportActivityDay, f).group("agent_id")
+    ratings = {k: _csat(v) for k, v in frame(ReportRatingDay, f).group("agent_id").items()}
+    ids = (set(tickets) | set(activity) | set(rounds) | set(ratings)) - {None}
+    if f.only_agent is not None:
+        ids = {f.only_agent}
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    out = []
+    for uid in sorted(ids, key=lambda i: people[i].name if i in people else ""):
+        own, user = tickets.get(uid, {}), people.get(uid)
+        done = activity.get(uid, {})
+        out.append({
+            "id": uid, "name": user.name if user else "—", "assigned": own.get("rows", 0),
+            "replies": int(done.get("replies", 0)), "notes": int(done.get("notes", 0)),
+            "resolved": rounds.get(uid, {}).get("rows", 0),
+            "first_response": own.get("median"),
+            "resolution": rounds.get(uid, {}).get("median"),
+            "sla": _share_of(own) if own else None,
+            "csat": ratings.get(uid, {}).get("csat") if ratings.get(uid, {}).get("count")
+            else None,
+            "open": user.open_tickets if user else 0, "capacity": user.capacity if user else 0,
+        })
+    return out

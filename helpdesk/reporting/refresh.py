@@ -1,9 +1,12 @@
-"""Fill the report facts: replace every fact of a set of tickets in one transaction.
+"""Fill the report tables: each changed ticket's facts, then the day cubes' cells they touch.
 
 A ticket's facts (the ticket row, its resolution rounds, ratings, staff messages and
-escalations) are deleted and inserted again from the raw rows by set-based INSERT … SELECT, so
-a run is idempotent and a run killed halfway leaves each ticket's previous facts whole. One
-Redis lock serialises refreshes and rebuilds: a second run at the same time returns at once.
+escalations) are deleted and inserted again from the raw rows by set-based INSERT … SELECT;
+then every cube cell (day × team × category × agent × priority × channel) that held one of
+the old facts or holds one of the new is recomputed from the facts, in the same transaction.
+So a run is idempotent, and a run killed halfway leaves the previous figures whole: never half
+of a day. A full rebuild is one transaction. One Redis lock serialises refreshes and rebuilds:
+a second run at the same time returns at once.
 """
 
 from __future__ import annotations
@@ -13,7 +16,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Date, case, delete, func, insert, literal, select
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 
 from ..extensions import db, get_redis
 from ..models import (
@@ -21,9 +35,13 @@ from ..models import (
     Message,
     MessageKind,
     ReportActivity,
+    ReportActivityDay,
     ReportBacklog,
     ReportEscalation,
     ReportRating,
+    ReportRatingDay,
+    ReportResolutionDay,
+    ReportResponseDay,
     ReportRound,
     ReportTicket,
     ResolutionRound,
@@ -32,10 +50,11 @@ from ..models import (
     Ticket,
 )
 from ..queries.base import OPEN_STATES
-from ..queries.reports import epoch
+from ..queries.reports import epoch, local_day, sketch_agg, sketch_bucket
+from . import business
 
 CHUNK = 2000
-RANGE = 20_000  # a full rebuild walks id ranges: range scans, no id lists
+CELL_CHUNK = 2000
 LOCK = "reports:refresh"
 STATE_KEY = "reports.state"
 #: Re-read what changed a little before the last run: a transaction that committed late with an
@@ -45,6 +64,25 @@ ID_OVERLAP = 1000
 LOCK_TTL = 120
 _held = None  # the lock of the run in progress (one per process: jobs run one at a time)
 FACTS = (ReportTicket, ReportRound, ReportRating, ReportActivity, ReportEscalation)
+CUBES = (ReportResponseDay, ReportResolutionDay, ReportRatingDay, ReportActivityDay)
+#: The facts each cube adds up.
+SOURCE = {ReportResponseDay: ReportTicket, ReportResolutionDay: ReportRound,
+          ReportRatingDay: ReportRating, ReportActivityDay: ReportActivity}
+
+
+def service_zone() -> str:
+    """The time zone of the cubes' days."""
+    return current_app.config["HELPDESK_DEFAULT_TIMEZONE"]
+
+
+def _text(column):
+    return func.coalesce(cast(column, String), "")
+
+
+def cell_key(team, category, agent, priority, channel):
+    """The five dimensions as one text key, SQL (`report_tables` explains it)."""
+    return (_text(team) + "|" + _text(category) + "|" + _text(agent) + "|" + _text(priority)
+            + "|" + _text(channel))
 
 
 def _first_reply(ids):
@@ -54,14 +92,22 @@ def _first_reply(ids):
             .group_by(Message.ticket_id).subquery())
 
 
+def _day(column):
+    return local_day(column, literal(service_zone()))
+
+
 def _ticket_rows(ids):
     first = _first_reply(ids)
     met = case((Ticket.first_response_due_at.is_(None), None),
                (first.c.at.is_(None), None),
                (first.c.at <= Ticket.first_response_due_at, True), else_=False)
-    return select(Ticket.id, Ticket.created_at, Ticket.team_id, Ticket.category_id,
+    wall = epoch(first.c.at) - epoch(Ticket.created_at)
+    return select(Ticket.id, Ticket.created_at, _day(Ticket.created_at),
+                  cell_key(Ticket.team_id, Ticket.category_id, Ticket.assignee_id,
+                           Ticket.priority, Ticket.channel),
+                  Ticket.team_id, Ticket.category_id,
                   Ticket.assignee_id, Ticket.priority, Ticket.channel, Ticket.status,
-                  epoch(first.c.at) - epoch(Ticket.created_at), met) \
+                  business.duration(Ticket.priority, Ticket.created_at, first.c.at, wall), met) \
         .outerjoin(first, first.c.ticket_id == Ticket.id).where(ids(Ticket.id))
 
 
@@ -69,17 +115,23 @@ def _round_rows(ids):
     r = ResolutionRound
     confirmed = case((r.confirmation_answer == "yes", True),
                      (r.confirmation_answer == "no", False), else_=None)
-    return select(r.id, r.ticket_id, r.resolved_at, r.team_id, r.category_id, r.agent_id,
+    return select(r.id, r.ticket_id, r.resolved_at, _day(r.resolved_at),
+                  cell_key(r.team_id, r.category_id, r.agent_id, Ticket.priority,
+                           Ticket.channel),
+                  r.team_id, r.category_id, r.agent_id,
                   Ticket.priority, Ticket.channel, r.resolution_category_id,
-                  r.resolution_seconds, r.reopened_at.is_not(None), r.confirmation_requested,
+                  business.net_resolution(r, Ticket.priority, ids),
+                  r.reopened_at.is_not(None), r.confirmation_requested,
                   confirmed, r.survey_sent_at.is_not(None)) \
         .join(Ticket, Ticket.id == r.ticket_id).where(ids(r.ticket_id))
 
 
 def _rating_rows(ids):
     s = SatisfactionRating
-    return select(s.id, s.ticket_id, s.created_at, s.team_id,
-                  func.coalesce(ResolutionRound.category_id, Ticket.category_id), s.agent_id,
+    category = func.coalesce(ResolutionRound.category_id, Ticket.category_id)
+    return select(s.id, s.ticket_id, s.created_at, _day(s.created_at),
+                  cell_key(s.team_id, category, s.agent_id, Ticket.priority, Ticket.channel),
+                  s.team_id, category, s.agent_id,
                   Ticket.priority, Ticket.channel, s.resolution_category_id, s.score, s.comment) \
         .join(Ticket, Ticket.id == s.ticket_id) \
         .outerjoin(ResolutionRound, ResolutionRound.id == s.round_id).where(ids(s.ticket_id))
@@ -87,7 +139,10 @@ def _rating_rows(ids):
 
 def _activity_rows(ids):
     m = Message
-    return select(m.id, m.ticket_id, m.created_at, m.author_id, Ticket.team_id,
+    return select(m.id, m.ticket_id, m.created_at, _day(m.created_at),
+                  cell_key(Ticket.team_id, Ticket.category_id, m.author_id, Ticket.priority,
+                           Ticket.channel),
+                  m.author_id, Ticket.team_id,
                   Ticket.category_id, Ticket.priority, Ticket.channel,
                   m.kind == MessageKind.REPLY) \
         .join(Ticket, Ticket.id == m.ticket_id) \
@@ -103,15 +158,17 @@ def _escalation_rows(ids):
         .join(Ticket, Ticket.id == e.ticket_id).where(ids(e.ticket_id))
 
 
+_CELL = ("day", "cell")
 _COLUMNS = {
-    ReportTicket: ("ticket_id", "created_at", "team_id", "category_id", "agent_id", "priority",
-                   "channel", "status", "first_response_s", "first_response_met"),
-    ReportRound: ("round_id", "ticket_id", "resolved_at", "team_id", "category_id", "agent_id",
-                  "priority", "channel", "resolution_category_id", "resolution_s", "reopened",
-                  "confirmation_requested", "confirmed", "survey_sent"),
-    ReportRating: ("rating_id", "ticket_id", "created_at", "team_id", "category_id", "agent_id",
-                   "priority", "channel", "resolution_category_id", "score", "comment"),
-    ReportActivity: ("message_id", "ticket_id", "created_at", "agent_id", "team_id",
+    ReportTicket: ("ticket_id", "created_at", *_CELL, "team_id", "category_id", "agent_id",
+                   "priority", "channel", "status", "first_response_s", "first_response_met"),
+    ReportRound: ("round_id", "ticket_id", "resolved_at", *_CELL, "team_id", "category_id",
+                  "agent_id", "priority", "channel", "resolution_category_id", "resolution_s",
+                  "reopened", "confirmation_requested", "confirmed", "survey_sent"),
+    ReportRating: ("rating_id", "ticket_id", "created_at", *_CELL, "team_id", "category_id",
+                   "agent_id", "priority", "channel", "resolution_category_id", "score",
+                   "comment"),
+    ReportActivity: ("message_id", "ticket_id", "created_at", *_CELL, "agent_id", "team_id",
                      "category_id", "priority", "channel", "public"),
     ReportEscalation: ("escalation_id", "ticket_id", "created_at", "reason_id", "to_team_id",
                        "team_id", "category_id", "agent_id", "priority", "channel"),
@@ -120,20 +177,120 @@ _ROWS = {ReportTicket: _ticket_rows, ReportRound: _round_rows, ReportRating: _ra
          ReportActivity: _activity_rows, ReportEscalation: _escalation_rows}
 
 
+# --- the cubes: what each adds up, per (day, cell) --------------------------------------------
+
+
+def _ones(cond):
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def _cube_select(cube, where):
+    """SELECT (…columns of `cube`…) of the facts that `where` picks, grouped per cell."""
+    fact = SOURCE[cube]
+    dims = [fact.day, fact.cell, fact.team_id, fact.category_id, fact.agent_id, fact.priority,
+            fact.channel]
+    names = ["day", "cell", "team_id", "category_id", "agent_id", "priority", "channel"]
+    if cube is ReportResponseDay:
+        value = fact.first_response_s
+        measures = {"tickets": func.count(), "answered": func.count(value),
+                    "sum_s": func.sum(value),
+                    "met": _ones(fact.first_response_met.is_(True)),
+                    "judged": func.count(fact.first_response_met)}
+    elif cube is ReportResolutionDay:
+        value = fact.resolution_s
+        measures = {"rounds": func.count(), "answered": func.count(fact.confirmed),
+                    "sum_s": func.sum(value), "reopened": _ones(fact.reopened.is_(True)),
+                    "confirm_asked": _ones(fact.confirmation_requested.is_(True)),
+                    "confirmed": _ones(fact.confirmed.is_(True)),
+                    "survey_sent": _ones(fact.survey_sent.is_(True))}
+    elif cube is ReportRatingDay:
+        dims.append(fact.resolution_category_id)
+        names.append("resolution_category_id")
+        measures = {"ratings": func.count(),
+                    **{f"score_{i}": _ones(fact.score == i) for i in range(1, 6)}}
+        return names + list(measures), select(*dims, *measures.values()).where(*where) \
+            .group_by(*dims)
+    else:
+        measures = {"replies": _ones(fact.public.is_(True)),
+                    "notes": _ones(fact.public.is_(False))}
+        return names + list(measures), select(*dims, *measures.values()).where(*where) \
+            .group_by(*dims)
+    # with a sketch: per (cell, bucket) first, then per cell
+    bucket = sketch_bucket(value).label("b")
+    inner = select(*dims, bucket, func.count(value).label("n"),
+                   *[m.label(k) for k, m in measures.items()]).where(*where) \
+        .group_by(*dims, bucket).subquery()
+    outer_dims = [inner.c[n] for n in names]
+    sums = [func.sum(inner.c[k]) for k in measures]
+    stmt = select(*outer_dims, *sums, sketch_agg(inner.c.b, inner.c.n)).group_by(*outer_dims)
+    return names + list(measures) + ["sketch"], stmt
+
+
+def _in_cells(model, pairs) -> object:
+    """(day, cell) in pairs, as one index range per day: day = d AND cell IN (…) for each
+    day (a row-value IN list of pairs is not planned as index lookups)."""
+    by_day: dict = {}
+    for day, cell in pairs:
+        by_day.setdefault(day, []).append(cell)
+    return or_(*(and_(model.day == day, model.cell.in_(cells))
+                 for day, cells in sorted(by_day.items())))
+
+
+def _cell_chunks(cells: set) -> list[list]:
+    pairs = sorted(cells)
+    return [pairs[i:i + CELL_CHUNK] for i in range(0, len(pairs), CELL_CHUNK)]
+
+
+def _fill_cubes(cells: set | None) -> None:
+    """Recompute the cubes' rows of some (day, cell) pairs from the facts (None: all)."""
+    for cube in CUBES:
+        fact = SOURCE[cube]
+        if cells is None:
+            db.session.execute(delete(cube))
+            groups = [[]]
+        else:
+            groups = [[_in_cells(fact, chunk)] for chunk in _cell_chunks(cells)]
+            for chunk in _cell_chunks(cells):
+                db.session.execute(delete(cube).where(_in_cells(cube, chunk)))
+        for where in groups:
+            names, stmt = _cube_select(cube, where)
+            table = cube.__table__
+            db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
+
+
+def _cells_of(ids) -> set:
+    """The (day, cell) pairs the cubed facts of these tickets sit in."""
+    out = set()
+    for fact in SOURCE.values():
+        out.update(tuple(row) for row in db.session.execute(
+            select(fact.day, fact.cell).distinct().where(ids(fact.ticket_id))))
+    return out
+
+
+def _condition(ids):
+    if isinstance(ids, tuple):
+        first, last = ids
+        return lambda col: col.between(first, last)
+    return lambda col: col.in_(ids)
+
+
 def replace_facts(ids) -> None:
-    """Delete and insert again every fact of some tickets (the caller commits once).
+    """Delete and insert again every fact of some tickets, and the cube cells they touch
+    (the caller commits once).
 
     :param ids: a list of ticket ids, or a (first, last) range of ids
     """
-    if isinstance(ids, tuple):
-        first, last = ids
-        cond = lambda col: col.between(first, last)  # noqa: E731
-    elif ids:
-        cond = lambda col: col.in_(ids)  # noqa: E731
-    else:
+    if not ids:
         return
+    cond = _condition(ids)
+    cells = _cells_of(cond)
     for model in FACTS:
         db.session.execute(delete(model).where(cond(model.ticket_id)))
+    _insert_facts(cond)
+    _fill_cubes(cells | _cells_of(cond))
+
+
+def _insert_facts(cond) -> None:
     for model in FACTS:
         table = model.__table__
         columns = [table.c[name] for name in _COLUMNS[model]]
@@ -145,19 +302,10 @@ def _chunks(ids: list[int]) -> Iterable[list[int]]:
         yield ids[start:start + CHUNK]
 
 
-def _ranges(top: int) -> Iterable[tuple[int, int]]:
-    for start in range(1, top + 1, RANGE):
-        yield start, min(top, start + RANGE - 1)
-
-
-def run_chunks(ids, progress: Callable[[int, int], None] | None = None) -> int:
-    """Replace the facts of `ids` (a list, or every ticket up to an id when an int), one
-    committed transaction per chunk; returns how many ticket ids were covered."""
-    if isinstance(ids, int):
-        chunks, total = list(_ranges(ids)), ids
-    else:
-        chunks = list(_chunks(sorted(set(ids))))
-        total = sum(len(c) for c in chunks)
+def run_chunks(ids: list[int], progress: Callable[[int, int], None] | None = None) -> int:
+    """Replace the facts of `ids`, one committed transaction per chunk; how many tickets."""
+    chunks = list(_chunks(sorted(set(ids))))
+    total = sum(len(c) for c in chunks)
     done = 0
     for chunk in chunks:
         try:
@@ -166,12 +314,46 @@ def run_chunks(ids, progress: Callable[[int, int], None] | None = None) -> int:
         except Exception:
             db.session.rollback()
             raise
-        done += len(chunk) if isinstance(chunk, list) else chunk[1] - chunk[0] + 1
-        if _held is not None:
-            _held.reacquire()  # still alive: keep the lock another LOCK_TTL
+        done += len(chunk)
+        _still_alive()
         if progress:
             progress(done, total)
     return done
+
+
+def _still_alive() -> None:
+    if _held is not None:
+        _held.reacquire()  # keep the lock another LOCK_TTL
+
+
+def rebuild_all(progress: Callable[[int, int], None] | None = None) -> int:
+    """Every fact and every cube row again, in one transaction: readers see the previous
+    figures until it commits, and a run killed halfway changes nothing. How many tickets."""
+    total = _max_id(Ticket.id)
+    steps = len(FACTS) + len(CUBES)
+    everything = lambda col: literal(True)  # noqa: E731
+    try:
+        for model in (*FACTS, *CUBES):
+            db.session.execute(delete(model))
+        for step, model in enumerate(FACTS, start=1):
+            table = model.__table__
+            db.session.execute(insert(table).from_select(
+                [table.c[name] for name in _COLUMNS[model]], _ROWS[model](everything)))
+            _still_alive()
+            if progress:
+                progress(total * step // steps, total)
+        for step, cube in enumerate(CUBES, start=len(FACTS) + 1):
+            names, stmt = _cube_select(cube, [])
+            table = cube.__table__
+            db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
+            _still_alive()
+            if progress:
+                progress(total * step // steps, total)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return db.session.scalar(select(func.count()).select_from(ReportTicket))
 
 
 def load_state() -> dict:
@@ -207,7 +389,7 @@ def changed_ticket_ids(state: dict) -> list[int]:
 
 def locked(run: Callable[[], int]) -> int | None:
     """Run under the report lock; None when another refresh or rebuild holds it. The lock
-    lives LOCK_TTL seconds past each chunk, so a killed run frees it soon."""
+    lives LOCK_TTL seconds past each step, so a killed run frees it soon."""
     global _held
     lock = get_redis().lock(LOCK, timeout=LOCK_TTL, blocking=False)
     if not lock.acquire(blocking=False):
@@ -227,31 +409,47 @@ def refresh(now: datetime, progress=None) -> int | None:
     """Incremental refresh: the facts of every ticket changed since the last run."""
     def run():
         state = load_state()
-        if "updated_since" not in state:
+        if "updated_since" not in state or state.get("zone") != service_zone():
             return _rebuild(None, now, progress)
+        _spans(now)
         mark = _max_id(SatisfactionRating.id)
         done = run_chunks(changed_ticket_ids(state), progress)
-        snapshot_backlog(now, current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
+        snapshot_backlog(now)
         save_state(updated_since=now.isoformat(), rating_id=mark, refreshed_at=now.isoformat())
         return done
     return locked(run)
 
 
+def _spans(now: datetime) -> None:
+    try:
+        business.write_spans(now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
 def _rebuild(since: datetime | None, now: datetime, progress=None) -> int:
+    _spans(now)
     mark = _max_id(SatisfactionRating.id)
     if since is None:
-        run_chunks(_max_id(Ticket.id), progress)
-        done = db.session.scalar(select(func.count()).select_from(ReportTicket))
+        done = rebuild_all(progress)
     else:
         rated = select(SatisfactionRating.ticket_id).where(SatisfactionRating.created_at >= since)
         stmt = select(Ticket.id).where((Ticket.updated_at >= since) | Ticket.id.in_(rated))
         done = run_chunks(list(db.session.scalars(stmt)), progress)
-    snapshot_backlog(now, current_app.config["HELPDESK_DEFAULT_TIMEZONE"])
+    snapshot_backlog(now)
     values = {"rating_id": mark, "refreshed_at": now.isoformat()}
     if since is None or "updated_since" not in load_state():
-        values["updated_since"] = now.isoformat()
+        values |= {"updated_since": now.isoformat(), "zone": service_zone()}
     save_state(**values)
     return done
+
+
+def fill_now(now: datetime) -> int:
+    """A full rebuild without the Redis lock, for a database nothing else uses yet (the demo
+    right after seeding it)."""
+    return _rebuild(None, now)
 
 
 def rebuild(since: datetime | None, now: datetime, progress=None) -> int | None:
@@ -259,18 +457,19 @@ def rebuild(since: datetime | None, now: datetime, progress=None) -> int | None:
     return locked(lambda: _rebuild(since, now, progress))
 
 
-
-def snapshot_backlog(now: datetime, tz_name: str) -> None:
-    """Replace today's backlog rows (open tickets per status and team) in one transaction."""
-    day = now.astimezone(ZoneInfo(tz_name)).date()
+def snapshot_backlog(now: datetime) -> None:
+    """Replace this hour's backlog rows (open tickets per status and team) in one
+    transaction: each hour keeps its last refresh's counts."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
     try:
-        db.session.execute(delete(ReportBacklog).where(ReportBacklog.day == day))
-        counts = (select(literal(day, Date), Ticket.status, Ticket.team_id, func.count())
+        db.session.execute(delete(ReportBacklog).where(ReportBacklog.hour == hour))
+        counts = (select(literal(hour, ReportBacklog.hour.type), Ticket.status, Ticket.team_id,
+                         func.count())
                   .where(Ticket.status.in_(OPEN_STATES))
                   .group_by(Ticket.status, Ticket.team_id))
         table = ReportBacklog.__table__
         db.session.execute(insert(table).from_select(
-            [table.c.day, table.c.status, table.c.team_id, table.c.tickets], counts))
+            [table.c.hour, table.c.status, table.c.team_id, table.c.tickets], counts))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -289,3 +488,4 @@ def finalise_yesterday(now: datetime, tz_name: str) -> int:
         return 0
     save_state(finalised=yesterday.isoformat())
     return done
+
