@@ -71,20 +71,8 @@ def team_agent_loads(team_id: int) -> list[rules.AgentLoad]:
 
 def ticket_to_route(ticket_id: int):
     """(ticket, its first message's text, …) in one statement, the ticket row-locked, with its
-    customer and category loaded: everything routing reads of it. On PostgreSQL the same
-    statement makes this transaction's commit asynchronous (see `workflows.route_ticket`)."""
-    first_body = (
-        select(Message.body).where(Message.ticket_id == Ticket.id)
-        .order_by(Message.created_at, Message.id).limit(1).scalar_subquery()
-    )
-    extra = ([func.set_config("synchronous_commit", "off", True)]
-             if db.engine.dialect.name == "postgresql" else [])
-    return (
-        select(Ticket, first_body, *extra)
-        .options(joinedload(Ticket.customer, innerjoin=True), joinedload(Ticket.category))
-        .where(Ticket.id == ticket_id)
-        .with_for_update(of=Ticket, key_share=True)
-    )
+    customer and category loaded: everything routing reads of it (`tickets_to_route` of one)."""
+    return tickets_to_route([ticket_id])
 
 
 def take_capacity(agent_id: int, now: datetime) -> User | None:
