@@ -128,6 +128,7 @@ class Plan:
     default_team: dict[str, int]
     strategy: dict[int, str]
     targets: dict[Priority, tuple[int, int]]
+    warn_floor: dict[Priority, int | None]  # each policy's "minutes before" (rules.warn_after)
     resolutions: dict[str, int]
     reasons: dict[str, int]
     rule_specs: list[rules.RuleSpec]
@@ -160,6 +161,7 @@ def make_plan(rng: random.Random, now: datetime, ref: dict, staff: list[User]) -
         targets={p.priority: (p.first_response_minutes,
                               p.resolution_minutes or copy.SLA_TARGETS[p.priority][1])
                  for p in policies},
+        warn_floor={p.priority: p.warn_minutes for p in policies},
         resolutions=ref["resolution_categories"], reasons=ref["escalation_reasons"],
         rule_specs=queries.routing_rule_specs(), members=members,
         supervisor=(supervisor.id, supervisor.name), ids=next_ids(),

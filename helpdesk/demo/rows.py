@@ -17,7 +17,8 @@ def ticket_row(plan: Plan, d: Draft, last_at: datetime) -> dict:
     first, resolution = plan.targets[d.priority]
     clock = rules.sla_clock(status=d.status, created=d.created, answered=d.first_at is not None,
                             first_minutes=first, resolution_minutes=resolution,
-                            paused_minutes=0, warn_share=plan.warn_share, calendar=None)
+                            paused_minutes=0, warn_share=plan.warn_share, calendar=None,
+                            warn_minutes=plan.warn_floor.get(d.priority))
     sla = rules.sla_state_at(plan.now, clock.warn_at, clock.running_due)  # as the sweep would
     resolved = d.resolution is not None
     return {
