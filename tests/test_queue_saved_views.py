@@ -173,3 +173,15 @@ def test_page_numbers(app, office, login_as, make_ticket):
         make_ticket(f"Más {n}")
     page = parse(client.get("/admin/tickets/?page_size=20"))
     assert page.testid("page-of").text.strip() == "Página 1 de 5+"  # counted 5 pages ahead
+
+
+def test_a_supervisors_unfiltered_queue_counts_its_tickets(app, office, login_as, make_user,
+                                                           make_ticket):
+    """A supervisor sees every ticket, so the list's scope names no table: the count still
+    counts tickets (it read "Listado (1)" and "Página 1 de 1" with hundreds of tickets)."""
+    for n in range(23):
+        make_ticket(f"Relleno {n}")
+    client = login_as(make_user(Role.SUPERVISOR, name="Sergio"))
+    page = parse(client.get("/admin/tickets/?page_size=20"))
+    assert page.testid("page-of").text.strip() == "Página 1 de 2"
+    assert "Listado (26)" in " ".join(page.text.split())

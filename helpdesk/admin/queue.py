@@ -217,8 +217,11 @@ def listed(view, search: str | None, filters) -> object:
 
 
 def capped(statement, cap: int = queries.COUNT_CAP):
-    """count(*) over at most cap + 1 rows of `statement`, as a scalar subquery."""
-    rows = statement.with_only_columns(literal(1)).limit(cap + 1).subquery()
+    """count(*) over at most cap + 1 rows of `statement`, as a scalar subquery. The statement's
+    FROM is kept: a supervisor's unfiltered list has no condition naming `tickets`, and without
+    it the count was of `SELECT 1`, always 1."""
+    rows = (statement.with_only_columns(literal(1), maintain_column_froms=True)
+            .limit(cap + 1).subquery())
     return select(func.count()).select_from(rows).scalar_subquery()
 
 
