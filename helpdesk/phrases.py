@@ -59,7 +59,8 @@ def _event_sentence(kind: str | None, who: str, data: dict) -> str | None:
     if kind == "deescalate":
         return _("%(who)s devolvió el ticket al equipo %(team)s: %(note)s", who=who,
                  team=data.get("team", ""), note=data.get("note", ""))
-    return closure_sentence(kind, who, data) or merge_sentence(kind, who, data)
+    return (closure_sentence(kind, who, data) or merge_sentence(kind, who, data)
+            or link_sentence(kind, who, data))
 
 
 def merge_sentence(kind: str | None, who: str, data: dict) -> str | None:
@@ -70,6 +71,25 @@ def merge_sentence(kind: str | None, who: str, data: dict) -> str | None:
         return _("%(who)s fusionó aquí %(ticket)s «%(subject)s»; su hilo sigue en este",
                  who=who, ticket=data.get("of", ""), subject=data.get("subject", ""))
     return None
+
+
+def link_sentence(kind: str | None, who: str, data: dict) -> str | None:
+    """The thread events of a link added or removed, read from this ticket's side."""
+    if kind not in ("link", "unlink"):
+        return None
+    ticket = "{} «{}»".format(data.get("other", ""), data.get("subject", ""))
+    duplicate, this_one = data.get("kind") == "duplicate", data.get("side") == "from"
+    if kind == "link" and duplicate:
+        return (_("%(who)s marcó este ticket como duplicado de %(ticket)s", who=who,
+                  ticket=ticket) if this_one else
+                _("%(who)s marcó %(ticket)s como duplicado de este ticket", who=who,
+                  ticket=ticket))
+    if kind == "link":
+        return _("%(who)s vinculó este ticket con %(ticket)s", who=who, ticket=ticket)
+    if duplicate:
+        return _("%(who)s quitó la marca de duplicado entre este ticket y %(ticket)s", who=who,
+                 ticket=ticket)
+    return _("%(who)s quitó el vínculo con %(ticket)s", who=who, ticket=ticket)
 
 
 def closure_sentence(kind: str | None, who: str, data: dict) -> str | None:

@@ -88,15 +88,14 @@ from .lifecycle import (
     set_status,
     sweep_sla_states,
 )
+from .links import link_tickets, unlink_tickets
 from .merge import (
     MERGE_MAIL_KEY,
     MergeForbidden,
     MergeNeedsConfirmation,
     apply_macro,
-    link_tickets,
     mail_merge_notice,
     merge_tickets,
-    unlink_tickets,
 )
 from .notify import (
     mail_email_changed,

@@ -1,5 +1,6 @@
-"""Tickets that belong together: merging duplicates into a surviving ticket, linking related
-tickets, and macros (a template plus status, priority and category in one click)."""
+"""Tickets that belong together: merging duplicates into a surviving ticket (links between
+tickets live in `links.py`), and macros (a template plus status, priority and category in one
+click)."""
 
 from __future__ import annotations
 
@@ -164,41 +165,6 @@ def mail_merge_notice(merged_id: int, survivor_id: int):
                                         idstring=f"merge{ticket.id}")
     notice.replace_header("To", ticket.customer.email)
     return partial(mail.deliver, notice)
-
-
-# --- Links ----------------------------------------------------------------------------------
-
-
-def link_tickets(ticket: Ticket, other: Ticket, kind: LinkKind, *, actor: User,
-                 now: datetime | None = None) -> TicketLink:
-    """Relate two tickets (related, or `ticket` a duplicate of `other`); shown on both pages,
-    audited on both. Whoever may open both may link them (the view checks that)."""
-    if kind is LinkKind.MERGED:
-        raise DomainError(_("Para fusionar tickets usa «Fusionar»."))
-    refusal = rules.ticket_link_refusal(
-        ticket.id, other.id, linked=link_queries.link_between(ticket.id, other.id) is not None)
-    if refusal == rules.SAME_TICKET:
-        raise DomainError(_("Un ticket no se puede vincular consigo mismo."))
-    if refusal == rules.ALREADY_LINKED:
-        raise DomainError(_("Estos tickets ya están vinculados."))
-    link = TicketLink(ticket_id=ticket.id, other_id=other.id, kind=kind,
-                      created_by_id=actor.id, created_at=now or rules.utcnow())
-    db.session.add(link)
-    audit(ticket, actor, "link", field=kind.value, new=other.number)
-    audit(other, actor, "link", field=kind.value, new=ticket.number)
-    db.session.flush()
-    return link
-
-
-def unlink_tickets(link: TicketLink, *, actor: User) -> None:
-    """Remove a link (audited on both tickets); a merge stays."""
-    if link.kind is LinkKind.MERGED:
-        raise DomainError(_("Una fusión no se puede deshacer quitando el vínculo."))
-    ticket, other = db.session.get(Ticket, link.ticket_id), db.session.get(Ticket, link.other_id)
-    audit(ticket, actor, "unlink", field=link.kind.value, old=other.number)
-    audit(other, actor, "unlink", field=link.kind.value, old=ticket.number)
-    db.session.delete(link)
-    db.session.flush()
 
 
 # --- Macros ---------------------------------------------------------------------------------
