@@ -8,6 +8,14 @@ from flask_babel import gettext as _
 from .enums import Priority, TicketStatus
 
 
+def status_text(status: TicketStatus, merged_into: int | None = None) -> str:
+    """How a ticket's status reads wherever it is shown: its label, or "Fusionado en #N" for a
+    ticket merged into another (its stored status is Resuelto)."""
+    if merged_into is not None:
+        return _("Fusionado en #%(id)d", id=merged_into)
+    return str(status.label)
+
+
 def status_changed(who: str, value: str | None) -> str | None:
     """"Ana cambió el estado a Pendiente", or None for an unknown status value."""
     if value not in TicketStatus._value2member_map_:

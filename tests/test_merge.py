@@ -138,7 +138,7 @@ def test_the_duplicates_thread_moves_in_time_order_with_its_authors(app, desk, l
     page = parse(client.get(f"/admin/tickets/{second}/"))
     assert f"#{first}" in page.testid("merged-into").text
     assert f"Fusionado en #{first}" in page.testid("closing-notes").text
-    assert page.testid("ticket-status").text == "Resuelto"
+    assert page.testid("ticket-status").text == f"Fusionado en #{first}"
 
 
 def test_the_newer_ticket_may_survive(app, desk, login_as):

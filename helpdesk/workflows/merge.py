@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..queries import links as link_queries
 from .base import add_event, audit, ensure_fresh, touch
-from .lifecycle import change_priority, change_status, set_status
+from .lifecycle import apply_targets, change_priority, change_status, set_status
 from .outbox import intent_handler, schedule
 from .tickets import add_reply, update_ticket_details
 
@@ -62,6 +62,7 @@ def merge_tickets(survivor: Ticket, merged: Sequence[Ticket], *, actor: User,
     for ticket in (survivor, *merged):
         ensure_fresh(ticket, expected_versions.get(ticket.id))
     _check_merge(survivor, merged, actor, other_customers_confirmed, itself=itself)
+    _adopt_clock(survivor, merged, actor, now)
     for ticket in merged:
         _merge_one(ticket, survivor, actor, now)
         if notify_customer:
@@ -102,6 +103,28 @@ def _check_merge(survivor: Ticket, merged: Sequence[Ticket], actor: User, confir
             "El ticket %(ticket)s es de otro cliente. Marca «Fusionar tickets de clientes "
             "distintos» si de verdad son el mismo caso.", ticket=number))
     raise DomainError(_("Un ticket no se puede fusionar consigo mismo."))
+
+
+def _adopt_clock(survivor: Ticket, merged: Sequence[Ticket], actor: User, now: datetime) -> None:
+    """The survivor stands for the request since the customer first asked: it takes the
+    earliest creation time and the earliest first response of the set (`rules.merged_clock`),
+    each change audited, and its deadlines and SLA state are computed again at once. Without
+    this the thread would start before its ticket (a negative first-response time in reports)
+    and an answered customer would still count down to a first-response breach."""
+    started, answered = rules.merged_clock(
+        (t.created_at, t.first_response_at) for t in (survivor, *merged))
+    changed = False
+    if started < survivor.created_at:
+        audit(survivor, actor, "merge", field="created_at",
+              old=survivor.created_at.isoformat(), new=started.isoformat())
+        survivor.created_at, changed = started, True
+    if answered is not None and answered != survivor.first_response_at:
+        audit(survivor, actor, "merge", field="first_response_at",
+              old=survivor.first_response_at and survivor.first_response_at.isoformat(),
+              new=answered.isoformat())
+        survivor.first_response_at, changed = answered, True
+    if changed:
+        apply_targets(survivor, now)
 
 
 def _merge_one(ticket: Ticket, survivor: Ticket, actor: User, now: datetime) -> None:
