@@ -37,6 +37,7 @@ from .bulk import (
     change_priorities,
     change_statuses,
     reassign_tickets,
+    resolve_tickets,
     take_tickets,
 )
 from .closure import (
@@ -49,7 +50,6 @@ from .closure import (
     reject_resolution,
     reopen,
     resolve_ticket,
-    resolve_tickets,
     round_for_link,
 )
 from .configuration import (
