@@ -31,6 +31,11 @@ STATE_LABELS = {
 }
 
 
+#: The known codes of each account state (pickers offer these, in words).
+SUBSCRIPTION_CODES = ("activa", "en_prueba", "cancelada", "suspendida")
+BILLING_CODES = ("al_dia", "pago_pendiente", "tarjeta_rechazada", "reembolsado")
+
+
 def state_label(code: str | None) -> str:
     """An account code in words (unknown codes are shown as they are)."""
     return str(STATE_LABELS.get(code, code)) if code else "—"
