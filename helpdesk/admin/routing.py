@@ -105,6 +105,8 @@ class RoutingTestMixin:
                 Category.name))]
         form.priority.choices = [(p.value, p.label) for p in Priority]
         form.channel.choices = [(c.value, c.label) for c in Channel]
+        if not request.args:  # a sample ticket starts as the usual one, not Urgente
+            form.priority.data = Priority.NORMAL.value
         result = None
         if request.args and form.validate():
             try:
