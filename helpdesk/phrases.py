@@ -85,19 +85,18 @@ def link_sentence(kind: str | None, who: str, data: dict) -> str | None:
     """The thread events of a link added or removed, read from this ticket's side."""
     if kind not in ("link", "unlink"):
         return None
-    ticket = "{} «{}»".format(data.get("other", ""), data.get("subject", ""))
+    names = {"who": who, "ticket": data.get("other", ""), "subject": data.get("subject", "")}
     duplicate, this_one = data.get("kind") == "duplicate", data.get("side") == "from"
+    if kind == "link" and duplicate and this_one:
+        return _("%(who)s marcó este ticket como duplicado de %(ticket)s «%(subject)s»", **names)
     if kind == "link" and duplicate:
-        return (_("%(who)s marcó este ticket como duplicado de %(ticket)s", who=who,
-                  ticket=ticket) if this_one else
-                _("%(who)s marcó %(ticket)s como duplicado de este ticket", who=who,
-                  ticket=ticket))
+        return _("%(who)s marcó %(ticket)s «%(subject)s» como duplicado de este ticket", **names)
     if kind == "link":
-        return _("%(who)s vinculó este ticket con %(ticket)s", who=who, ticket=ticket)
+        return _("%(who)s vinculó este ticket con %(ticket)s «%(subject)s»", **names)
     if duplicate:
-        return _("%(who)s quitó la marca de duplicado entre este ticket y %(ticket)s", who=who,
-                 ticket=ticket)
-    return _("%(who)s quitó el vínculo con %(ticket)s", who=who, ticket=ticket)
+        return _("%(who)s quitó la marca de duplicado entre este ticket y %(ticket)s "
+                 "«%(subject)s»", **names)
+    return _("%(who)s quitó el vínculo con %(ticket)s «%(subject)s»", **names)
 
 
 def closure_sentence(kind: str | None, who: str, data: dict) -> str | None:

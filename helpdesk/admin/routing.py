@@ -210,25 +210,40 @@ def day_names() -> tuple[str, ...]:
     return tuple(str(names[day]).rstrip(".").lower() for day in range(7))
 
 
+def conditions_text(rule: RoutingRule) -> str:
+    """Every condition of a rule in words, in the viewer's language ("Canal: Teléfono ·
+    Facturación: Pago pendiente"); a rule without any matches every ticket."""
+    words = (
+        ("category", rule.category.name if rule.category else None),
+        ("priority", rule.priority.label if rule.priority else None),
+        ("channel", rule.channel.label if rule.channel else None),
+        ("plan", rule.plan),
+        ("country", accounts.country_name(rule.country) if rule.country else None),
+        ("language", dict(LANGUAGE_CHOICES).get(rule.language, rule.language)),
+        ("subscription_state", rule.subscription_state
+         and accounts.state_label(rule.subscription_state)),
+        ("billing_state", rule.billing_state and accounts.state_label(rule.billing_state)),
+        ("keywords", ", ".join(rules.parse_keywords(rule.keywords)) or None),
+    )
+    parts = [f"{COMMON_LABELS[name]}: {value}" for name, value in words if value]
+    return " · ".join(parts) or _("cualquier ticket")
+
+
 class RoutingRuleView(RoutingTestMixin, StaffModelView):
     """Enrutamiento: ordered rules; the first that matches routes the ticket."""
 
     list_template = "helpdesk/routing_list.html"
     read_roles = write_roles = SUPERVISORS
-    column_list = ("position", "name", "enabled", "category", "priority", "channel", "plan",
-                   "country", "language", "subscription_state", "billing_state", "keywords",
-                   "team", "priority_override", "strategy")
-    column_labels = COMMON_LABELS
+    # The conditions read as one sentence: thirteen columns ran past the page's right edge.
+    column_list = ("position", "name", "enabled", "conditions", "team", "priority_override",
+                   "strategy")
+    column_labels = {**COMMON_LABELS, "conditions": _l("Condiciones")}
     column_default_sort = ("position", False)
     column_sortable_list = ("position", "name", "enabled")
     column_searchable_list = ("name", "keywords")
     # the position with its ▲ ▼ buttons: the move_buttons macro of helpdesk/macros.html
     column_formatters = {**ENUM_FORMATTERS, "position": macro("move_buttons"),
-                         "country": lambda v, c, m, n: accounts.country_name(m.country)
-                         if m.country else "",
-                         **{name: lambda v, c, m, n: accounts.state_label(getattr(m, n))
-                            if getattr(m, n) else "" for name in ("subscription_state",
-                                                                  "billing_state")}}
+                         "conditions": lambda v, c, m, n: conditions_text(m)}
     form_columns = ("name", "position", "enabled", "category", "priority", "channel", "plan",
                     "country", "language", "subscription_state", "billing_state", "keywords",
                     "team", "priority_override", "strategy")
@@ -240,6 +255,7 @@ class RoutingRuleView(RoutingTestMixin, StaffModelView):
                       "subscription_state": PickerField, "billing_state": PickerField}
     form_args = {
         "name": {"validators": [InputRequired(), Length(max=120)]},
+        "category": {"blank_text": "—"},
         "team": {"validators": [required(_l("Elige el equipo de destino."))]},
         "position": {"validators": [InputRequired(), NumberRange(min=0, max=100000)]},
         "keywords": {"validators": [Optional(), Length(max=2000), _keywords_are_text]},
