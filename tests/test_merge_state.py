@@ -143,3 +143,25 @@ def test_a_merged_ticket_reads_merged_everywhere(app, desk, login_as):
 def _row_ids(page) -> list[int]:
     """The ticket ids of the queue's rows (their row checkboxes)."""
     return [int(e.attrs["value"]) for e in page.select("input", cls="action-checkbox")]
+
+
+def test_a_merged_ticket_is_answered_in_its_survivor(app, desk, login_as):
+    """No reply form, no status change on a merged ticket; a forged one is refused."""
+    first, second = desk["first"], desk["second"]
+    sofia = login_as(desk["sofia"])
+    assert post_merge(sofia, first, f"#{second}", survivor=first).status_code == 302
+    page = parse(sofia.get(f"/admin/tickets/{second}/"))
+    assert not page.select("form", id="hd-reply-form")
+    assert not page.select("select", data_testid="status-select")
+    with app.app_context():
+        version = db.session.get(Ticket, second).version
+    for url, data in ((f"/admin/tickets/{second}/reply", {"body": "Hola", "status": "pending"}),
+                      (f"/admin/tickets/{second}/status", {"status": "open"})):
+        response = sofia.post(url, data={**data, "version": version},
+                              token_from=f"/admin/tickets/{second}/")
+        assert response.status_code == 400, (url, response.status_code)
+        assert f"Este ticket está fusionado en #{first}" in flashes(parse(response))
+    with app.app_context():
+        merged = db.session.get(Ticket, second)
+        assert merged.status is TicketStatus.RESOLVED and merged.version == version
+        assert not [m for m in merged.messages if m.kind is MessageKind.REPLY]
