@@ -138,6 +138,8 @@ def test_a_merged_ticket_reads_merged_everywhere(app, desk, login_as):
     third_page = parse(sofia.get(f"/admin/tickets/{third}/"))
     assert label in third_page.testid("linked-tickets").text
     assert label in third_page.testid(f"history-{second}").text
+    dialog = parse(sofia.get(f"/admin/tickets/bulk/priority?ids={second},{third}"))
+    assert label in dialog.testid("bulk-tickets").text
 
 
 def _row_ids(page) -> list[int]:

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..forms import BulkResolveForm, Form, ReassignForm
 from ..models import Priority, ResolutionCategory, Team, Ticket, TicketStatus, User
 from ..queries import closure as closure_queries
+from ..queries import links as link_queries
 from .base import apply_to_many
 from .ticket_work import _form_errors, _pick
 
@@ -213,7 +214,8 @@ class BulkMixin:
         if status != 422 or not form.version.data:
             form.version.data = ids_arg(t.version for t in tickets)
         return self.render("helpdesk/tickets/bulk.html", form=form, tickets=tickets,
-                           title=title, kind=kind), status
+                           title=title, kind=kind,
+                           merged=link_queries.merged_into(ids)), status
 
     @expose("/resolve", methods=("GET", "POST"))
     def resolve_bulk_view(self):
@@ -249,8 +251,8 @@ class BulkMixin:
                 tickets = visible_tickets(ids)
         if status not in (400, 422) or not form.version.data:
             form.version.data = ids_arg(t.version for t in tickets)
-        return self.render("helpdesk/tickets/resolve_bulk.html", form=form,
-                           tickets=tickets), status
+        return self.render("helpdesk/tickets/resolve_bulk.html", form=form, tickets=tickets,
+                           merged=link_queries.merged_into(ids)), status
 
     @expose("/reassign", methods=("GET", "POST"))
     def reassign_view(self):

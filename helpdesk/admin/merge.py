@@ -111,7 +111,8 @@ class MergeMixin:
             form.survivor.data = str(ticket.id)
         others = {t.customer_id for t in candidates} - {ticket.customer_id}
         return self.render(PAGE, ticket=ticket, form=form, candidates=candidates,
-                           other_customers=bool(others)), status
+                           other_customers=bool(others),
+                           merged=link_queries.merged_into(t.id for t in candidates)), status
 
     def _merge_candidates(self, ticket: Ticket, form: MergeForm) -> tuple[list[Ticket], int]:
         """This ticket and the ones named, as the viewer may open them; 200, or 422 (said)."""
