@@ -155,6 +155,7 @@ def test_a_merged_ticket_is_answered_in_its_survivor(app, desk, login_as):
     page = parse(sofia.get(f"/admin/tickets/{second}/"))
     assert not page.select("form", id="hd-reply-form")
     assert not page.select("select", data_testid="status-select")
+    assert f"Abrir #{first}" in page.testid("merged-actions").text
     with app.app_context():
         version = db.session.get(Ticket, second).version
     for url, data in ((f"/admin/tickets/{second}/reply", {"body": "Hola", "status": "pending"}),
