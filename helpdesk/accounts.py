@@ -20,6 +20,7 @@ from sqlalchemy import case, func, select, true
 from . import queries
 from .extensions import db
 from .models import AccountEvent, Customer, ResolutionCategory, Ticket, TicketStatus, User
+from .queries import links as link_queries
 
 #: How the account codes of the Bayit+ systems read in the panel.
 STATE_LABELS = {
@@ -28,6 +29,11 @@ STATE_LABELS = {
     "al_dia": _l("Al día"), "pago_pendiente": _l("Pago pendiente"),
     "tarjeta_rechazada": _l("Tarjeta rechazada"), "reembolsado": _l("Reembolsado"),
 }
+
+
+#: The known codes of each account state (pickers offer these, in words).
+SUBSCRIPTION_CODES = ("activa", "en_prueba", "cancelada", "suspendida")
+BILLING_CODES = ("al_dia", "pago_pendiente", "tarjeta_rechazada", "reembolsado")
 
 
 def state_label(code: str | None) -> str:
@@ -53,6 +59,7 @@ class PastTicket:
     status: TicketStatus
     created_at: datetime
     resolution: str | None
+    merged_into: int | None = None  # the ticket it was merged into: it reads "Fusionado en #N"
 
 
 @dataclass(frozen=True)
@@ -120,14 +127,15 @@ class LocalAccountDirectory:
         rows = db.session.execute(
             select(Ticket.id, Ticket.subject, Ticket.status, Ticket.created_at,
                    ResolutionCategory.name, case((visible, 1), else_=0),
-                   (func.count().over() - func.count(case((visible, 1))).over()))
+                   (func.count().over() - func.count(case((visible, 1))).over()),
+                   link_queries.merged_into_id())
             .outerjoin(ResolutionCategory,
                        ResolutionCategory.id == Ticket.resolution_category_id)
             .where(Ticket.customer_id == customer_id, Ticket.id != exclude_ticket)
             .order_by(case((visible, 0), else_=1), Ticket.created_at.desc(), Ticket.id.desc())
             .limit(HISTORY_TICKETS)).all()
         hidden = rows[0][6] if rows else 0
-        return tuple(PastTicket(*row[:5]) for row in rows if row[5]), hidden
+        return tuple(PastTicket(*row[:5], merged_into=row[7]) for row in rows if row[5]), hidden
 
 
 def get_directory() -> AccountDirectory:

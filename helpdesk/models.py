@@ -351,6 +351,9 @@ class RoutingRule(Timestamped, db.Model):
     plan: Mapped[str | None] = mapped_column(String(40))
     country: Mapped[str | None] = mapped_column(String(2))
     language: Mapped[str | None] = mapped_column(String(5))
+    #: The customer's account states (codes: accounts.STATE_LABELS), picked from known values.
+    subscription_state: Mapped[str | None] = mapped_column(String(20))
+    billing_state: Mapped[str | None] = mapped_column(String(20))
     keywords: Mapped[str | None] = mapped_column(Text)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     priority_override: Mapped[Priority | None] = mapped_column(str_enum(Priority))

@@ -8,6 +8,14 @@ from flask_babel import gettext as _
 from .enums import Priority, TicketStatus
 
 
+def status_text(status: TicketStatus, merged_into: int | None = None) -> str:
+    """How a ticket's status reads wherever it is shown: its label, or "Fusionado en #N" for a
+    ticket merged into another (its stored status is Resuelto)."""
+    if merged_into is not None:
+        return _("Fusionado en #%(id)d", id=merged_into)
+    return str(status.label)
+
+
 def status_changed(who: str, value: str | None) -> str | None:
     """"Ana cambió el estado a Pendiente", or None for an unknown status value."""
     if value not in TicketStatus._value2member_map_:
@@ -59,7 +67,8 @@ def _event_sentence(kind: str | None, who: str, data: dict) -> str | None:
     if kind == "deescalate":
         return _("%(who)s devolvió el ticket al equipo %(team)s: %(note)s", who=who,
                  team=data.get("team", ""), note=data.get("note", ""))
-    return closure_sentence(kind, who, data) or merge_sentence(kind, who, data)
+    return (closure_sentence(kind, who, data) or merge_sentence(kind, who, data)
+            or link_sentence(kind, who, data))
 
 
 def merge_sentence(kind: str | None, who: str, data: dict) -> str | None:
@@ -70,6 +79,24 @@ def merge_sentence(kind: str | None, who: str, data: dict) -> str | None:
         return _("%(who)s fusionó aquí %(ticket)s «%(subject)s»; su hilo sigue en este",
                  who=who, ticket=data.get("of", ""), subject=data.get("subject", ""))
     return None
+
+
+def link_sentence(kind: str | None, who: str, data: dict) -> str | None:
+    """The thread events of a link added or removed, read from this ticket's side."""
+    if kind not in ("link", "unlink"):
+        return None
+    names = {"who": who, "ticket": data.get("other", ""), "subject": data.get("subject", "")}
+    duplicate, this_one = data.get("kind") == "duplicate", data.get("side") == "from"
+    if kind == "link" and duplicate and this_one:
+        return _("%(who)s marcó este ticket como duplicado de %(ticket)s «%(subject)s»", **names)
+    if kind == "link" and duplicate:
+        return _("%(who)s marcó %(ticket)s «%(subject)s» como duplicado de este ticket", **names)
+    if kind == "link":
+        return _("%(who)s vinculó este ticket con %(ticket)s «%(subject)s»", **names)
+    if duplicate:
+        return _("%(who)s quitó la marca de duplicado entre este ticket y %(ticket)s "
+                 "«%(subject)s»", **names)
+    return _("%(who)s quitó el vínculo con %(ticket)s «%(subject)s»", **names)
 
 
 def closure_sentence(kind: str | None, who: str, data: dict) -> str | None:

@@ -24,6 +24,8 @@ class TicketFacts:
     country: str | None = None
     language: str | None = None
     text: str = ""
+    subscription_state: str | None = None
+    billing_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class RuleSpec:
     plan: str | None = None
     country: str | None = None
     language: str | None = None
+    subscription_state: str | None = None
+    billing_state: str | None = None
     keywords: tuple[str, ...] = ()
     priority_override: Priority | None = None
     strategy: Strategy | None = None
@@ -72,7 +76,8 @@ def parse_keywords(raw: str | None) -> tuple[str, ...]:
 
 def rule_miss(facts: TicketFacts, rule: RuleSpec) -> str | None:
     """The first condition of `rule` that `facts` fails, by field name; None if it matches.
-    Text conditions (plan, country, language, keywords) ignore case and accents."""
+    Text conditions (plan, country, language, account states, keywords) ignore case and
+    accents."""
     exact = (
         ("category", rule.category_id, facts.category_id),
         ("priority", rule.priority, facts.priority),
@@ -85,6 +90,8 @@ def rule_miss(facts: TicketFacts, rule: RuleSpec) -> str | None:
         ("plan", rule.plan, facts.plan),
         ("country", rule.country, facts.country),
         ("language", rule.language, facts.language),
+        ("subscription_state", rule.subscription_state, facts.subscription_state),
+        ("billing_state", rule.billing_state, facts.billing_state),
     )
     for name, wanted, actual in words:
         if wanted is not None and fold(wanted) != fold(actual):

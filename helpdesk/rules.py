@@ -308,6 +308,17 @@ def merge_refusal(role: Role, team_ids: Iterable[int], *, actor_id: int, survivo
     return None
 
 
+def merged_clock(facts: Iterable[tuple[datetime, datetime | None]]
+                 ) -> tuple[datetime, datetime | None]:
+    """(started, first answered) of a merged thread, from each ticket's (created, first public
+    staff reply): the customer has waited since they first asked, and was first answered by
+    the earliest reply any of the tickets got — what the survivor's SLA clock and the reports
+    (which read the thread's first staff reply) must both say."""
+    facts = list(facts)
+    answered = [at for _created, at in facts if at is not None]
+    return min(created for created, _at in facts), min(answered) if answered else None
+
+
 def may_merge(role: Role, team_ids: Iterable[int], *, actor_id: int, team_id: int | None,
               assignee_id: int | None, status: TicketStatus, merged: bool) -> bool:
     """Whether *Fusionar* is offered on this ticket: it could take part in a merge (the other

@@ -5,6 +5,7 @@
   var script = document.getElementById("hd-ticket-script");
   var body = document.getElementById("hd-reply-body");
   var form = document.getElementById("hd-reply-form");
+  if (!form) { return; }  // a merged ticket has no reply editor: it is answered in its survivor
   var box = document.getElementById("hd-preview");
   var boxText = box.querySelector(".hd-preview-text");
   var errorBox = document.getElementById("hd-preview-error");

@@ -308,8 +308,9 @@ def test_supervisors_resolve_in_bulk_from_the_queue(app, desk, login_as, make_ti
     url = f"{bulk.path}?{bulk.query}"
     form = parse(sofia.get(url)).testid("resolve-bulk-form")
     versions = form.one(name="version").attrs["value"]
-    response = sofia.post(url, data={"ids": ids, "version": versions,
-                                     "resolution": str(desk["solved"]), "notes": NOTES})
+    response = sofia.post(url, data={"ids": ids, "version": versions, "solved": "y",
+                                     "resolution": str(desk["solved"]), "notes": NOTES,
+                                     "ask": "channel"})
     assert response.status_code == 302
     with app.app_context():
         rounds = {r.ticket_id: r for r in db.session.scalars(select(ResolutionRound))}

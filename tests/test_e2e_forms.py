@@ -441,8 +441,9 @@ def routing_list_forms(panel: Panel, app, role: str, default_team: str):
     probe.get_by_label("Categoría").select_option(label="Dispositivos y apps")
     probe.get_by_label("Prioridad").select_option(label="Alta")
     probe.get_by_label("Canal").select_option(label="Chat")
-    probe.get_by_label("Plan").fill("Premium")
-    probe.get_by_label("País").fill("ES")
+    # The rule form's pickers: a plan customers have, a country by its name.
+    panel._select2(probe.locator("[name='plan']"), ["Premium"])
+    panel._select2(probe.locator("[name='country']"), ["España"], query="Espa")
     probe.get_by_label("Asunto y mensaje").fill("La app de mi smart tv no abre")
     page.get_by_test_id("routing-test-submit").click()
     result = page.get_by_test_id("routing-result")

@@ -4,10 +4,13 @@ the reply toolbar, and preview a response template in its admin form."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from sqlalchemy import select
 
 from helpdesk import workflows
+from helpdesk.admin import queue
 from helpdesk.extensions import db
 from helpdesk.models import (
     Customer,
@@ -96,6 +99,7 @@ def test_admin_merges_links_and_applies_a_macro(demo_app, live_server, browser):
     page.get_by_test_id("link-submit").click()
     expect(page.locator(".alert-success")).to_contain_text("Tickets vinculados.")
     expect(page.get_by_test_id(f"link-{other}")).to_contain_text("Relacionado")
+    expect(page.get_by_test_id("thread")).to_contain_text(f"vinculó este ticket con #{other}")
     with demo_app.app_context():
         link = db.session.scalar(select(TicketLink).where(TicketLink.other_id == other))
         assert (link.ticket_id, link.kind) == (first, LinkKind.RELATED)
@@ -103,6 +107,7 @@ def test_admin_merges_links_and_applies_a_macro(demo_app, live_server, browser):
     page.get_by_test_id(f"unlink-{other}").click()
     expect(page.locator(".alert-success")).to_contain_text("Vínculo quitado.")
     expect(page.get_by_test_id(f"link-{other}")).to_have_count(0)
+    expect(page.get_by_test_id("thread")).to_contain_text(f"quitó el vínculo con #{other}")
 
     # A macro from the reply toolbar (its options arrive after the page).
     page.wait_for_load_state()
@@ -120,6 +125,14 @@ def test_admin_merges_links_and_applies_a_macro(demo_app, live_server, browser):
     # The merged ticket says where it went.
     page.goto(f"{live_server}/admin/tickets/{duplicate}/")
     expect(page.get_by_test_id("merged-into")).to_contain_text(f"#{first}")
+    expect(page.get_by_test_id("ticket-status")).to_have_text(f"Fusionado en #{first}")
+    # …and so does the queue, where *Fusionado* is a filter.
+    view = next(v for v in demo_app.extensions["admin"][0]._views
+                if getattr(v, "endpoint", None) == "tickets")
+    page.goto(f"{live_server}/admin/tickets/?"
+              + urlencode(queue.filter_args(view, [(queue.MERGED, "1")])))
+    expect(page.get_by_test_id(f"merged-{duplicate}")).to_have_text(f"Fusionado en #{first}")
+    expect(page.locator("input[name=rowid]")).to_have_count(1)
 
     # Plantillas: the form's preview against a sample ticket.
     page.goto(f"{live_server}/admin/templates/new/")

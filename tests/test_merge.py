@@ -16,6 +16,7 @@ from helpdesk.models import (
     AuditEntry,
     InboundMail,
     LinkKind,
+    Message,
     MessageKind,
     Priority,
     Role,
@@ -137,7 +138,7 @@ def test_the_duplicates_thread_moves_in_time_order_with_its_authors(app, desk, l
     page = parse(client.get(f"/admin/tickets/{second}/"))
     assert f"#{first}" in page.testid("merged-into").text
     assert f"Fusionado en #{first}" in page.testid("closing-notes").text
-    assert page.testid("ticket-status").text == "Resuelto"
+    assert page.testid("ticket-status").text == f"Fusionado en #{first}"
 
 
 def test_the_newer_ticket_may_survive(app, desk, login_as):
@@ -321,6 +322,11 @@ def test_linked_tickets_show_on_both_pages_and_can_be_removed(app, desk, login_a
     other_page = parse(client.get(f"/admin/tickets/{second}/"))
     assert f"Tiene un duplicado: #{first}" in " ".join(
         other_page.testid("linked-tickets").text.split())
+    # Both threads tell it, each from its own side.
+    assert (f"Ana Agente marcó este ticket como duplicado de #{second} «Sigo sin poder entrar»"
+            in " ".join(page.testid("thread").text.split()))
+    assert (f"Ana Agente marcó #{first} «No puedo entrar» como duplicado de este ticket"
+            in " ".join(other_page.testid("thread").text.split()))
 
     for other, message in ((second, "ya están vinculados"), (first, "consigo mismo")):
         client.get(f"/admin/tickets/{first}/")
@@ -342,6 +348,16 @@ def test_linked_tickets_show_on_both_pages_and_can_be_removed(app, desk, login_a
         assert db.session.scalar(select(TicketLink)) is None
         assert len(db.session.scalars(select(AuditEntry).where(
             AuditEntry.action == "unlink")).all()) == 2
+        events = {(m.ticket_id, m.event["event"], m.event["kind"], m.event["other"])
+                  for m in db.session.scalars(select(Message).where(
+                      Message.kind == MessageKind.EVENT)) if m.event["event"] in ("link", "unlink")}
+        assert events == {(first, "link", "duplicate", f"#{second}"),
+                          (second, "link", "duplicate", f"#{first}"),
+                          (first, "unlink", "duplicate", f"#{second}"),
+                          (second, "unlink", "duplicate", f"#{first}")}
+    page = parse(client.get(f"/admin/tickets/{first}/"))
+    assert "Ana Agente quitó la marca de duplicado entre este ticket y" in page.testid(
+        "thread").text
 
 
 def test_a_ticket_one_may_not_open_is_neither_linked_nor_listed(app, desk, login_as,

@@ -97,3 +97,84 @@ def test_a_picked_country_is_stored_as_its_code(app, sup, team, make_customer):
     chosen = [o.attrs.get("value") for o in page.one("select", name="country").select("option")
               if "selected" in o.attrs]
     assert chosen == ["ES"]
+
+
+# --- Account states as conditions -------------------------------------------------------------
+
+
+def test_an_account_state_condition_matches_its_code():
+    spec = rules.RuleSpec(id=1, name="r", team_id=1, billing_state="pago_pendiente")
+    assert rules.rule_miss(facts(billing_state="pago_pendiente"), spec) is None
+    assert rules.rule_miss(facts(billing_state="al_dia"), spec) == "billing_state"
+    assert rules.rule_miss(facts(), spec) == "billing_state"  # no state known: no match
+    spec = rules.RuleSpec(id=1, name="r", team_id=1, subscription_state="en_prueba")
+    assert rules.rule_miss(facts(subscription_state="en_prueba"), spec) is None
+    assert rules.rule_miss(facts(subscription_state="activa"), spec) == "subscription_state"
+
+
+def test_account_states_are_picked_in_words_and_stored_as_codes(app, sup, team):
+    page = parse(sup.get("/admin/routing/new/"))
+    assert options(page, "billing_state") == {
+        "__None": "—", "al_dia": "Al día", "pago_pendiente": "Pago pendiente",
+        "tarjeta_rechazada": "Tarjeta rechazada", "reembolsado": "Reembolsado"}
+    assert options(page, "subscription_state")["en_prueba"] == "En periodo de prueba"
+    response = sup.post("/admin/routing/new/", data=form(team, billing_state="Pago pendiente"))
+    assert response.status_code == 422
+    assert "Elige un estado de la lista." in response.get_data(as_text=True)
+    response = sup.post("/admin/routing/new/", data=form(team, billing_state="pago_pendiente",
+                                                         subscription_state="activa"))
+    assert response.status_code == 302
+    with app.app_context():
+        rule = db.session.scalar(select(RoutingRule))
+        assert (rule.billing_state, rule.subscription_state) == ("pago_pendiente", "activa")
+    listing = sup.get("/admin/routing/").get_data(as_text=True)
+    assert "Pago pendiente" in listing and "pago_pendiente" not in listing.replace(
+        'value="pago_pendiente"', "")
+    sup.post("/locale/en", data={"next": "/admin/"}, page="/admin/")
+    english = options(parse(sup.get("/admin/routing/new/")), "billing_state")
+    assert english["pago_pendiente"] == "Payment due"
+
+
+def test_a_ticket_is_routed_on_its_customers_billing_state(app, make_team, make_customer,
+                                                           make_ticket, run_jobs):
+    from helpdesk import workflows
+    from helpdesk.models import Ticket
+
+    cobros, otros = make_team("Cobros"), make_team("Otros")
+    with app.app_context(), workflows.atomic():
+        db.session.add(RoutingRule(name="Pagos pendientes", position=1, team_id=cobros,
+                                   billing_state="pago_pendiente"))
+        db.session.add(RoutingRule(name="El resto", position=2, team_id=otros))
+    late = make_ticket(customer_id=make_customer(billing_state="pago_pendiente"))
+    fine = make_ticket(customer_id=make_customer(billing_state="al_dia"))
+    run_jobs()
+    with app.app_context():
+        assert db.session.get(Ticket, late).team_id == cobros
+        assert db.session.get(Ticket, fine).team_id == otros
+
+
+def test_probar_uses_the_same_pickers(app, sup, team, make_customer):
+    make_customer(plan="Básico")
+    with app.app_context():
+        db.session.add(RoutingRule(name="Españoles morosos", position=1, team_id=team,
+                                   country="ES", billing_state="pago_pendiente"))
+        db.session.add(RoutingRule(name="Oro", position=2, team_id=team, plan="Oro"))
+        db.session.commit()
+    page = parse(sup.get("/admin/routing/test"))
+    assert options(page, "country")["ES"] == "España"
+    assert {"Básico", "Oro"} <= set(options(page, "plan"))  # customers' plans and the rules'
+    assert options(page, "billing_state")["pago_pendiente"] == "Pago pendiente"
+    assert "al_dia" in options(page, "billing_state")
+    assert "select2" in page.one("select", name="country").attrs.get("data-role", "")
+
+    found = sup.get("/admin/routing/test", query_string={
+        "priority": "normal", "channel": "email", "country": "ES",
+        "billing_state": "al_dia", "language": "es"}).get_data(as_text=True)
+    assert "el estado de la facturación no coincide" in found
+    found = sup.get("/admin/routing/test", query_string={
+        "priority": "normal", "channel": "email", "country": "ES",
+        "billing_state": "pago_pendiente", "language": "es"}).get_data(as_text=True)
+    assert "coincide: esta regla decide" in found
+    refused = sup.get("/admin/routing/test", query_string={
+        "priority": "normal", "channel": "email", "country": "España"}).get_data(as_text=True)
+    assert "Elige el país de la lista." in refused and 'data-testid="routing-result"' not in refused

@@ -1,4 +1,5 @@
-"""The queue's bulk actions (Tomar, Cambiar estado, Cambiar prioridad) and the reassign dialog.
+"""The queue's bulk actions (Tomar, Cambiar estado, Cambiar prioridad, Resolver) and the reassign
+dialog.
 
 Each runs the domain layer's bulk workflow (`workflows.bulk`) on the selected tickets the person
 may see, in one transaction, and answers with what changed and what was refused and why."""
@@ -13,13 +14,15 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import HiddenField, SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms import BooleanField, HiddenField, SelectField, TextAreaField
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from .. import queries, rules, workflows
 from ..extensions import db
-from ..forms import Form, ReassignForm
-from ..models import Priority, Team, Ticket, TicketStatus, User
+from ..forms import BulkResolveForm, Form, ReassignForm
+from ..models import Priority, ResolutionCategory, Team, Ticket, TicketStatus, User
+from ..queries import closure as closure_queries
+from ..queries import links as link_queries
 from .base import apply_to_many
 from .ticket_work import _form_errors, _pick
 
@@ -54,6 +57,8 @@ def _done(kind: str, n: int) -> str:
         return ngettext("%(num)d ticket tomado", "%(num)d tickets tomados", n)
     if kind == "reassign":
         return ngettext("%(num)d ticket reasignado", "%(num)d tickets reasignados", n)
+    if kind == "resolve":
+        return ngettext("%(num)d ticket resuelto", "%(num)d tickets resueltos", n)
     return ngettext("%(num)d ticket cambiado", "%(num)d tickets cambiados", n)
 
 
@@ -109,6 +114,42 @@ class ReassignDialogForm(ReassignForm):
 
     over_capacity = TextAreaField(_l("Motivo para superar la capacidad"), validators=[
         Optional(), Length(max=rules.OVER_CAPACITY_REASON_MAX)])
+
+
+#: The bulk dialog's "ask the customers to confirm": each channel's default, all, none.
+ASK_CHOICES = (("channel", _l("Según el canal de cada ticket (correo y web: sí)")),
+               ("yes", _l("Pedirla a todos")), ("no", _l("No pedirla")))
+
+
+class BulkResolveDialogForm(BulkResolveForm):
+    """The bulk *Resolver* asks what the guided closure asks of one ticket (`ResolveForm`),
+    except the final reply, which is written to one customer: solved, category, closing notes,
+    whether to ask the customers to confirm."""
+
+    solved = BooleanField(_l("El problema de cada ticket está completamente resuelto"),
+                          validators=[InputRequired(message=_l(
+                              "Confirma que el problema está completamente resuelto."))])
+    ask = SelectField(_l("Pedir confirmación a los clientes"), choices=ASK_CHOICES,
+                      default="channel", validators=[AnyOf([c for c, _label in ASK_CHOICES])])
+
+    def ask_confirmation(self) -> bool | None:
+        """True, False, or None: as each ticket's channel says."""
+        return {"yes": True, "no": False}.get(self.ask.data)
+
+
+def resolution_choices(tickets: list[Ticket]) -> list[tuple[str, str]]:
+    """The active resolution categories that fit at least one selected ticket; one that fits
+    only a category says which ("Reembolsado (solo Facturación)"), since the others refuse it."""
+    rows, seen = [], set()
+    for category_id in sorted({t.category_id for t in tickets}, key=lambda c: c or 0):
+        for r in closure_queries.resolution_categories_for(category_id):
+            if r.id not in seen:
+                seen.add(r.id)
+                rows.append(r)
+    return [("", "—")] + [
+        (str(r.id), r.name if r.category is None else
+         _("%(name)s (solo %(category)s)", name=r.name, category=r.category.name))
+        for r in sorted(rows, key=lambda r: r.name)]
 
 
 def agent_loads() -> list[dict]:
@@ -173,7 +214,45 @@ class BulkMixin:
         if status != 422 or not form.version.data:
             form.version.data = ids_arg(t.version for t in tickets)
         return self.render("helpdesk/tickets/bulk.html", form=form, tickets=tickets,
-                           title=title, kind=kind), status
+                           title=title, kind=kind,
+                           merged=link_queries.merged_into(ids)), status
+
+    @expose("/resolve", methods=("GET", "POST"))
+    def resolve_bulk_view(self):
+        """Supervisors: *Resolver* the selected tickets with one category and closing notes,
+        each through the guided closure; each refused ticket says why and stays as it was; a
+        ticket changed since the page was shown is reported (409) and nothing is applied."""
+        if not rules.may_bulk_resolve(current_user.role):
+            abort(403)
+        form = BulkResolveDialogForm(ids=request.args.get("ids", ""))
+        tickets = visible_tickets((form.ids.data or "").split(","))
+        if not tickets:
+            flash(_("No hay tickets seleccionados."), "error")
+            return redirect(url_for(".index_view"))
+        form.resolution.choices = resolution_choices(tickets)
+        ids, status = [t.id for t in tickets], 200
+        if form.is_submitted():
+            expected = form.expected_versions(ids) if form.validate() else None
+            if expected is None:
+                flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
+                        or _("recarga la página y vuelve a intentarlo.")), "error")
+                status = 422
+            else:
+                row_id = rules.parse_id(form.resolution.data)
+                outcome, status = run_bulk(lambda: workflows.resolve_tickets(
+                    ids, actor=current_user, solved=form.solved.data,
+                    resolution=db.session.get(ResolutionCategory, row_id) if row_id else None,
+                    notes=form.notes.data, ask_confirmation=form.ask_confirmation(),
+                    expected_versions=expected))
+                if outcome is not None:
+                    flash_outcome("resolve", outcome)
+                    return redirect(url_for(".index_view"))
+                db.session.expire_all()
+                tickets = visible_tickets(ids)
+        if status not in (400, 422) or not form.version.data:
+            form.version.data = ids_arg(t.version for t in tickets)
+        return self.render("helpdesk/tickets/resolve_bulk.html", form=form, tickets=tickets,
+                           merged=link_queries.merged_into(ids)), status
 
     @expose("/reassign", methods=("GET", "POST"))
     def reassign_view(self):

@@ -45,8 +45,7 @@ LABELS = {
 }
 LOCALE_CHOICES = [("es", "Español"), ("en", "English")]
 #: The account codes the Bayit+ systems send, as the form offers them (labels in words).
-SUBSCRIPTION_CODES = ("activa", "en_prueba", "cancelada", "suspendida")
-BILLING_CODES = ("al_dia", "pago_pendiente", "tarjeta_rechazada", "reembolsado")
+SUBSCRIPTION_CODES, BILLING_CODES = accounts.SUBSCRIPTION_CODES, accounts.BILLING_CODES
 
 
 def _code_choices(codes) -> list[tuple[str, object]]:

@@ -1,12 +1,11 @@
-"""*Resolver*: the guided closure page under a ticket, the supervisors' bulk *Resolver* from the
-queue, and the ticket page's closure panel (resolution rounds, confirmations, ratings)."""
+"""*Resolver*: the guided closure page under a ticket and the ticket page's closure panel
+(resolution rounds, confirmations, ratings). The queue's bulk *Resolver* is `bulk.py`'s."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,12 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import queries, rules, workflows
 from ..errors import Conflict, DomainError, is_lock_timeout
 from ..extensions import db
-from ..forms import BulkResolveForm, ResolveForm
+from ..forms import ResolveForm
 from ..models import ResolutionCategory, ResponseTemplate, Ticket, User
 from ..queries import closure as closure_queries
-from .base import apply_to_many, busy_form
+from .base import busy_form
 
-PAGE, BULK_PAGE = "helpdesk/tickets/resolve.html", "helpdesk/tickets/resolve_bulk.html"
+PAGE = "helpdesk/tickets/resolve.html"
 
 
 def resolve_refusal(ticket: Ticket, user: User) -> str | None:
@@ -59,7 +58,7 @@ def _template(value: str | None) -> ResponseTemplate | None:
 
 
 class ClosureMixin:
-    """Exposed under the ticket view: /admin/tickets/<id>/resolve and /admin/tickets/resolve."""
+    """Exposed under the ticket view: /admin/tickets/<id>/resolve."""
 
     @expose("/<int:ticket_id>/resolve", methods=("GET", "POST"))
     def resolve_view(self, ticket_id: int):
@@ -124,50 +123,3 @@ class ClosureMixin:
         return self.render(PAGE, ticket=ticket, form=form,
                            templates=[{"id": t.id, "name": t.name, "body": t.body}
                                       for t in templates]), status
-
-    @expose("/resolve", methods=("GET", "POST"))
-    def resolve_bulk_view(self):
-        """Supervisors: *Resolver* the selected tickets with one category and closing notes;
-        a ticket changed since the page was shown is reported (409) and nothing is applied."""
-        if not rules.may_bulk_resolve(current_user.role):
-            abort(403)
-        form = BulkResolveForm(ids=request.args.get("ids", ""))
-        ids = [i for i in map(rules.parse_id, (form.ids.data or "").split(",")) if i]
-        tickets = queries.tickets_by_ids(ids)
-        if not tickets:
-            flash(_("No hay tickets seleccionados."), "error")
-            return redirect(url_for(".index_view"))
-        ids = [ticket.id for ticket in tickets]
-        categories = {t.category_id for t in tickets}  # one category: its own fit too
-        only = categories.pop() if len(categories) == 1 else None
-        form.resolution.choices = [("", "—")] + [
-            (str(r.id), r.name) for r in closure_queries.resolution_categories_for(only)]
-        status = 200
-        if form.is_submitted():
-            response, status = self._resolve_bulk(form, ids)
-            if response is not None:
-                return response
-            db.session.expire_all()
-            tickets = queries.tickets_by_ids(ids)
-        if status not in (400, 422) or not form.version.data:
-            form.version.data = ",".join(str(ticket.version) for ticket in tickets)
-        return self.render(BULK_PAGE, form=form, tickets=tickets), status
-
-    def _resolve_bulk(self, form, ids: list[int]):
-        """Apply a submitted bulk resolution: (redirect, 302), or (None, the error status)."""
-        if not form.validate():
-            flash(_("Revisa el formulario: %(errors)s", errors=_errors(form)), "error")
-            return None, 422
-        expected = form.expected_versions(ids)
-        if expected is None:
-            flash(_("Revisa el formulario: %(errors)s",
-                    errors=_("recarga la página y vuelve a intentarlo.")), "error")
-            return None, 400
-        refused = apply_to_many(lambda: workflows.resolve_tickets(
-            ids, actor=current_user, resolution=_resolution(form.resolution.data),
-            notes=form.notes.data, expected_versions=expected))
-        if refused is not None:
-            return None, refused
-        flash(ngettext("%(num)d ticket resuelto.", "%(num)d tickets resueltos.",
-                       len(ids)), "success")
-        return redirect(url_for(".index_view")), 302

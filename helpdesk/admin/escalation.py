@@ -268,8 +268,3 @@ def level_badge(formatter):
             _("N%(n)d", n=model.escalation_level))
 
     return cell
-
-
-def queue_row_actions() -> list:
-    """The queue's extra row actions."""
-    return [EscalateRowAction()]

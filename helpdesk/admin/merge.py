@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
-from .. import queries, rules, workflows
+from .. import phrases, queries, rules, workflows
 from ..errors import Conflict, DomainError, is_lock_timeout
 from ..extensions import db
 from ..forms import ConfirmForm, Form, TicketActionForm
@@ -76,7 +76,10 @@ def links_panel(ticket: Ticket) -> dict:
         current_user.role, (team.id for team in current_user.teams), actor_id=current_user.id,
         team_id=ticket.team_id, assignee_id=ticket.assignee_id, status=ticket.status,
         merged=merged_into is not None)
-    return {"links": links, "merged_into": merged_into, "can_merge": can_merge,
+    merged_into_id = (link_queries.merged_into([ticket.id]).get(ticket.id)
+                      if ticket.status is TicketStatus.RESOLVED else None)
+    return {"links": links, "merged_into": merged_into, "merged_into_id": merged_into_id,
+            "can_merge": can_merge,
             "link_form": LinkForm(formdata=None), "remove_form": ConfirmForm(formdata=None),
             "macro_form": MacroForm(formdata=None, version=ticket.version),
             "LinkKind": LinkKind, "resolved": ticket.status is TicketStatus.RESOLVED}
@@ -84,7 +87,7 @@ def links_panel(ticket: Ticket) -> dict:
 
 def panel_globals() -> dict:
     """Jinja globals for templates/helpdesk/tickets/_links.html."""
-    return {"links_panel": links_panel}
+    return {"links_panel": links_panel, "status_text": phrases.status_text}
 
 
 class MergeMixin:
@@ -108,7 +111,8 @@ class MergeMixin:
             form.survivor.data = str(ticket.id)
         others = {t.customer_id for t in candidates} - {ticket.customer_id}
         return self.render(PAGE, ticket=ticket, form=form, candidates=candidates,
-                           other_customers=bool(others)), status
+                           other_customers=bool(others),
+                           merged=link_queries.merged_into(t.id for t in candidates)), status
 
     def _merge_candidates(self, ticket: Ticket, form: MergeForm) -> tuple[list[Ticket], int]:
         """This ticket and the ones named, as the viewer may open them; 200, or 422 (said)."""

@@ -14,9 +14,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, literal, not_, or_, select
 
-from .. import queries, rules
+from .. import phrases, queries, rules
 from ..extensions import db
 from ..models import SlaState, Ticket, TicketStatus
+from ..queries import links as link_queries
 from .escalation import ESCALATED
 
 UNRESOLVED = ",".join(s.value for s in (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING))
@@ -48,6 +49,17 @@ class FilterMyTeams(filters.BaseSQLAFilter):
         return _l("es")
 
 
+class FilterMerged(filters.BaseSQLAFilter):
+    """Merged into another ticket (yes / no): merged tickets are stored as Resuelto."""
+
+    def apply(self, query, value, alias=None):
+        merged = link_queries.is_merged()
+        return query.filter(merged if value == "1" else not_(merged))
+
+    def operation(self):
+        return _l("es")
+
+
 YES_NO = lambda: [("1", _("sí")), ("0", _("no"))]  # noqa: E731
 
 STATUS = filters.FilterEqual(Ticket.status, _l("Estado"),
@@ -57,6 +69,7 @@ STATUS_IN = filters.FilterInList(Ticket.status, _l("Estado"),
 MINE = FilterMine(Ticket.assignee_id, _l("Mis tickets"), options=YES_NO)
 UNASSIGNED = filters.FilterEmpty(Ticket.assignee_id, _l("Asignado a"))
 MY_TEAMS = FilterMyTeams(Ticket.team_id, _l("Mis equipos"), options=YES_NO)
+MERGED = FilterMerged(Ticket.id, _l("Fusionado"), options=YES_NO)
 
 #: (key, label, [(filter, value), …]) — the tabs above the queue, in the guide's order.
 SAVED_VIEWS = (
@@ -132,6 +145,18 @@ def enum_cell(view, context, model, name):
     """Column formatter: an enum's label (escaped by Flask-Admin), translated once a page."""
     value = getattr(model, name)
     return "" if value is None else label(value)
+
+
+def status_cell(view, context, model, name):
+    """The status label; a merged ticket reads "Fusionado en #N" (`phrases.status_text`), its
+    survivor found for the page's resolved rows in one statement."""
+    merged = _memo("merged", None, lambda: link_queries.merged_into(
+        [row.id for row in context.get("data") or () if row.status is TicketStatus.RESOLVED]))
+    target = merged.get(model.id)
+    if target is None:
+        return label(model.status)
+    return Markup('<span class="badge hd-status hd-status-merged" data-testid="merged-{}">{}'
+                  '</span>').format(model.id, phrases.status_text(model.status, target))
 
 
 def sla_cell(view, context, model, name):

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.form import Select2Field
 from flask_admin.model.template import macro
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
@@ -20,14 +19,12 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    StopValidation,
     ValidationError,
 )
 
 from .. import accounts, queries, rules, workflows
 from ..errors import DomainError
 from ..extensions import db
-from ..forms import RoutingTestForm
 from ..models import (
     BusinessCalendar,
     Category,
@@ -43,12 +40,22 @@ from ..models import (
 )
 from .base import ENUM_FORMATTERS, SUPERVISORS, StaffModelView, enum_field, required
 from .inline import InlineConverter
+from .routing_pickers import (
+    BILLING_CODES,
+    LANGUAGE_CHOICES,
+    SUBSCRIPTION_CODES,
+    PickerField,
+    RoutingProbeForm,
+    country_choices,
+    state_choices,
+)
 
 COMMON_LABELS = {
     "name": _l("Nombre"), "description": _l("Descripción"), "active": _l("Activo"),
     "enabled": _l("Activa"), "position": _l("Orden"), "category": _l("Categoría"),
     "priority": _l("Prioridad"), "channel": _l("Canal"), "plan": _l("Plan"),
     "country": _l("País"), "language": _l("Idioma"), "keywords": _l("Palabras clave"),
+    "subscription_state": _l("Suscripción"), "billing_state": _l("Facturación"),
     "team": _l("Equipo"), "priority_override": _l("Cambiar prioridad a"),
     "strategy": _l("Estrategia de asignación"), "email": _l("Correo electrónico"),
     "members": _l("Agentes"), "supervisors": _l("Supervisores"),
@@ -71,6 +78,8 @@ MISS_LABELS = {
     "channel": _l("el canal no coincide"), "plan": _l("el plan no coincide"),
     "country": _l("el país no coincide"), "language": _l("el idioma no coincide"),
     "keywords": _l("ninguna palabra clave aparece en el texto"),
+    "subscription_state": _l("el estado de la suscripción no coincide"),
+    "billing_state": _l("el estado de la facturación no coincide"),
 }
 
 
@@ -90,12 +99,14 @@ class RoutingTestMixin:
     @expose("/test", methods=("GET",))
     def test_view(self):
         """Which rule a sample (or existing) ticket matches, and why earlier ones did not."""
-        form = RoutingTestForm(request.args)
+        form = RoutingProbeForm(request.args).fill()
         form.category.choices = [("", "—")] + [
             (str(c.id), c.name) for c in db.session.scalars(select(Category).order_by(
                 Category.name))]
         form.priority.choices = [(p.value, p.label) for p in Priority]
         form.channel.choices = [(c.value, c.label) for c in Channel]
+        if not request.args:  # a sample ticket starts as the usual one, not Urgente
+            form.priority.data = Priority.NORMAL.value
         result = None
         if request.args and form.validate():
             try:
@@ -155,8 +166,9 @@ def _facts_from(form) -> rules.TicketFacts:
         category_id=rules.parse_id(form.category.data),
         priority=_choice(Priority, form.priority.data, Priority.NORMAL),
         channel=_choice(Channel, form.channel.data, Channel.WEB).value,
-        plan=form.plan.data or None, country=(form.country.data or "").upper() or None,
+        plan=form.plan.data, country=form.country.data,
         language=form.language.data if form.language.data in ("es", "en") else "es",
+        subscription_state=form.subscription_state.data, billing_state=form.billing_state.data,
         text=form.text.data or "")
 
 
@@ -191,43 +203,6 @@ def _explain(facts: rules.TicketFacts) -> dict:
             "agent": agent}
 
 
-class PickerField(Select2Field):
-    """A searchable picker over known values (the view fills `choices` per request, in the
-    viewer's language). A value that is not one of them (a country typed by hand: "España"
-    was stored as "Es") is refused with `message`, never cut or guessed."""
-
-    def __init__(self, label=None, validators=None, *, message, upper=False, **kwargs):
-        for name in ("allow_blank", "blank_text", "choices", "coerce"):
-            kwargs.pop(name, None)
-        super().__init__(label, validators, allow_blank=True, blank_text="—", choices=[],
-                         **kwargs)
-        self.message, self.upper = message, upper
-
-    def process_data(self, value):
-        self.data = (value.upper() if self.upper else value) if value else None
-
-    def process_formdata(self, valuelist):
-        if valuelist:
-            value = (valuelist[0] or "").strip()
-            self.data = None if value in ("", "__None") else value
-
-    def pre_validate(self, form):
-        if self.data is not None and self.data not in {value for value, _ in self.choices}:
-            raise StopValidation(str(self.message))
-
-
-def country_choices() -> list[tuple[str, str]]:
-    """Every country as (ISO 3166 code, name in the viewer's language), sorted by name
-    (Babel's locale data; regions such as "Europa" or "Mundo" left out)."""
-    names = get_locale().territories
-    codes = [code for code in names if len(code) == 2 and code.isalpha()
-             and code not in ("EU", "EZ", "UN", "QO", "XA", "XB", "ZZ")]
-    return sorted(((code, names[code]) for code in codes), key=lambda c: rules.fold(c[1]))
-
-
-LANGUAGE_CHOICES = (("es", "Español"), ("en", "English"))
-
-
 def day_names() -> tuple[str, ...]:
     """Short weekday names, Monday first, in the viewer's language ("lun", "mon"), as the
     calendar's hours are written and read (rules.parse_hours takes both languages)."""
@@ -235,47 +210,74 @@ def day_names() -> tuple[str, ...]:
     return tuple(str(names[day]).rstrip(".").lower() for day in range(7))
 
 
+def conditions_text(rule: RoutingRule) -> str:
+    """Every condition of a rule in words, in the viewer's language ("Canal: Teléfono ·
+    Facturación: Pago pendiente"); a rule without any matches every ticket."""
+    words = (
+        ("category", rule.category.name if rule.category else None),
+        ("priority", rule.priority.label if rule.priority else None),
+        ("channel", rule.channel.label if rule.channel else None),
+        ("plan", rule.plan),
+        ("country", accounts.country_name(rule.country) if rule.country else None),
+        ("language", dict(LANGUAGE_CHOICES).get(rule.language, rule.language)),
+        ("subscription_state", rule.subscription_state
+         and accounts.state_label(rule.subscription_state)),
+        ("billing_state", rule.billing_state and accounts.state_label(rule.billing_state)),
+        ("keywords", ", ".join(rules.parse_keywords(rule.keywords)) or None),
+    )
+    parts = [f"{COMMON_LABELS[name]}: {value}" for name, value in words if value]
+    return " · ".join(parts) or _("cualquier ticket")
+
+
 class RoutingRuleView(RoutingTestMixin, StaffModelView):
     """Enrutamiento: ordered rules; the first that matches routes the ticket."""
 
     list_template = "helpdesk/routing_list.html"
     read_roles = write_roles = SUPERVISORS
-    column_list = ("position", "name", "enabled", "category", "priority", "channel", "plan",
-                   "country", "language", "keywords", "team", "priority_override", "strategy")
-    column_labels = COMMON_LABELS
+    # The conditions read as one sentence: thirteen columns ran past the page's right edge.
+    column_list = ("position", "name", "enabled", "conditions", "team", "priority_override",
+                   "strategy")
+    column_labels = {**COMMON_LABELS, "conditions": _l("Condiciones")}
     column_default_sort = ("position", False)
     column_sortable_list = ("position", "name", "enabled")
     column_searchable_list = ("name", "keywords")
     # the position with its ▲ ▼ buttons: the move_buttons macro of helpdesk/macros.html
     column_formatters = {**ENUM_FORMATTERS, "position": macro("move_buttons"),
-                         "country": lambda v, c, m, n: accounts.country_name(m.country)
-                         if m.country else ""}
+                         "conditions": lambda v, c, m, n: conditions_text(m)}
     form_columns = ("name", "position", "enabled", "category", "priority", "channel", "plan",
-                    "country", "language", "keywords", "team", "priority_override", "strategy")
+                    "country", "language", "subscription_state", "billing_state", "keywords",
+                    "team", "priority_override", "strategy")
     form_overrides = {"priority": enum_field(Priority, optional=True),
                       "channel": enum_field(Channel, optional=True),
                       "priority_override": enum_field(Priority, optional=True),
                       "strategy": enum_field(Strategy, optional=True),
-                      "country": PickerField, "plan": PickerField, "language": PickerField}
+                      "country": PickerField, "plan": PickerField, "language": PickerField,
+                      "subscription_state": PickerField, "billing_state": PickerField}
     form_args = {
         "name": {"validators": [InputRequired(), Length(max=120)]},
+        "category": {"blank_text": "—"},
         "team": {"validators": [required(_l("Elige el equipo de destino."))]},
         "position": {"validators": [InputRequired(), NumberRange(min=0, max=100000)]},
         "keywords": {"validators": [Optional(), Length(max=2000), _keywords_are_text]},
         "country": {"message": _l("Elige el país de la lista."), "upper": True},
         "plan": {"message": _l("Elige un plan de la lista.")},
         "language": {"message": _l("Elige un idioma de la lista.")},
+        "subscription_state": {"message": _l("Elige un estado de la lista.")},
+        "billing_state": {"message": _l("Elige un estado de la lista.")},
     }
 
     def _pickers(self, form, obj=None):
         """Fill the pickers: countries in the viewer's language, the plans customers have
-        (plus the rule's own, if no customer has it any more), the two languages."""
+        (plus the rule's own, if no customer has it any more), the two languages, the account
+        states in words."""
         plans = queries.known_plans()
         if obj is not None and obj.plan and obj.plan not in plans:
             plans.append(obj.plan)
         form.country.choices = country_choices()
         form.plan.choices = [(plan, plan) for plan in plans]
         form.language.choices = list(LANGUAGE_CHOICES)
+        form.subscription_state.choices = state_choices(SUBSCRIPTION_CODES)
+        form.billing_state.choices = state_choices(BILLING_CODES)
         return form
 
     def create_form(self, obj=None):

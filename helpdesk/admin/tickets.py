@@ -172,10 +172,11 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         IdEqual(Ticket.assignee_id, _l("Asignado a"), options=_names(User)),
         queue.MINE, queue.UNASSIGNED, queue.MY_TEAMS,
         filters.DateTimeBetweenFilter(Ticket.created_at, _l("Creado")),
-        escalation.ESCALATED, escalation.ESCALATION_REASON,  # last: earlier indexes stay
+        escalation.ESCALATED, escalation.ESCALATION_REASON,
+        queue.MERGED,  # new filters go last: saved views keep the earlier indexes
     )
     column_extra_row_actions = [QueueEscalateAction()]
-    column_formatters = {**ENUM_FORMATTERS, "status": queue.enum_cell,
+    column_formatters = {**ENUM_FORMATTERS, "status": queue.status_cell,
                          "priority": queue.enum_cell, "id": _link,
                          "subject": escalation.level_badge(_link),
                          "sla_due_at": queue.sla_cell, "created_at": queue.age_cell,

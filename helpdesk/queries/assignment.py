@@ -133,7 +133,8 @@ def routing_rule_specs() -> list[rules.RuleSpec]:
         rules.RuleSpec(
             id=r.id, name=r.name, team_id=r.team_id, category_id=r.category_id,
             priority=r.priority, channel=r.channel, plan=r.plan, country=r.country,
-            language=r.language, keywords=rules.parse_keywords(r.keywords),
+            language=r.language, subscription_state=r.subscription_state,
+            billing_state=r.billing_state, keywords=rules.parse_keywords(r.keywords),
             priority_override=r.priority_override, strategy=r.strategy,
         )
         for r in db.session.scalars(stmt)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from ..models import LinkKind, Macro, ResponseTemplate, Ticket, TicketLink, TicketStatus, User
@@ -27,6 +28,7 @@ class LinkedTicket:
     subject: str
     status: TicketStatus
     created_at: datetime
+    merged_into: int | None = None
 
 
 def linked_tickets(ticket_id: int, viewer: User) -> list[LinkedTicket]:
@@ -35,10 +37,27 @@ def linked_tickets(ticket_id: int, viewer: User) -> list[LinkedTicket]:
                 and_(TicketLink.other_id == ticket_id, Ticket.id == TicketLink.ticket_id))
     rows = db.session.execute(
         select(TicketLink.id, TicketLink.kind, TicketLink.ticket_id, Ticket.id, Ticket.subject,
-               Ticket.status, Ticket.created_at)
+               Ticket.status, Ticket.created_at, merged_into_id())
         .join(Ticket, other).where(visible_to(viewer)).order_by(TicketLink.id))
-    return [LinkedTicket(link_id, kind, source == ticket_id, other_id, subject, status, created)
-            for link_id, kind, source, other_id, subject, status, created in rows]
+    return [LinkedTicket(link_id, kind, source == ticket_id, other_id, subject, status, created,
+                         merged)
+            for link_id, kind, source, other_id, subject, status, created, merged in rows]
+
+
+def merged_into_id():
+    """The id of the ticket each `Ticket` row was merged into (NULL if none), as a correlated
+    scalar subquery a list's SELECT can carry."""
+    link = aliased(TicketLink)  # the outer query may select from ticket_links too
+    return (select(link.other_id).where(link.ticket_id == Ticket.id,
+                                        link.kind == LinkKind.MERGED)
+            .correlate(Ticket).limit(1).scalar_subquery())
+
+
+def is_merged():
+    """Condition: the `Ticket` row was merged into another (the queue's *Fusionado* filter)."""
+    link = aliased(TicketLink)
+    return select(link.id).where(link.ticket_id == Ticket.id,
+                                 link.kind == LinkKind.MERGED).correlate(Ticket).exists()
 
 
 def merged_into(ticket_ids: Iterable[int]) -> dict[int, int]:

@@ -37,6 +37,7 @@ from .bulk import (
     change_priorities,
     change_statuses,
     reassign_tickets,
+    resolve_tickets,
     take_tickets,
 )
 from .closure import (
@@ -49,7 +50,6 @@ from .closure import (
     reject_resolution,
     reopen,
     resolve_ticket,
-    resolve_tickets,
     round_for_link,
 )
 from .configuration import (
@@ -88,15 +88,14 @@ from .lifecycle import (
     set_status,
     sweep_sla_states,
 )
+from .links import link_tickets, unlink_tickets
 from .merge import (
     MERGE_MAIL_KEY,
     MergeForbidden,
     MergeNeedsConfirmation,
     apply_macro,
-    link_tickets,
     mail_merge_notice,
     merge_tickets,
-    unlink_tickets,
 )
 from .notify import (
     mail_email_changed,

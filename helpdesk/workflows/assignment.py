@@ -73,7 +73,8 @@ def ticket_facts(ticket: Ticket, first_body: str | None = None) -> rules.TicketF
     return rules.TicketFacts(
         category_id=ticket.category_id, priority=ticket.priority, channel=ticket.channel.value,
         plan=customer.plan, country=customer.country, language=ticket.language,
-        text=f"{ticket.subject}\n{first_body}",
+        text=f"{ticket.subject}\n{first_body}", subscription_state=customer.subscription_state,
+        billing_state=customer.billing_state,
     )
 
 

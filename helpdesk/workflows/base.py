@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from .. import queries
 from ..errors import Conflict, DomainError
 from ..extensions import IMMEDIATE, WRITE_INTENT, db
-from ..models import AuditEntry, Message, MessageKind, Ticket, User, event_body
+from ..models import AuditEntry, Message, MessageKind, Ticket, TicketStatus, User, event_body
+from ..queries import links as link_queries
 
 SUBJECT_MAX = 200
 
@@ -158,3 +159,14 @@ def touch(ticket: Ticket, now: datetime) -> None:
 def add_event(ticket: Ticket, actor: User | None, now: datetime, event: str, **data) -> None:
     db.session.add(Message(ticket=ticket, kind=MessageKind.EVENT, author=actor, created_at=now,
                            body=event_body(event, **data)))
+
+
+def refuse_if_merged(ticket: Ticket) -> None:
+    """A merged ticket is closed for good: its thread, its customer's answers and the work on
+    them go on in the ticket it was merged into (docs/merge.md)."""
+    if ticket.status is not TicketStatus.RESOLVED:
+        return
+    target = link_queries.merged_into([ticket.id]).get(ticket.id)
+    if target is not None:
+        raise DomainError(_("Este ticket está fusionado en #%(id)d: responde y trabaja allí.",
+                            id=target))

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask_babel import gettext as _
 
 from .. import queries, rules
 from ..errors import Conflict, DomainError
 from ..extensions import db
-from ..models import Priority, Team, Ticket, TicketStatus, User
-from . import assignment, lifecycle
+from ..models import Priority, ResolutionCategory, Team, Ticket, TicketStatus, User
+from . import assignment, closure, lifecycle
 from .base import ensure_fresh
 
 
@@ -97,3 +98,30 @@ def reassign_tickets(ticket_ids, *, team: Team | None, agent: User | None, actor
     return apply_each(tickets, lambda ticket, expected: assignment.reassign_ticket(
         ticket, team=team, agent=agent, actor=actor, expected_version=expected,
         over_capacity=over_capacity), expected_versions=expected_versions)
+
+
+def resolve_tickets(ticket_ids, *, actor: User, solved: bool,
+                    resolution: ResolutionCategory | None, notes: str,
+                    ask_confirmation: bool | None = None,
+                    expected_versions: dict[int, int] | None = None,
+                    now: datetime | None = None) -> BulkOutcome:
+    """The supervisors' bulk *Resolver*: the guided closure (`closure.resolve_ticket`) on each
+    ticket with one resolution category and closing notes; a ticket it refuses (a category
+    that does not fit its own, …) stays as it was and says why; one already resolved is left
+    alone. The confirmation is asked as told, or (None) as each ticket's channel says."""
+    if not rules.may_bulk_resolve(actor.role):
+        raise closure.ClosureForbidden(_("Solo un supervisor puede resolver tickets en bloque."))
+    if not solved:
+        raise DomainError(_("Confirma que el problema está completamente resuelto."))
+    now = now or rules.utcnow()
+
+    def change(ticket, expected):
+        if ticket.status is TicketStatus.RESOLVED:
+            ensure_fresh(ticket, expected)
+            return
+        ask = (rules.asks_confirmation(ticket.channel.value) if ask_confirmation is None
+               else ask_confirmation)
+        closure.resolve_ticket(ticket, actor=actor, solved=True, resolution=resolution,
+                               notes=notes, ask_confirmation=ask, expected_version=expected,
+                               now=now)
+    return apply_each(_locked(ticket_ids), change, expected_versions=expected_versions)

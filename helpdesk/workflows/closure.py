@@ -104,27 +104,6 @@ def _check_actor(ticket: Ticket, actor: User) -> None:
                                  "ti."))
 
 
-def resolve_tickets(ids: list[int], *, actor: User, resolution: ResolutionCategory | None,
-                    notes: str, expected_versions: dict[int, int],
-                    now: datetime | None = None) -> list[ResolutionRound]:
-    """The supervisors' bulk *Resolver*: the same category and notes for every ticket, the
-    confirmation asked where the channel's default says so; one refusal refuses them all."""
-    if not rules.may_bulk_resolve(actor.role):
-        raise ClosureForbidden(_("Solo un supervisor puede resolver tickets en bloque."))
-    now = now or rules.utcnow()
-    done = []
-    for ticket in queries.tickets_by_ids(ids, for_update=True):
-        try:
-            done.append(resolve_ticket(
-                ticket, actor=actor, solved=True, resolution=resolution, notes=notes,
-                ask_confirmation=rules.asks_confirmation(ticket.channel.value),
-                expected_version=expected_versions.get(ticket.id), now=now))
-        except DomainError as exc:
-            raise type(exc)(_("%(ticket)s: %(error)s", ticket=ticket.number,
-                              error=str(exc))) from None
-    return done
-
-
 # --- The customer answers -----------------------------------------------------------------------
 
 

@@ -14,14 +14,15 @@ from ..errors import InvalidTransition
 from ..extensions import db
 from ..models import AuditEntry, Notification, Priority, SlaState, Ticket, TicketStatus, User
 from ..queries import closure as closure_queries
-from .base import add_event, audit, ensure_fresh, touch
+from .base import add_event, audit, ensure_fresh, refuse_if_merged, touch
 from .outbox import schedule, schedule_waiting
 
 
 def change_status(ticket: Ticket, status: TicketStatus, *, actor: User,
                   expected_version: int | None = None, now: datetime | None = None) -> None:
-    """Move the ticket along an allowed transition (see rules.TRANSITIONS)."""
+    """Move the ticket along an allowed transition (see rules.TRANSITIONS); never a merged one."""
     ensure_fresh(ticket, expected_version)
+    refuse_if_merged(ticket)
     if status is TicketStatus.RESOLVED and ticket.status is not TicketStatus.RESOLVED:
         raise InvalidTransition(_("Para resolver un ticket usa «Resolver»: pide la categoría "
                                   "de resolución y las notas de cierre."))

@@ -1,5 +1,6 @@
-"""Tickets that belong together: merging duplicates into a surviving ticket, linking related
-tickets, and macros (a template plus status, priority and category in one click)."""
+"""Tickets that belong together: merging duplicates into a surviving ticket (links between
+tickets live in `links.py`), and macros (a template plus status, priority and category in one
+click)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ..models import (
 )
 from ..queries import links as link_queries
 from .base import add_event, audit, ensure_fresh, touch
-from .lifecycle import change_priority, change_status, set_status
+from .lifecycle import apply_targets, change_priority, change_status, set_status
 from .outbox import intent_handler, schedule
 from .tickets import add_reply, update_ticket_details
 
@@ -61,6 +62,7 @@ def merge_tickets(survivor: Ticket, merged: Sequence[Ticket], *, actor: User,
     for ticket in (survivor, *merged):
         ensure_fresh(ticket, expected_versions.get(ticket.id))
     _check_merge(survivor, merged, actor, other_customers_confirmed, itself=itself)
+    _adopt_clock(survivor, merged, actor, now)
     for ticket in merged:
         _merge_one(ticket, survivor, actor, now)
         if notify_customer:
@@ -101,6 +103,28 @@ def _check_merge(survivor: Ticket, merged: Sequence[Ticket], actor: User, confir
             "El ticket %(ticket)s es de otro cliente. Marca «Fusionar tickets de clientes "
             "distintos» si de verdad son el mismo caso.", ticket=number))
     raise DomainError(_("Un ticket no se puede fusionar consigo mismo."))
+
+
+def _adopt_clock(survivor: Ticket, merged: Sequence[Ticket], actor: User, now: datetime) -> None:
+    """The survivor stands for the request since the customer first asked: it takes the
+    earliest creation time and the earliest first response of the set (`rules.merged_clock`),
+    each change audited, and its deadlines and SLA state are computed again at once. Without
+    this the thread would start before its ticket (a negative first-response time in reports)
+    and an answered customer would still count down to a first-response breach."""
+    started, answered = rules.merged_clock(
+        (t.created_at, t.first_response_at) for t in (survivor, *merged))
+    changed = False
+    if started < survivor.created_at:
+        audit(survivor, actor, "merge", field="created_at",
+              old=survivor.created_at.isoformat(), new=started.isoformat())
+        survivor.created_at, changed = started, True
+    if answered is not None and answered != survivor.first_response_at:
+        audit(survivor, actor, "merge", field="first_response_at",
+              old=survivor.first_response_at and survivor.first_response_at.isoformat(),
+              new=answered.isoformat())
+        survivor.first_response_at, changed = answered, True
+    if changed:
+        apply_targets(survivor, now)
 
 
 def _merge_one(ticket: Ticket, survivor: Ticket, actor: User, now: datetime) -> None:
@@ -164,41 +188,6 @@ def mail_merge_notice(merged_id: int, survivor_id: int):
                                         idstring=f"merge{ticket.id}")
     notice.replace_header("To", ticket.customer.email)
     return partial(mail.deliver, notice)
-
-
-# --- Links ----------------------------------------------------------------------------------
-
-
-def link_tickets(ticket: Ticket, other: Ticket, kind: LinkKind, *, actor: User,
-                 now: datetime | None = None) -> TicketLink:
-    """Relate two tickets (related, or `ticket` a duplicate of `other`); shown on both pages,
-    audited on both. Whoever may open both may link them (the view checks that)."""
-    if kind is LinkKind.MERGED:
-        raise DomainError(_("Para fusionar tickets usa «Fusionar»."))
-    refusal = rules.ticket_link_refusal(
-        ticket.id, other.id, linked=link_queries.link_between(ticket.id, other.id) is not None)
-    if refusal == rules.SAME_TICKET:
-        raise DomainError(_("Un ticket no se puede vincular consigo mismo."))
-    if refusal == rules.ALREADY_LINKED:
-        raise DomainError(_("Estos tickets ya están vinculados."))
-    link = TicketLink(ticket_id=ticket.id, other_id=other.id, kind=kind,
-                      created_by_id=actor.id, created_at=now or rules.utcnow())
-    db.session.add(link)
-    audit(ticket, actor, "link", field=kind.value, new=other.number)
-    audit(other, actor, "link", field=kind.value, new=ticket.number)
-    db.session.flush()
-    return link
-
-
-def unlink_tickets(link: TicketLink, *, actor: User) -> None:
-    """Remove a link (audited on both tickets); a merge stays."""
-    if link.kind is LinkKind.MERGED:
-        raise DomainError(_("Una fusión no se puede deshacer quitando el vínculo."))
-    ticket, other = db.session.get(Ticket, link.ticket_id), db.session.get(Ticket, link.other_id)
-    audit(ticket, actor, "unlink", field=link.kind.value, old=other.number)
-    audit(other, actor, "unlink", field=link.kind.value, old=ticket.number)
-    db.session.delete(link)
-    db.session.flush()
 
 
 # --- Macros ---------------------------------------------------------------------------------

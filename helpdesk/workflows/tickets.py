@@ -23,7 +23,17 @@ from ..models import (
 )
 from ..queries import REPLY_KEY
 from .assignment import assign_ticket
-from .base import BODY_MAX, NOTE_MAX, REPLY_MAX, SUBJECT_MAX, audit, clean_text, ensure_fresh, touch
+from .base import (
+    BODY_MAX,
+    NOTE_MAX,
+    REPLY_MAX,
+    SUBJECT_MAX,
+    audit,
+    clean_text,
+    ensure_fresh,
+    refuse_if_merged,
+    touch,
+)
 from .lifecycle import apply_targets, set_status
 from .notify import tell_customer_wrote, tell_mentioned
 from .outbox import schedule
@@ -71,8 +81,10 @@ def update_ticket_details(ticket: Ticket, *, subject: str, category: Category | 
 def add_reply(ticket: Ticket, text: str, *, actor: User, status: TicketStatus | None = None,
               expected_version: int | None = None, template: ResponseTemplate | None = None,
               now: datetime | None = None) -> Message:
-    """Answer the customer: placeholders rendered, first response recorded once, mail queued."""
+    """Answer the customer: placeholders rendered, first response recorded once, mail queued;
+    never on a merged ticket (the customer's conversation goes on in the survivor)."""
     ensure_fresh(ticket, expected_version)
+    refuse_if_merged(ticket)
     now = now or rules.utcnow()
     body = clean_text(text, _("Respuesta"), REPLY_MAX)
     body = templating.render(body, templating.placeholder_context(ticket, actor)).strip()
