@@ -8,23 +8,28 @@ partial words on PostgreSQL. Both are accent- and case-insensitive and rank by r
 
 from __future__ import annotations
 
+import json
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 from sqlalchemy import (
+    Float,
     Integer,
+    and_,
     bindparam,
+    case,
     column,
     func,
     literal_column,
     select,
     table,
     text,
+    true,
 )
 
 from ..extensions import db
+from .search_index import bulk_load  # noqa: F401  (the bench's and the demo's bulk seed)
 
 #: Tables, triggers and indexes of the search index: outside the models, so autogenerate and the
 #: models-vs-migrations test leave them alone (SQLite's FTS5 adds ticket_fts_data, _idx, …).
@@ -78,22 +83,32 @@ def _fts5_query(terms: list[Term]) -> str:
 _SQLITE_FTS = table("ticket_fts", column("rowid", Integer))
 
 
-#: Relevance is ranked over the newest RANK_CAP tickets that match, taken from the index in
-#: ticket order (newest first) so a search never reads every match: a word in half of a million
-#: tickets would cost seconds to rank in full (and more to count) for a page of 50 rows.
-#: Fewer matches than this (any specific search) are all ranked.
+#: Relevance is ranked over the newest RANK_CAP tickets that match, so a search never reads
+#: every match: a word in half of a million tickets would cost seconds to rank in full (and more
+#: to count) for a page of 50 rows. Fewer matches than this (any specific search) are all ranked.
 RANK_CAP = 500
 #: On PostgreSQL a phrase is first narrowed by its words (answered by the GIN index alone),
 #: newest first, to this many tickets; only those are read to check the words' order.
 PHRASE_WINDOW = 4 * RANK_CAP
+#: The index is read in ranges of ticket ids, newest first: the newest FIRST_WINDOW ids, then
+#: each range WIDEN times wider than the last, until RANK_CAP matches are found. Ticket ids
+#: ascend with time, so a common word is answered from the first range (the index never reads
+#: the rest of its entries) and a rare one costs a handful of statements.
+FIRST_WINDOW = 4096
+WIDEN = 4
 
 
 @dataclass(frozen=True)
 class Matches:
-    """The tickets a search matches, as `ranked`: a subquery of (ticket_id, rank), lower rank
-    = better, over at most RANK_CAP of them (the newest); `ids` selects their ids."""
+    """The tickets a search matches: `found`, (ticket_id, rank) newest first, lower rank =
+    better, at most RANK_CAP of them (the newest); `ranked` is the same as a subquery (for the
+    queue's statement to join), `ids` selects their ids."""
 
-    ranked: object
+    found: tuple[tuple[int, float], ...]
+
+    @property
+    def ranked(self):
+        return _found_table(self.found)
 
     @property
     def ids(self):
@@ -105,24 +120,100 @@ class Matches:
 
 
 def matches(query: str) -> Matches | None:
-    """What `query` matches, or None when the text has nothing to search for."""
+    """What `query` matches, or None when the text has nothing to search for. The index is
+    read once per request and text: the queue's rows, its count and its tabs share it."""
     terms = parse(query)
     if not terms:
         return None
+    cache = db.session.info.setdefault("fts_matches", {})
+    key = tuple(terms)
+    if key not in cache:
+        find = _pg_find if db.engine.dialect.name == "postgresql" else _fts5_find
+        cache[key] = Matches(tuple(find(terms)))
+    return cache[key]
+
+
+def windows(top: int | None):
+    """Ranges (lo, hi] of ticket ids, newest first, each WIDEN times wider than the last."""
+    hi, size = top or 0, FIRST_WINDOW
+    while hi > 0:
+        lo = max(0, hi - size)
+        yield lo, hi
+        hi, size = lo, size * WIDEN
+
+
+def _found_table(found):
+    """(ticket_id, rank) rows as a subquery: one bound value (an array, or JSON on SQLite), so
+    the statement's text is the same for any number of matches."""
     if db.engine.dialect.name == "postgresql":
-        return Matches(_pg_matches(terms))
-    return Matches(_fts5_matches(terms))
+        stmt = text("SELECT * FROM unnest(CAST(:fts_ids AS integer[]), "
+                    "CAST(:fts_ranks AS double precision[])) AS fts(ticket_id, rank)").bindparams(
+            bindparam("fts_ids", [row[0] for row in found], unique=True),
+            bindparam("fts_ranks", [row[1] for row in found], unique=True))
+    else:
+        stmt = text("SELECT json_extract(value, '$[0]') AS ticket_id, "
+                    "json_extract(value, '$[1]') AS rank FROM json_each(:fts_found)").bindparams(
+            bindparam("fts_found", json.dumps(found), unique=True))
+    return stmt.columns(ticket_id=Integer, rank=Float).subquery("fts")
 
 
-def _fts5_matches(terms: list[Term]):
-    """FTS5 walks the index newest first and stops at the cap; bm25 is computed only for the
-    rows it returns."""
-    return (select(_SQLITE_FTS.c.rowid.label("ticket_id"),
-                   literal_column("bm25(ticket_fts, 10.0, 5.0, 1.0)").label("rank"))
-            .select_from(_SQLITE_FTS)
-            .where(text("ticket_fts MATCH :fts_query").bindparams(fts_query=_fts5_query(terms)))
-            .order_by(_SQLITE_FTS.c.rowid.desc()).limit(RANK_CAP)
-            .subquery("fts"))
+def _fts5_find(terms: list[Term]) -> list[tuple[int, float]]:
+    """FTS5 walks each range of the index newest first and stops at the cap; bm25 is computed
+    only for the rows it returns."""
+    query = _fts5_query(terms)
+    top = db.session.scalar(select(_SQLITE_FTS.c.rowid).order_by(_SQLITE_FTS.c.rowid.desc())
+                            .limit(1))
+    found: list[tuple[int, float]] = []
+    for lo, hi in windows(top):
+        stmt = (select(_SQLITE_FTS.c.rowid,
+                       literal_column("bm25(ticket_fts, 10.0, 5.0, 1.0)"))
+                .where(text("ticket_fts MATCH :fts_query").bindparams(fts_query=query),
+                       _SQLITE_FTS.c.rowid > lo, _SQLITE_FTS.c.rowid <= hi)
+                .order_by(_SQLITE_FTS.c.rowid.desc()).limit(RANK_CAP - len(found)))
+        found += [tuple(row) for row in db.session.execute(stmt)]
+        if len(found) >= RANK_CAP:
+            break
+    return found
+
+
+def _pg_find(terms: list[Term]) -> list[tuple[int, float]]:
+    """Each range of ticket ids from the GIN index, newest first, until the cap; a phrase is
+    checked (the one step that reads each document) only on the newest PHRASE_WINDOW tickets
+    that have all its words."""
+    fts = _pg_table()
+    top = db.session.scalar(select(func.max(fts.c.ticket_id)))
+    phrases = any(term.phrase for term in terms)
+    found: list[tuple[int, float]] = []
+    budget = PHRASE_WINDOW
+    for lo, hi in windows(top):
+        limit = budget if phrases else RANK_CAP - len(found)
+        rows = db.session.execute(_pg_window(fts, terms, lo, hi, limit)).all()
+        found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
+        budget -= len(rows)
+        if len(found) >= RANK_CAP or (phrases and budget <= 0):
+            break
+    return found[:RANK_CAP]
+
+
+def _pg_window(fts, terms: list[Term], lo: int, hi: int, limit: int):
+    """The newest `limit` tickets in (lo, hi] that have every term's words, whether each holds
+    the phrases too (`hit`), and the rank of those that do. One scan of ticket_fts: the window
+    carries each row's document (a TOAST pointer, read only when checked or ranked), so the
+    planner cannot move the phrase check ahead of the limit."""
+    conditions, _tsquery = _pg_conditions(fts, terms, phrase=False)
+    window = (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
+              .where(fts.c.ticket_id > bindparam("fts_lo", lo),
+                     fts.c.ticket_id <= bindparam("fts_hi", hi), *conditions)
+              .order_by(fts.c.ticket_id.desc())
+              .limit(limit).subquery("window"))
+    checks = [window.c.doc.op("@@")(_pg_tsquery(term, index))
+              | window.c.names.like(_like(term, index))
+              for index, term in enumerate(terms) if term.phrase]
+    hit = and_(*checks) if checks else true()
+    _conditions, tsquery = _pg_conditions(window, terms, phrase=True)
+    rank = case((hit, -func.ts_rank_cd(window.c.doc, tsquery)), else_=None)
+    return select(window.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
+        window.c.ticket_id.desc())
 
 
 def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
@@ -146,25 +237,6 @@ def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
 
 def _pg_table():
     return table("ticket_fts", column("ticket_id", Integer), column("doc"), column("names"))
-
-
-def _pg_matches(terms: list[Term]):
-    """Newest first from the GIN index, capped; a phrase is checked (the one step that reads
-    each document) only within the newest PHRASE_WINDOW tickets that have all its words. One
-    scan of ticket_fts: the window carries each row's document (a TOAST pointer, read only
-    when checked or ranked), so the planner cannot move the phrase check ahead of the cap."""
-    fts = _pg_table()
-    conditions, _tsquery = _pg_conditions(fts, terms, phrase=False)
-    phrases = [(index, term) for index, term in enumerate(terms) if term.phrase]
-    window = (select(fts.c.ticket_id, fts.c.doc, fts.c.names).where(*conditions)
-              .order_by(fts.c.ticket_id.desc())
-              .limit(PHRASE_WINDOW if phrases else RANK_CAP).subquery("window"))
-    checks = [window.c.doc.op("@@")(_pg_tsquery(term, index))
-              | window.c.names.like(_like(term, index)) for index, term in phrases]
-    _conditions, tsquery = _pg_conditions(window, terms, phrase=True)
-    rank = -func.ts_rank_cd(window.c.doc, tsquery)
-    return (select(window.c.ticket_id, rank.label("rank")).where(*checks)
-            .order_by(window.c.ticket_id.desc()).limit(RANK_CAP).subquery("fts"))
 
 
 def _like(term: Term, index: int):
@@ -219,72 +291,3 @@ def highlight(excerpt: str) -> Markup:
     """Escape an excerpt (customer text), then turn the hit markers into `<mark>`."""
     safe = str(escape(excerpt.replace("\n", " ")))
     return Markup(safe.replace(OPEN, "<mark>").replace(CLOSE, "</mark>"))
-
-
-#: The whole index rebuilt in one statement (the same rows migration c7f75ea00007's triggers
-#: write one ticket at a time).
-_SQLITE_REBUILD = """
-    INSERT INTO ticket_fts(rowid, subject, customer, body)
-    SELECT t.id, t.subject, coalesce(c.name, '') || ' ' || coalesce(c.email, ''),
-           coalesce((SELECT group_concat(m.body, char(10)) FROM messages m
-                     WHERE m.ticket_id = t.id), '')
-    FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id
-"""
-
-_PG_REBUILD = r"""
-    INSERT INTO ticket_fts(ticket_id, names, body, doc)
-    SELECT t.id,
-           lower(unaccent(t.subject || ' ' || coalesce(c.name, '') || ' '
-                          || coalesce(c.email, ''))),
-           coalesce(b.body, ''),
-           setweight(to_tsvector('hd_es', t.subject), 'A')
-           || setweight(to_tsvector('hd_es', coalesce(c.name, '') || ' '
-                                    || coalesce(c.email, '')), 'B')
-           || setweight(to_tsvector('hd_es', coalesce(b.body, '')), 'D')
-           || setweight(to_tsvector('hd_en', t.subject), 'A')
-           || setweight(to_tsvector('hd_en', coalesce(b.body, '')), 'D')
-    FROM tickets t
-    LEFT JOIN customers c ON c.id = t.customer_id
-    LEFT JOIN (SELECT ticket_id, string_agg(body, E'\n' ORDER BY id) AS body
-               FROM messages GROUP BY ticket_id) b ON b.ticket_id = t.id
-"""
-
-_PG_TRIGGERS = (("tickets", "ticket_fts_ticket"), ("messages", "ticket_fts_message"),
-                ("customers", "ticket_fts_customer"))
-
-
-@contextmanager
-def bulk_load(rebuild: bool = True):
-    """Load many tickets and messages at once (the demo's million-ticket seed): the index's
-    triggers are off inside, and the index is rebuilt in one pass at the end (each in its own
-    transaction; the rebuild runs even if the load fails), unless the loader writes the index
-    itself (`rebuild=False`). Per-row triggers refresh a ticket's whole document for each of
-    its messages: a thread of seven is indexed eight times."""
-    with db.engine.begin() as conn:
-        pg = conn.dialect.name == "postgresql"
-        if pg:
-            for table_name, trigger in _PG_TRIGGERS:
-                conn.exec_driver_sql(f"ALTER TABLE {table_name} DISABLE TRIGGER {trigger}")
-        else:
-            triggers = conn.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE "
-                "'ticket_fts%'").all()
-            for name, _sql in triggers:
-                conn.exec_driver_sql(f"DROP TRIGGER {name}")
-    try:
-        yield
-    finally:
-        db.session.remove()
-        with db.engine.begin() as conn:
-            if pg:
-                if rebuild:
-                    conn.exec_driver_sql("TRUNCATE ticket_fts")
-                    conn.exec_driver_sql(_PG_REBUILD)
-                for table_name, trigger in _PG_TRIGGERS:
-                    conn.exec_driver_sql(f"ALTER TABLE {table_name} ENABLE TRIGGER {trigger}")
-            else:
-                if rebuild:
-                    conn.exec_driver_sql("DELETE FROM ticket_fts")
-                    conn.exec_driver_sql(_SQLITE_REBUILD)
-                for _name, sql in triggers:
-                    conn.exec_driver_sql(sql)
