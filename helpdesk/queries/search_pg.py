@@ -1,0 +1,126 @@
+"""Full-text search on PostgreSQL: `ticket_fts` holds a weighted tsvector per ticket in two
+configurations (`hd_es`, `hd_en`: unaccent, then the Spanish or English stemmer) and the subject
++ customer in lower-case unaccented form (trigram index, for partial words). Both GIN indexes
+lead with the ticket's block of ids (migration e2fts0spd015), so one range of ids is cheap."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    true,
+)
+
+from ..extensions import db
+from .search_terms import BLOCK, Term, windows
+
+#: A phrase is first narrowed by its words (answered by the GIN index alone), newest first, to
+#: this many tickets per cap; only those are read to check the words' order.
+PHRASE_CANDIDATES = 4
+
+def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
+    """Each range of ticket ids from the GIN index, newest first, until `cap` matches; a phrase
+    is checked (the one step that reads each document) only on the newest PHRASE_CANDIDATES x
+    cap tickets that have all its words."""
+    fts = _pg_table()
+    top = db.session.scalar(select(func.max(fts.c.ticket_id)))
+    phrases = any(term.phrase for term in terms)
+    found: list[tuple[int, float]] = []
+    budget = PHRASE_CANDIDATES * cap
+    for lo, hi in windows(top):
+        limit = budget if phrases else cap - len(found)
+        rows = db.session.execute(_pg_window(fts, terms, lo, hi, limit)).all()
+        found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
+        budget -= len(rows)
+        if len(found) >= cap or (phrases and budget <= 0):
+            break
+    return found[:cap]
+
+
+def _pg_window(fts, terms: list[Term], lo: int, hi: int, limit: int):
+    """The newest `limit` tickets in (lo, hi] that have every term's words, whether each holds
+    the phrases too (`hit`), and the rank of those that do. One scan of ticket_fts: the window
+    carries each row's document (a TOAST pointer, read only when checked or ranked), so the
+    planner cannot move the phrase check ahead of the limit."""
+    conditions, _tsquery = _pg_conditions(fts, terms, phrase=False)
+    block = literal_column(f"ticket_fts.ticket_id / {BLOCK}")  # the indexes' own expression
+    window = (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
+              .where(block.between(bindparam("fts_block_lo", (lo + 1) // BLOCK),
+                                   bindparam("fts_block_hi", hi // BLOCK)),
+                     fts.c.ticket_id > bindparam("fts_lo", lo),
+                     fts.c.ticket_id <= bindparam("fts_hi", hi), *conditions)
+              .order_by(fts.c.ticket_id.desc())
+              .limit(limit).subquery("window"))
+    checks = [window.c.doc.op("@@")(_pg_tsquery(term, index))
+              | window.c.names.like(_like(term, index))
+              for index, term in enumerate(terms) if term.phrase]
+    hit = and_(*checks) if checks else true()
+    _conditions, tsquery = _pg_conditions(window, terms, phrase=True)
+    rank = case((hit, -func.ts_rank_cd(window.c.doc, tsquery)), else_=None)
+    return select(window.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
+        window.c.ticket_id.desc())
+
+
+def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
+    """One term's tsquery in both configurations: a phrase in either (OR), or a word also as
+    prefix in either (OR). `phrase=False` gives a phrase's words in any order, required in
+    *both* (AND): a document holding the phrase has both configurations' lexemes, and the AND
+    lets the GIN index skip through a word that is frequent in one of them (Spanish "el" is
+    not an English stop word) instead of reading all of its entries."""
+    value = bindparam(f"fts_{index}", " ".join(term.words) if term.phrase else term.words[0])
+    queries = []
+    for config in ("hd_es", "hd_en"):
+        cfg = literal_column(f"'{config}'::regconfig")
+        if term.phrase:
+            build = func.phraseto_tsquery if phrase else func.plainto_tsquery
+            queries.append(build(cfg, value))
+        else:
+            queries.append(func.to_tsquery(cfg, func.quote_literal(value).op("||")(":*")))
+    joint = "&&" if term.phrase and not phrase else "||"
+    return queries[0].op(joint)(queries[1])
+
+
+def _pg_table():
+    return table("ticket_fts", column("ticket_id", Integer), column("doc"), column("names"))
+
+
+def _like(term: Term, index: int):
+    """`%raw%` on the subject + customer column (lower-case, unaccented): partial words."""
+    raw = term.raw.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    partial = func.lower(func.unaccent(bindparam(f"fts_raw_{index}", raw)))
+    return literal_column("'%'").op("||")(partial).op("||")(literal_column("'%'"))
+
+
+def _pg_conditions(fts, terms: list[Term], *, phrase: bool = True):
+    """Each term's condition (the tsquery, or a partial word in subject or customer) and the
+    whole tsquery, for ranking."""
+    conditions, tsquery = [], None
+    for index, term in enumerate(terms):
+        one = _pg_tsquery(term, index, phrase=phrase)
+        tsquery = one if tsquery is None else tsquery.op("&&")(one)
+        conditions.append(fts.c.doc.op("@@")(one) | fts.c.names.like(_like(term, index)))
+    return conditions, tsquery
+
+
+def snippet_rows(ticket_ids: list[int], terms: list[Term], open_: str, close: str):
+    """(ticket_id, excerpt) of each ticket: ts_headline over its thread, hits between the
+    markers."""
+    fts = table("ticket_fts", column("ticket_id", Integer), column("body"), column("names"))
+    tsquery = None
+    for index, term in enumerate(terms):
+        one = _pg_tsquery(term, index)
+        tsquery = one if tsquery is None else tsquery.op("||")(one)
+    options = f"StartSel={open_}, StopSel={close}, MaxWords=24, MinWords=8, MaxFragments=2"
+    headline = func.ts_headline(literal_column("'hd_es'::regconfig"), fts.c.body, tsquery,
+                                bindparam("fts_options", options))
+    stmt = select(fts.c.ticket_id, headline).where(fts.c.ticket_id.in_(ticket_ids))
+    return db.session.execute(stmt)
+
+

@@ -1,0 +1,61 @@
+"""What a search box's text asks for (terms: words and phrases), and the ranges of ticket ids
+the index is read in: shared by the SQLite and PostgreSQL halves of `search`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"\w+")
+
+#: The index is read in ranges of ticket ids, newest first: the newest FIRST_WINDOW ids, then
+#: each range WIDEN times wider than the last, until enough matches are found. Ticket ids
+#: ascend with time, so a common word is answered from the first range (the index never reads
+#: the rest of its entries) and a rare one costs a handful of statements.
+FIRST_WINDOW = 4096
+WIDEN = 4
+#: PostgreSQL's GIN indexes lead with `ticket_id / BLOCK` (migration e2fts0spd015), so the
+#: entries of one range's words are read only where that range's blocks are.
+BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Term:
+    """One part of a query: a phrase (quoted, or a word with punctuation such as an e-mail) or a
+    single word (matched as a prefix too)."""
+
+    words: tuple[str, ...]
+    raw: str
+
+    @property
+    def phrase(self) -> bool:
+        return len(self.words) > 1
+
+
+def parse(query: str) -> list[Term]:
+    """The terms of a search box's text; words keep only letters and digits."""
+    terms = []
+    for quoted, bare in _TERM.findall(query or ""):
+        raw = quoted if quoted else bare
+        words = tuple(_WORD.findall(raw))
+        if words:
+            terms.append(Term(words, raw.strip()))
+    return terms[:12]
+
+
+def fold(word: str) -> str:
+    """A word as the index stores it: lower case, without accents (FTS5's unicode61 with
+    remove_diacritics 2)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def windows(top: int | None):
+    """Ranges (lo, hi] of ticket ids, newest first, each WIDEN times wider than the last."""
+    hi, size = top or 0, FIRST_WINDOW
+    while hi > 0:
+        lo = max(0, hi - size)
+        yield lo, hi
+        hi, size = lo, size * WIDEN
