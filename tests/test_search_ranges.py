@@ -8,7 +8,7 @@ import pytest
 from helpdesk import workflows
 from helpdesk.extensions import db
 from helpdesk.models import Customer, Role, Ticket
-from helpdesk.queries import search_fts5, search_terms
+from helpdesk.queries import search_fts5, search_pg, search_terms
 from tests.test_search import reply, rows, search, snippet_html
 
 
@@ -19,14 +19,16 @@ def sup(login_as, make_user):
 
 @pytest.fixture
 def narrow(monkeypatch):
-    """Ranges of two ids, each next one twice as wide: a handful of tickets spans several."""
-    monkeypatch.setattr(search_terms, "FIRST_WINDOW", 2)
+    """PostgreSQL reads only the newest ticket in order, the rest through its GIN indexes."""
+    monkeypatch.setattr(search_pg, "SCAN_ROWS", 1)
+
+
+def test_the_ranges_cover_every_block_newest_first(monkeypatch):
+    monkeypatch.setattr(search_terms, "BLOCK", 10)
     monkeypatch.setattr(search_terms, "WIDEN", 2)
-
-
-def test_the_ranges_cover_every_id_newest_first(narrow):
-    assert list(search_terms.windows(13)) == [(11, 13), (7, 11), (0, 7)]
-    assert list(search_terms.windows(None)) == []
+    assert list(search_terms.blocks(95)) == [(9, 9), (7, 8), (3, 6), (0, 2)]
+    assert list(search_terms.blocks(5)) == [(0, 0)]
+    assert list(search_terms.blocks(0)) == []
 
 
 def test_an_old_ticket_is_found_beyond_the_first_range(app, sup, make_ticket, narrow):

@@ -19,24 +19,33 @@ from sqlalchemy import (
 )
 
 from ..extensions import db
-from .search_terms import BLOCK, Term, windows
+from .search_terms import BLOCK, Term, blocks
 
 #: A phrase is first narrowed by its words (answered by the GIN index alone), newest first, to
 #: this many tickets per cap; only those are read to check the words' order.
 PHRASE_CANDIDATES = 4
+#: The newest SCAN_ROWS tickets are read in id order, each document checked, stopping at the
+#: cap: a word in most tickets is answered there, after a few hundred rows (through the GIN
+#: index, its entries would be read for every ticket that has it). Older tickets are found
+#: through the GIN indexes, a range of blocks at a time (`search_terms.blocks`).
+SCAN_ROWS = 600
+
 
 def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
-    """Each range of ticket ids from the GIN index, newest first, until `cap` matches; a phrase
-    is checked (the one step that reads each document) only on the newest PHRASE_CANDIDATES x
-    cap tickets that have all its words."""
+    """The newest `cap` matches, ranked: the newest SCAN_ROWS tickets in order, then ranges of
+    blocks through the GIN indexes, newest first. A phrase is checked (the one step that reads
+    each document) only on the newest PHRASE_CANDIDATES x cap tickets that have all its words."""
     fts = _pg_table()
-    top = db.session.scalar(select(func.max(fts.c.ticket_id)))
+    top = db.session.scalar(select(func.max(fts.c.ticket_id))) or 0
     phrases = any(term.phrase for term in terms)
     found: list[tuple[int, float]] = []
     budget = PHRASE_CANDIDATES * cap
-    for lo, hi in windows(top):
+    hi = top - SCAN_ROWS
+    steps = [_scan(fts, terms, hi)] + [_blocks(fts, terms, first, last, hi)
+                                       for first, last in blocks(hi)]
+    for step in steps:
         limit = budget if phrases else cap - len(found)
-        rows = db.session.execute(_pg_window(fts, terms, lo, hi, limit)).all()
+        rows = db.session.execute(_checked(step.limit(limit).subquery("window"), terms)).all()
         found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
         budget -= len(rows)
         if len(found) >= cap or (phrases and budget <= 0):
@@ -44,20 +53,34 @@ def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
     return found[:cap]
 
 
-def _pg_window(fts, terms: list[Term], lo: int, hi: int, limit: int):
-    """The newest `limit` tickets in (lo, hi] that have every term's words, whether each holds
-    the phrases too (`hit`), and the rank of those that do. One scan of ticket_fts: the window
-    carries each row's document (a TOAST pointer, read only when checked or ranked), so the
-    planner cannot move the phrase check ahead of the limit."""
+def _scan(fts, terms: list[Term], below: int):
+    """The newest tickets (ids above `below`) that have every term's words, in id order: a walk
+    of the primary key backwards, stopping at the limit."""
+    newest = (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
+              .where(fts.c.ticket_id > bindparam("fts_lo", below))
+              .order_by(fts.c.ticket_id.desc()).limit(SCAN_ROWS).subquery("newest"))
+    conditions, _tsquery = _pg_conditions(newest, terms, phrase=False)
+    return select(newest.c.ticket_id, newest.c.doc, newest.c.names).where(*conditions)
+
+
+def _blocks(fts, terms: list[Term], block_lo: int, block_hi: int, hi: int):
+    """The tickets of blocks block_lo..block_hi (ids up to `hi`) that have every term's words,
+    newest first: the block is the GIN indexes' first column, so their entries are read only
+    there."""
     conditions, _tsquery = _pg_conditions(fts, terms, phrase=False)
     block = literal_column(f"ticket_fts.ticket_id / {BLOCK}")  # the indexes' own expression
-    window = (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
-              .where(block.between(bindparam("fts_block_lo", (lo + 1) // BLOCK),
-                                   bindparam("fts_block_hi", hi // BLOCK)),
-                     fts.c.ticket_id > bindparam("fts_lo", lo),
-                     fts.c.ticket_id <= bindparam("fts_hi", hi), *conditions)
-              .order_by(fts.c.ticket_id.desc())
-              .limit(limit).subquery("window"))
+    return (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
+            .where(block.between(bindparam("fts_block_lo", block_lo),
+                                 bindparam("fts_block_hi", block_hi)),
+                   fts.c.ticket_id <= bindparam("fts_hi", hi), *conditions)
+            .order_by(fts.c.ticket_id.desc()))
+
+
+def _checked(window, terms: list[Term]):
+    """Each ticket of `window`, whether it holds the phrases too (`hit`), and the rank of those
+    that do. The window carries each row's document (a TOAST pointer, read only when checked
+    or ranked) and has its own limit, so the planner cannot move the phrase check ahead of
+    it."""
     checks = [window.c.doc.op("@@")(_pg_tsquery(term, index))
               | window.c.names.like(_like(term, index))
               for index, term in enumerate(terms) if term.phrase]

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 _TERM = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+")
 
-#: The index is read in ranges of ticket ids, newest first: the newest FIRST_WINDOW ids, then
-#: each range WIDEN times wider than the last, until enough matches are found. Ticket ids
-#: ascend with time, so a common word is answered from the first range (the index never reads
-#: the rest of its entries) and a rare one costs a handful of statements.
-FIRST_WINDOW = 4096
-WIDEN = 4
-#: PostgreSQL's GIN indexes lead with `ticket_id / BLOCK` (migration e2fts0spd015), so the
-#: entries of one range's words are read only where that range's blocks are.
+#: PostgreSQL reads older tickets in ranges of blocks of ids, newest first: FIRST_BLOCKS blocks,
+#: then each range WIDEN times wider than the last, until enough matches are found. Ticket ids
+#: ascend with time, so a frequent word is answered from the first range and a rare one costs a
+#: handful of statements. Its GIN indexes lead with `ticket_id / BLOCK` (migration
+#: e2fts0spd015): the entries of a range's words are read only where its blocks are.
 BLOCK = 4096
+FIRST_BLOCKS = 1
+WIDEN = 4
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,11 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def windows(top: int | None):
-    """Ranges (lo, hi] of ticket ids, newest first, each WIDEN times wider than the last."""
-    hi, size = top or 0, FIRST_WINDOW
-    while hi > 0:
-        lo = max(0, hi - size)
-        yield lo, hi
-        hi, size = lo, size * WIDEN
+def blocks(hi: int):
+    """Ranges [first, last] of blocks of ids, newest first, from the block of id `hi` down to
+    block 0, each WIDEN times wider than the last."""
+    last, size = hi // BLOCK, FIRST_BLOCKS
+    while hi > 0 and last >= 0:
+        first = max(0, last - size + 1)
+        yield first, last
+        last, size = first - 1, size * WIDEN
