@@ -114,17 +114,17 @@ def test_the_vocabulary_follows_every_writer(app, make_ticket, make_customer):
     (a word missing there would fall back to FTS5's slow prefix query, still correct)."""
     customer = make_customer(name="Íñigo Zubizarreta", email="izubi@example.com")
     target = make_ticket("Mando estropeado", "Hola.", customer_id=customer)
-    reply(app, target, "Sigue parpadeando")
+    reply(app, target, "Sigue titilandoxx")
     with app.app_context():
-        assert search_fts5.vocabulary("zubiz") == ["zubizarreta"]
-        assert search_fts5.vocabulary("inig") == ["inigo"]
-        assert search_fts5.vocabulary("estropead") == ["estropeado"]
-        assert search_fts5.vocabulary("parpadeand") == ["parpadeando"]
-        assert search_fts5.vocabulary("izub") == ["izubi"]
+        assert "zubizarreta" in search_fts5.vocabulary("zubiz")
+        assert "inigo" in search_fts5.vocabulary("inig")
+        assert "estropeado" in search_fts5.vocabulary("estropead")
+        assert "titilandoxx" in search_fts5.vocabulary("titiland")
+        assert "izubi" in search_fts5.vocabulary("izub")
     with app.app_context(), workflows.atomic():
         db.session.get(Customer, customer).email = "nuevo.correo@example.com"
         db.session.get(Ticket, target).subject = "Mando desconfigurado"
     with app.app_context():
-        assert search_fts5.vocabulary("desconfig") == ["desconfigurado"]
-        assert search_fts5.vocabulary("nuevo") == ["nuevo"]
-        assert search_fts5.expression(search_terms.parse("parpadea")) == '("parpadeando")'
+        assert "desconfigurado" in search_fts5.vocabulary("desconfig")
+        assert "nuevo" in search_fts5.vocabulary("nuevo")
+        assert search_fts5.expression(search_terms.parse("titilan")) == '("titilandoxx")'
