@@ -26,6 +26,7 @@ def narrow(monkeypatch):
 def test_the_ranges_cover_every_block_newest_first(monkeypatch):
     monkeypatch.setattr(search_terms, "BLOCK", 10)
     monkeypatch.setattr(search_terms, "WIDEN", 2)
+    monkeypatch.setattr(search_terms, "FIRST_BLOCKS", 1)
     assert list(search_terms.blocks(95)) == [(9, 9), (7, 8), (3, 6), (0, 2)]
     assert list(search_terms.blocks(5)) == [(0, 0)]
     assert list(search_terms.blocks(0)) == []

@@ -11,11 +11,14 @@ from sqlalchemy import (
     bindparam,
     case,
     column,
+    false,
     func,
     literal_column,
+    or_,
     select,
     table,
     true,
+    union,
 )
 
 from ..extensions import db
@@ -63,32 +66,45 @@ def _scan(fts, terms: list[Term], below: int):
     return select(newest.c.ticket_id, newest.c.doc, newest.c.names).where(*conditions)
 
 
-def _blocks(fts, terms: list[Term], block_lo: int, block_hi: int, hi: int):
-    """The tickets of blocks block_lo..block_hi (ids up to `hi`) that have every term's words,
-    newest first: the block is the GIN indexes' first column, so their entries are read only
-    there."""
-    conditions, _tsquery = _pg_conditions(fts, terms, phrase=False)
-    block = literal_column(f"ticket_fts.ticket_id / {BLOCK}")  # the indexes' own expression
+def _blocks(fts, terms: list[Term], first: int, last: int, hi: int):
+    """The tickets of blocks first..last (ids up to `hi`) that have every term's words, newest
+    first: the block is the GIN indexes' first column, so their entries are read only there.
+    Those whose document has every term come from the document's index alone (no row is read
+    to check them); those where a term is only part of the subject or customer, from the
+    trigram index (only its few rows are checked)."""
+    found = fts.alias("found")
+    block = literal_column(f"found.ticket_id / {BLOCK}")  # the indexes' own expression
+    where = [block.between(bindparam("fts_block_lo", first), bindparam("fts_block_hi", last)),
+             found.c.ticket_id <= bindparam("fts_hi", hi)]
+    words = [found.c.doc.op("@@")(_pg_tsquery(term, index, phrase=False))
+             for index, term in enumerate(terms)]
+    ids = select(found.c.ticket_id).where(*where, *words)
+    likes = [found.c.names.like(_like(term, index))
+             for index, term in enumerate(terms) if term.partial]
+    if likes:
+        conditions, _tsquery = _pg_conditions(found, terms, phrase=False)
+        ids = union(ids, select(found.c.ticket_id).where(*where, or_(*likes), *conditions))
     return (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
-            .where(block.between(bindparam("fts_block_lo", block_lo),
-                                 bindparam("fts_block_hi", block_hi)),
-                   fts.c.ticket_id <= bindparam("fts_hi", hi), *conditions)
-            .order_by(fts.c.ticket_id.desc()))
+            .where(fts.c.ticket_id.in_(ids)).order_by(fts.c.ticket_id.desc()))
 
 
 def _checked(window, terms: list[Term]):
     """Each ticket of `window`, whether it holds the phrases too (`hit`), and the rank of those
-    that do. The window carries each row's document (a TOAST pointer, read only when checked
-    or ranked) and has its own limit, so the planner cannot move the phrase check ahead of
-    it."""
-    checks = [window.c.doc.op("@@")(_pg_tsquery(term, index))
-              | window.c.names.like(_like(term, index))
+    that do. The window carries each row's document as a TOAST pointer and has its own limit,
+    so the planner cannot move the phrase check ahead of it; each document is then read once
+    (`|| ''`, behind OFFSET 0 so the planner keeps it a step of its own) for both the check and
+    the rank."""
+    rows = select(window.c.ticket_id, window.c.names,
+                  window.c.doc.op("||")(literal_column("''::tsvector")).label("doc")
+                  ).offset(0).subquery("read")
+    checks = [rows.c.doc.op("@@")(_pg_tsquery(term, index))
+              | (rows.c.names.like(_like(term, index)) if term.partial else false())
               for index, term in enumerate(terms) if term.phrase]
     hit = and_(*checks) if checks else true()
-    _conditions, tsquery = _pg_conditions(window, terms, phrase=True)
-    rank = case((hit, -func.ts_rank_cd(window.c.doc, tsquery)), else_=None)
-    return select(window.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
-        window.c.ticket_id.desc())
+    _conditions, tsquery = _pg_conditions(rows, terms, phrase=True)
+    rank = case((hit, -func.ts_rank_cd(rows.c.doc, tsquery)), else_=None)
+    return select(rows.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
+        rows.c.ticket_id.desc())
 
 
 def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
@@ -128,7 +144,10 @@ def _pg_conditions(fts, terms: list[Term], *, phrase: bool = True):
     for index, term in enumerate(terms):
         one = _pg_tsquery(term, index, phrase=phrase)
         tsquery = one if tsquery is None else tsquery.op("&&")(one)
-        conditions.append(fts.c.doc.op("@@")(one) | fts.c.names.like(_like(term, index)))
+        condition = fts.c.doc.op("@@")(one)
+        if term.partial:
+            condition = condition | fts.c.names.like(_like(term, index))
+        conditions.append(condition)
     return conditions, tsquery
 
 

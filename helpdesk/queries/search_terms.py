@@ -16,7 +16,7 @@ _WORD = re.compile(r"\w+")
 #: handful of statements. Its GIN indexes lead with `ticket_id / BLOCK` (migration
 #: e2fts0spd015): the entries of a range's words are read only where its blocks are.
 BLOCK = 4096
-FIRST_BLOCKS = 1
+FIRST_BLOCKS = 4
 WIDEN = 4
 
 
@@ -31,6 +31,12 @@ class Term:
     @property
     def phrase(self) -> bool:
         return len(self.words) > 1
+
+    @property
+    def partial(self) -> bool:
+        """Also matched as typed inside the subject or customer (a word's part, an e-mail); not
+        a quoted phrase of several words, which is matched as words."""
+        return " " not in self.raw
 
 
 def parse(query: str) -> list[Term]:
