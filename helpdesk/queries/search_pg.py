@@ -159,7 +159,7 @@ def snippet_rows(ticket_ids: list[int], terms: list[Term], open_: str, close: st
     for index, term in enumerate(terms):
         one = _pg_tsquery(term, index)
         tsquery = one if tsquery is None else tsquery.op("||")(one)
-    options = f"StartSel={open_}, StopSel={close}, MaxWords=24, MinWords=8, MaxFragments=2"
+    options = f"StartSel={open_}, StopSel={close}, MaxWords=24, MinWords=8"
     headline = func.ts_headline(literal_column("'hd_es'::regconfig"), fts.c.body, tsquery,
                                 bindparam("fts_options", options))
     stmt = select(fts.c.ticket_id, headline).where(fts.c.ticket_id.in_(ticket_ids))
