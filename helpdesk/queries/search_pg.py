@@ -39,14 +39,10 @@ def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
     blocks through the GIN indexes, newest first. A phrase is checked (the one step that reads
     each document) only on the newest PHRASE_CANDIDATES x cap tickets that have all its words."""
     fts = _pg_table()
-    top = db.session.scalar(select(func.max(fts.c.ticket_id))) or 0
     phrases = any(term.phrase for term in terms)
     found: list[tuple[int, float]] = []
     budget = PHRASE_CANDIDATES * cap
-    hi = top - SCAN_ROWS
-    steps = [_scan(fts, terms, hi)] + [_blocks(fts, terms, first, last, hi)
-                                       for first, last in blocks(hi)]
-    for step in steps:
+    for step in _steps(fts, terms):
         limit = budget if phrases else cap - len(found)
         rows = db.session.execute(_checked(step.limit(limit).subquery("window"), terms)).all()
         found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
@@ -56,11 +52,19 @@ def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
     return found[:cap]
 
 
-def _scan(fts, terms: list[Term], below: int):
-    """The newest tickets (ids above `below`) that have every term's words, in id order: a walk
-    of the primary key backwards, stopping at the limit."""
+def _steps(fts, terms: list[Term]):
+    """The statements of a search, newest tickets first: the scan, then each range of blocks
+    (the newest id is looked up only when the scan was not enough)."""
+    yield _scan(fts, terms)
+    hi = (db.session.scalar(select(func.max(fts.c.ticket_id))) or 0) - SCAN_ROWS
+    for first, last in blocks(hi):
+        yield _blocks(fts, terms, first, last, hi)
+
+
+def _scan(fts, terms: list[Term]):
+    """The newest SCAN_ROWS tickets that have every term's words, in id order: a walk of the
+    primary key backwards, stopping at the limit."""
     newest = (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
-              .where(fts.c.ticket_id > bindparam("fts_lo", below))
               .order_by(fts.c.ticket_id.desc()).limit(SCAN_ROWS).subquery("newest"))
     conditions, _tsquery = _pg_conditions(newest, terms, phrase=False)
     return select(newest.c.ticket_id, newest.c.doc, newest.c.names).where(*conditions)
