@@ -206,7 +206,7 @@ def _without_search_gin(pg: bool):
     with db.engine.begin() as conn:
         definitions = conn.exec_driver_sql(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ticket_fts' "
-            "AND indexdef LIKE '%USING gin%'").all()
+            "AND indexdef ~ 'USING gin'").all()
         for name, _definition in definitions:
             conn.exec_driver_sql(f"DROP INDEX {name}")
     try:
