@@ -17,6 +17,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     true,
     union,
 )
@@ -27,11 +28,14 @@ from .search_terms import BLOCK, Term, blocks
 #: A phrase is first narrowed by its words (answered by the GIN index alone), newest first, to
 #: this many tickets per cap; only those are read to check the words' order.
 PHRASE_CANDIDATES = 4
-#: The newest SCAN_ROWS tickets are read in id order, each document checked, stopping at the
-#: cap: a word in most tickets is answered there, after a few hundred rows (through the GIN
+#: For words, the newest SCAN_ROWS tickets are read in id order, each document checked, stopping
+#: at the cap: a word in most tickets is answered there, after a few hundred rows (through the GIN
 #: index, its entries would be read for every ticket that has it). Older tickets are found
 #: through the GIN indexes, a range of blocks at a time (`search_terms.blocks`).
 SCAN_ROWS = 600
+#: A phrase's first range of blocks: finding its candidates reads no document, so a wider first
+#: range costs little and saves a statement (its candidates are checked newest first anyway).
+PHRASE_FIRST_BLOCKS = 8
 
 
 def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
@@ -42,23 +46,38 @@ def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
     phrases = any(term.phrase for term in terms)
     found: list[tuple[int, float]] = []
     budget = PHRASE_CANDIDATES * cap
-    for step in _steps(fts, terms):
-        limit = budget if phrases else cap - len(found)
-        rows = db.session.execute(_checked(step.limit(limit).subquery("window"), terms)).all()
-        found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
-        budget -= len(rows)
+    for kind, step in _steps(fts, terms):
+        if phrases and kind == "blocks":  # the candidates' ids first: no document read
+            ids = list(db.session.scalars(step.order_by(step.selected_columns[0].desc())
+                                          .limit(budget)))
+            budget -= len(ids)
+            if ids:
+                found += db.session.execute(_phrase_hits(fts, ids, terms, cap - len(found)))
+        else:
+            window = select(fts.c.ticket_id, fts.c.doc, fts.c.names).where(
+                fts.c.ticket_id.in_(step)) if kind == "blocks" else step
+            limit = budget if phrases else cap - len(found)
+            window = window.order_by(fts.c.ticket_id.desc()) if kind == "blocks" else window
+            rows = db.session.execute(_checked(window.limit(limit).subquery("window"),
+                                               terms)).all()
+            found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
+            budget -= len(rows)
         if len(found) >= cap or (phrases and budget <= 0):
             break
     return found[:cap]
 
 
 def _steps(fts, terms: list[Term]):
-    """The statements of a search, newest tickets first: the scan, then each range of blocks
-    (the newest id is looked up only when the scan was not enough)."""
-    yield _scan(fts, terms)
-    hi = (db.session.scalar(select(func.max(fts.c.ticket_id))) or 0) - SCAN_ROWS
-    for first, last in blocks(hi):
-        yield _blocks(fts, terms, first, last, hi)
+    """The statements of a search, newest tickets first: the scan (not for a phrase, which is
+    rarely in most tickets: its words would be checked in 600 documents for nothing), then each
+    range of blocks (the newest id is looked up only when the scan was not enough)."""
+    scanned, size = 0, PHRASE_FIRST_BLOCKS
+    if not any(term.phrase for term in terms):
+        yield "scan", _scan(fts, terms)
+        scanned, size = SCAN_ROWS, None
+    hi = (db.session.scalar(select(func.max(fts.c.ticket_id))) or 0) - scanned
+    for first, last in blocks(hi, size):
+        yield "blocks", _blocks(fts, terms, first, last, hi)
 
 
 def _scan(fts, terms: list[Term]):
@@ -71,8 +90,8 @@ def _scan(fts, terms: list[Term]):
 
 
 def _blocks(fts, terms: list[Term], first: int, last: int, hi: int):
-    """The tickets of blocks first..last (ids up to `hi`) that have every term's words, newest
-    first: the block is the GIN indexes' first column, so their entries are read only there.
+    """The ids of the tickets of blocks first..last (ids up to `hi`) that have every term's
+    words: the block is the GIN indexes' first column, so their entries are read only there.
     Those whose document has every term come from the document's index alone (no row is read
     to check them); those where a term is only part of the subject or customer, from the
     trigram index (only its few rows are checked)."""
@@ -88,27 +107,48 @@ def _blocks(fts, terms: list[Term], first: int, last: int, hi: int):
     if likes:
         conditions, _tsquery = _pg_conditions(found, terms, phrase=False)
         ids = union(ids, select(found.c.ticket_id).where(*where, or_(*likes), *conditions))
-    return (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
-            .where(fts.c.ticket_id.in_(ids)).order_by(fts.c.ticket_id.desc()))
+    return ids
 
 
 def _checked(window, terms: list[Term]):
     """Each ticket of `window`, whether it holds the phrases too (`hit`), and the rank of those
     that do. The window carries each row's document as a TOAST pointer and has its own limit,
-    so the planner cannot move the phrase check ahead of it; each document is then read once
-    (`|| ''`, behind OFFSET 0 so the planner keeps it a step of its own) for both the check and
-    the rank."""
-    rows = select(window.c.ticket_id, window.c.names,
-                  window.c.doc.op("||")(literal_column("''::tsvector")).label("doc")
-                  ).offset(0).subquery("read")
+    so the planner cannot move the phrase check ahead of it."""
+    rows = _read(select(window.c.ticket_id, window.c.names, window.c.doc))
+    hit, rank = _hit_rank(rows, terms)
+    return select(rows.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
+        rows.c.ticket_id.desc())
+
+
+def _phrase_hits(fts, ids: list[int], terms: list[Term], want: int):
+    """(ticket_id, rank) of the newest `want` of the candidates `ids` that hold the phrases:
+    read newest first, stopping there (each candidate's document is read only until then)."""
+    rows = _read(select(fts.c.ticket_id, fts.c.names, fts.c.doc)
+                 .where(text("ticket_fts.ticket_id = ANY(:fts_candidates)")
+                        .bindparams(fts_candidates=ids))
+                 .order_by(fts.c.ticket_id.desc()))
+    hit, rank = _hit_rank(rows, terms)
+    return (select(rows.c.ticket_id, rank).where(hit)
+            .order_by(rows.c.ticket_id.desc()).limit(want))
+
+
+def _read(rows):
+    """`rows` with each document read once (`|| ''`, behind OFFSET 0 so the planner keeps it a
+    step of its own, in the rows' order) for both the phrase check and the rank."""
+    ticket_id, names, doc = rows.selected_columns
+    return (rows.with_only_columns(ticket_id, names,
+                                   doc.op("||")(literal_column("''::tsvector")).label("doc"))
+            .offset(0).subquery("read"))
+
+
+def _hit_rank(rows, terms: list[Term]):
+    """Whether a row holds every phrase, and its rank (for those that do)."""
     checks = [rows.c.doc.op("@@")(_pg_tsquery(term, index))
               | (rows.c.names.like(_like(term, index)) if term.partial else false())
               for index, term in enumerate(terms) if term.phrase]
     hit = and_(*checks) if checks else true()
     _conditions, tsquery = _pg_conditions(rows, terms, phrase=True)
-    rank = case((hit, -func.ts_rank_cd(rows.c.doc, tsquery)), else_=None)
-    return select(rows.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
-        rows.c.ticket_id.desc())
+    return hit, case((hit, -func.ts_rank_cd(rows.c.doc, tsquery)), else_=None)
 
 
 def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):

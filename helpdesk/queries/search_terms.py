@@ -57,10 +57,10 @@ def fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def blocks(hi: int):
+def blocks(hi: int, size: int | None = None):
     """Ranges [first, last] of blocks of ids, newest first, from the block of id `hi` down to
-    block 0, each WIDEN times wider than the last."""
-    last, size = hi // BLOCK, FIRST_BLOCKS
+    block 0: `size` blocks (FIRST_BLOCKS), then each range WIDEN times wider than the last."""
+    last, size = hi // BLOCK, size or FIRST_BLOCKS
     while hi > 0 and last >= 0:
         first = max(0, last - size + 1)
         yield first, last
