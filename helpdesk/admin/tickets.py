@@ -253,17 +253,14 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Full-text search (`queries.ticket_search`): the rows join the matches and, unless
-        the viewer sorts by a column (or the search matches too many to rank), come in order
-        of relevance."""
+        the viewer sorts by a column, come in order of relevance."""
         matches = queries.ticket_search(search)
         g.search_rank = None
         if matches is None:  # punctuation only: nothing can match it
             return query.where(false()), count_query, joins, count_joins
-        if matches.ranked is not None:
-            query = query.join(matches.ranked, matches.ranked.c.ticket_id == Ticket.id)
-            g.search_rank = matches.ranked.c.rank
-        else:  # a word nearly every ticket has: the queue's own order
-            query = query.where(matches.include(Ticket.id))
+        ranked = matches.ranked
+        query = query.join(ranked, ranked.c.ticket_id == Ticket.id)
+        g.search_rank = ranked.c.rank
         if count_query is not None:
             count_query = count_query.where(Ticket.id.in_(matches.ids))
         return query, count_query, joins, count_joins

@@ -120,8 +120,8 @@ def _capped_count(*conditions, cap: int):
 
 
 def ticket_search(query: str):
-    """The search box: the tickets whose subject, customer or thread match `query`, ranked
-    when not too many (`search.Matches`), or None when there is nothing to search for."""
+    """The search box: the newest tickets whose subject, customer or thread match `query`,
+    ranked (`search.Matches`), or None when there is nothing to search for."""
     return search.matches(query)
 
 

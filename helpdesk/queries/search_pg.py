@@ -1,0 +1,212 @@
+"""Full-text search on PostgreSQL: `ticket_fts` holds a weighted tsvector per ticket in two
+configurations (`hd_es`, `hd_en`: unaccent, then the Spanish or English stemmer) and the subject
++ customer in lower-case unaccented form (trigram index, for partial words). Both GIN indexes
+lead with the ticket's block of ids (migration e2fts0spd015), so one range of ids is cheap."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    case,
+    column,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    union,
+)
+
+from ..extensions import db
+from .search_terms import BLOCK, Term, blocks
+
+#: A phrase is first narrowed by its words (answered by the GIN index alone), newest first, to
+#: this many tickets per cap; only those are read to check the words' order.
+PHRASE_CANDIDATES = 4
+#: For words, the newest SCAN_ROWS tickets are read in id order, each document checked, stopping
+#: at the cap: a word in most tickets is answered there, after a few hundred rows (through the GIN
+#: index, its entries would be read for every ticket that has it). Older tickets are found
+#: through the GIN indexes, a range of blocks at a time (`search_terms.blocks`).
+SCAN_ROWS = 600
+#: A phrase's first range of blocks: finding its candidates reads no document, so a wider first
+#: range costs little and saves a statement (its candidates are checked newest first anyway).
+PHRASE_FIRST_BLOCKS = 8
+
+
+def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
+    """The newest `cap` matches, ranked: the newest SCAN_ROWS tickets in order, then ranges of
+    blocks through the GIN indexes, newest first. A phrase is checked (the one step that reads
+    each document) only on the newest PHRASE_CANDIDATES x cap tickets that have all its words."""
+    fts = _pg_table()
+    phrases = any(term.phrase for term in terms)
+    found: list[tuple[int, float]] = []
+    budget = PHRASE_CANDIDATES * cap
+    for kind, step in _steps(fts, terms):
+        if phrases and kind == "blocks":  # the candidates' ids first: no document read
+            ids = list(db.session.scalars(step.order_by(step.selected_columns[0].desc())
+                                          .limit(budget)))
+            budget -= len(ids)
+            if ids:
+                found += db.session.execute(_phrase_hits(fts, ids, terms, cap - len(found)))
+        else:
+            window = select(fts.c.ticket_id, fts.c.doc, fts.c.names).where(
+                fts.c.ticket_id.in_(step)) if kind == "blocks" else step
+            limit = budget if phrases else cap - len(found)
+            window = window.order_by(fts.c.ticket_id.desc()) if kind == "blocks" else window
+            rows = db.session.execute(_checked(window.limit(limit).subquery("window"),
+                                               terms)).all()
+            found += [(ticket_id, rank) for ticket_id, hit, rank in rows if hit]
+            budget -= len(rows)
+        if len(found) >= cap or (phrases and budget <= 0):
+            break
+    return found[:cap]
+
+
+def _steps(fts, terms: list[Term]):
+    """The statements of a search, newest tickets first: the scan (not for a phrase, which is
+    rarely in most tickets: its words would be checked in 600 documents for nothing), then each
+    range of blocks (the newest id is looked up only when the scan was not enough)."""
+    scanned, size = 0, PHRASE_FIRST_BLOCKS
+    if not any(term.phrase for term in terms):
+        yield "scan", _scan(fts, terms)
+        scanned, size = SCAN_ROWS, None
+    hi = (db.session.scalar(select(func.max(fts.c.ticket_id))) or 0) - scanned
+    for first, last in blocks(hi, size):
+        yield "blocks", _blocks(fts, terms, first, last, hi)
+
+
+def _scan(fts, terms: list[Term]):
+    """The newest SCAN_ROWS tickets that have every term's words, in id order: a walk of the
+    primary key backwards, stopping at the limit."""
+    newest = (select(fts.c.ticket_id, fts.c.doc, fts.c.names)
+              .order_by(fts.c.ticket_id.desc()).limit(SCAN_ROWS).subquery("newest"))
+    conditions, _tsquery = _pg_conditions(newest, terms, phrase=False)
+    return select(newest.c.ticket_id, newest.c.doc, newest.c.names).where(*conditions)
+
+
+def _blocks(fts, terms: list[Term], first: int, last: int, hi: int):
+    """The ids of the tickets of blocks first..last (ids up to `hi`) that have every term's
+    words: the block is the GIN indexes' first column, so their entries are read only there.
+    Those whose document has every term come from the document's index alone (no row is read
+    to check them); those where a term is only part of the subject or customer, from the
+    trigram index (only its few rows are checked)."""
+    found = fts.alias("found")
+    block = literal_column(f"found.ticket_id / {BLOCK}")  # the indexes' own expression
+    where = [block.between(bindparam("fts_block_lo", first), bindparam("fts_block_hi", last)),
+             found.c.ticket_id <= bindparam("fts_hi", hi)]
+    words = [found.c.doc.op("@@")(_pg_tsquery(term, index, phrase=False))
+             for index, term in enumerate(terms)]
+    ids = select(found.c.ticket_id).where(*where, *words)
+    likes = [found.c.names.like(_like(term, index))
+             for index, term in enumerate(terms) if term.partial]
+    if likes:
+        conditions, _tsquery = _pg_conditions(found, terms, phrase=False)
+        ids = union(ids, select(found.c.ticket_id).where(*where, or_(*likes), *conditions))
+    return ids
+
+
+def _checked(window, terms: list[Term]):
+    """Each ticket of `window`, whether it holds the phrases too (`hit`), and the rank of those
+    that do. The window carries each row's document as a TOAST pointer and has its own limit,
+    so the planner cannot move the phrase check ahead of it."""
+    rows = _read(select(window.c.ticket_id, window.c.names, window.c.doc))
+    hit, rank = _hit_rank(rows, terms)
+    return select(rows.c.ticket_id, hit.label("hit"), rank.label("rank")).order_by(
+        rows.c.ticket_id.desc())
+
+
+def _phrase_hits(fts, ids: list[int], terms: list[Term], want: int):
+    """(ticket_id, rank) of the newest `want` of the candidates `ids` that hold the phrases:
+    read newest first, stopping there (each candidate's document is read only until then)."""
+    rows = _read(select(fts.c.ticket_id, fts.c.names, fts.c.doc)
+                 .where(text("ticket_fts.ticket_id = ANY(:fts_candidates)")
+                        .bindparams(fts_candidates=ids))
+                 .order_by(fts.c.ticket_id.desc()))
+    hit, rank = _hit_rank(rows, terms)
+    return (select(rows.c.ticket_id, rank).where(hit)
+            .order_by(rows.c.ticket_id.desc()).limit(want))
+
+
+def _read(rows):
+    """`rows` with each document read once (`|| ''`, behind OFFSET 0 so the planner keeps it a
+    step of its own, in the rows' order) for both the phrase check and the rank."""
+    ticket_id, names, doc = rows.selected_columns
+    return (rows.with_only_columns(ticket_id, names,
+                                   doc.op("||")(literal_column("''::tsvector")).label("doc"))
+            .offset(0).subquery("read"))
+
+
+def _hit_rank(rows, terms: list[Term]):
+    """Whether a row holds every phrase, and its rank (for those that do)."""
+    checks = [rows.c.doc.op("@@")(_pg_tsquery(term, index))
+              | (rows.c.names.like(_like(term, index)) if term.partial else false())
+              for index, term in enumerate(terms) if term.phrase]
+    hit = and_(*checks) if checks else true()
+    _conditions, tsquery = _pg_conditions(rows, terms, phrase=True)
+    return hit, case((hit, -func.ts_rank_cd(rows.c.doc, tsquery)), else_=None)
+
+
+def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
+    """One term's tsquery in both configurations: a phrase in either (OR), or a word also as
+    prefix in either (OR). `phrase=False` gives a phrase's words in any order, required in
+    *both* (AND): a document holding the phrase has both configurations' lexemes, and the AND
+    lets the GIN index skip through a word that is frequent in one of them (Spanish "el" is
+    not an English stop word) instead of reading all of its entries."""
+    value = bindparam(f"fts_{index}", " ".join(term.words) if term.phrase else term.words[0])
+    queries = []
+    for config in ("hd_es", "hd_en"):
+        cfg = literal_column(f"'{config}'::regconfig")
+        if term.phrase:
+            build = func.phraseto_tsquery if phrase else func.plainto_tsquery
+            queries.append(build(cfg, value))
+        else:
+            queries.append(func.to_tsquery(cfg, func.quote_literal(value).op("||")(":*")))
+    joint = "&&" if term.phrase and not phrase else "||"
+    return queries[0].op(joint)(queries[1])
+
+
+def _pg_table():
+    return table("ticket_fts", column("ticket_id", Integer), column("doc"), column("names"))
+
+
+def _like(term: Term, index: int):
+    """`%raw%` on the subject + customer column (lower-case, unaccented): partial words."""
+    raw = term.raw.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    partial = func.lower(func.unaccent(bindparam(f"fts_raw_{index}", raw)))
+    return literal_column("'%'").op("||")(partial).op("||")(literal_column("'%'"))
+
+
+def _pg_conditions(fts, terms: list[Term], *, phrase: bool = True):
+    """Each term's condition (the tsquery, or a partial word in subject or customer) and the
+    whole tsquery, for ranking."""
+    conditions, tsquery = [], None
+    for index, term in enumerate(terms):
+        one = _pg_tsquery(term, index, phrase=phrase)
+        tsquery = one if tsquery is None else tsquery.op("&&")(one)
+        condition = fts.c.doc.op("@@")(one)
+        if term.partial:
+            condition = condition | fts.c.names.like(_like(term, index))
+        conditions.append(condition)
+    return conditions, tsquery
+
+
+def snippet_rows(ticket_ids: list[int], terms: list[Term], open_: str, close: str):
+    """(ticket_id, excerpt) of each ticket: ts_headline over its thread, hits between the
+    markers."""
+    fts = table("ticket_fts", column("ticket_id", Integer), column("body"), column("names"))
+    tsquery = None
+    for index, term in enumerate(terms):
+        one = _pg_tsquery(term, index)
+        tsquery = one if tsquery is None else tsquery.op("||")(one)
+    options = f"StartSel={open_}, StopSel={close}, MaxWords=24, MinWords=8"
+    headline = func.ts_headline(literal_column("'hd_es'::regconfig"), fts.c.body, tsquery,
+                                bindparam("fts_options", options))
+    stmt = select(fts.c.ticket_id, headline).where(fts.c.ticket_id.in_(ticket_ids))
+    return db.session.execute(stmt)
+
+
