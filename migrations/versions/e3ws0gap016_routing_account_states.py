@@ -5,7 +5,7 @@ billing state (al_dia, pago_pendiente, …), picked from the known codes. Both o
 any), as every other condition.
 
 Revision ID: e3ws0gap016
-Revises: d2re90700009
+Revises: e2fts0spd015
 Create Date: 2026-11-30 13:15:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e3ws0gap016'
-down_revision = 'd2re90700009'
+down_revision = 'e2fts0spd015'
 branch_labels = None
 depends_on = None
 
