@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_admin import AdminIndexView, expose
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -55,11 +55,39 @@ def _enum_arg(args, name: str, enum, errors: list):
     return raw
 
 
+#: How each panel language writes a day in the Informes date fields: plain text fields, so the
+#: browser's own locale (mm/dd/yyyy in an English Chromium) never decides. ISO is always read.
+DAY_FORMATS = {"es": "%d/%m/%Y", "en": "%Y-%m-%d"}
+ISO_DAY = "%Y-%m-%d"
+
+
+def day_format() -> str:
+    """The viewer's panel language's day format (strftime)."""
+    return DAY_FORMATS.get(str(get_locale() or "").split("_")[0], ISO_DAY)
+
+
+def day_input(day: date) -> str:
+    """A day as the date fields show it, in the panel language's format."""
+    return day.strftime(day_format())
+
+
+def day_hint() -> str:
+    """The date fields' format, in words of the viewer's language (dd/mm/aaaa, yyyy-mm-dd)."""
+    words = {"%d": _("dd"), "%m": _("mm"), "%Y": _("aaaa")}
+    hint = day_format()
+    for code, word in words.items():
+        hint = hint.replace(code, word)
+    return hint
+
+
 def _parse_date(raw: str):
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None
+    raw = raw.strip()
+    for fmt in dict.fromkeys((ISO_DAY, day_format())):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    return None
 
 
 def parse_filters(args, user) -> metrics.Filters:
@@ -79,7 +107,8 @@ def parse_filters(args, user) -> metrics.Filters:
         start, end = _parse_date(args.get("from", "")), _parse_date(args.get("to", ""))
         if start is None or end is None or start > end \
                 or (end - start).days >= metrics.MAX_DAYS:
-            errors.append(_("Fechas no válidas: indique desde y hasta (como mucho un año)."))
+            errors.append(_("Fechas no válidas: indique desde y hasta como %(hint)s "
+                            "(como mucho un año).", hint=day_hint()))
             period = "30d"
             first, last = metrics.period_days(period, today)
         else:
@@ -180,7 +209,7 @@ class ReportsView(StaffPage):
             labels={m.value: m.label for m in (*Priority, *Channel)},
             priorities=list(Priority), channels=list(Channel),
             may_refresh=current_user.role >= Role.SUPERVISOR,
-            charts=charts.for_page(fig, f))
+            charts=charts.for_page(fig, f), day_input=day_input, day_hint=day_hint())
 
     def _choices(self):
         teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name)).all()
