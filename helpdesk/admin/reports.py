@@ -190,10 +190,7 @@ class ReportsView(StaffPage):
     read_roles = ALL_STAFF
 
     def _figures(self, f):
-        return {"response": metrics.response(f), "resolution": metrics.resolution(f),
-                "satisfaction": metrics.satisfaction(f), "agents": metrics.productivity(f),
-                "escalations": metrics.escalations(f), "backlog": metrics.backlog(f),
-                "status_labels": {s.value: s.label for s in TicketStatus}}
+        return metrics.figures(f) | {"status_labels": {s.value: s.label for s in TicketStatus}}
 
     @expose("/")
     def index(self):

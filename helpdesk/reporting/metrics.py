@@ -513,3 +513,29 @@ def productivity(f: Filters) -> list[dict]:
             "open": user.open_tickets if user else 0, "capacity": user.capacity if user else 0,
         })
     return out
+
+
+def figures(f: Filters) -> dict:
+    """Every figure of the page for these filters (cached per report tables' generation)."""
+    from dataclasses import replace
+
+    from . import cache
+
+    def compute():
+        return {"response": response(f), "resolution": resolution(f),
+                "satisfaction": satisfaction(f), "agents": productivity(f),
+                "escalations": escalations(f), "backlog": backlog(f)}
+
+    fig = cache.cached(("figures", replace(f, errors=())), compute)
+    return fig | {"agents": live_load(fig["agents"])}
+
+
+def live_load(rows: list[dict]) -> list[dict]:
+    """The productivity rows with each agent's open load and capacity as they are now (the
+    rest of the figures may come from the cache)."""
+    ids = [row["id"] for row in rows]
+    load = {uid: (n, cap) for uid, n, cap in db.session.execute(
+        select(User.id, User.open_tickets, User.capacity).where(User.id.in_(ids)))} \
+        if ids else {}
+    return [row | dict(zip(("open", "capacity"), load.get(row["id"], (0, 0)), strict=True))
+            for row in rows]

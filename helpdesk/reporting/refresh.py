@@ -51,7 +51,7 @@ from ..models import (
 )
 from ..queries.base import OPEN_STATES
 from ..queries.reports import epoch, local_day, sketch_agg, sketch_bucket
-from . import business
+from . import business, cache
 
 CHUNK = 2000
 CELL_CHUNK = 2000
@@ -314,6 +314,7 @@ def run_chunks(ids: list[int], progress: Callable[[int, int], None] | None = Non
         except Exception:
             db.session.rollback()
             raise
+        cache.changed()
         done += len(chunk)
         _still_alive()
         if progress:
@@ -353,6 +354,7 @@ def rebuild_all(progress: Callable[[int, int], None] | None = None) -> int:
     except Exception:
         db.session.rollback()
         raise
+    cache.changed()
     return db.session.scalar(select(func.count()).select_from(ReportTicket))
 
 
@@ -474,6 +476,7 @@ def snapshot_backlog(now: datetime) -> None:
     except Exception:
         db.session.rollback()
         raise
+    cache.changed()
 
 
 def finalise_yesterday(now: datetime, tz_name: str) -> int:
