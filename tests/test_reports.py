@@ -24,7 +24,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
-from helpdesk.reporting import csvout, metrics, refresh, sketch
+from helpdesk.reporting import cache, csvout, metrics, refresh, sketch
 
 from .reports_data import MADRID_END, MADRID_START, UTC_END, UTC_START, seed
 
@@ -696,6 +696,10 @@ def test_charts_are_drawn_once_per_figures_and_language(app, world, login_as):
     assert drawn.misses == 4 and drawn.hits == 0
     assert client.get(f"/admin/reports/?{QS}").get_data(as_text=True).count("<svg") == \
         first.count("<svg") >= 4
+    assert charts._drawn.cache_info() == drawn  # the same page again: from the page cache
+    with app.app_context():
+        cache.changed()  # a refresh: the page is built again, the same figures' charts kept
+    assert client.get(f"/admin/reports/?{QS}").get_data(as_text=True).count("<svg") >= 4
     assert charts._drawn.cache_info().hits == 4  # same figures: not drawn again
     other = client.get(f"/admin/reports/?{QS}&team={world['teams'][1]}")
     assert other.status_code == 200 and charts._drawn.cache_info().misses > 4

@@ -6,12 +6,22 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Response, abort, flash, jsonify, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_admin import AdminIndexView, expose
 from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from .. import queries, rules, workflows
@@ -19,7 +29,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Availability, Category, Channel, Priority, Role, Team, TicketStatus, User
 from ..redirects import safe_next
-from ..reporting import charts, csvout, metrics, refresh
+from ..reporting import cache, charts, csvout, metrics, refresh
 from ..reporting.runs import job_progress, refresh_now
 from .base import ALL_STAFF, StaffPage, StaffView
 
@@ -200,13 +210,25 @@ class ReportsView(StaffPage):
         fig = self._figures(f)
         state = refresh.load_state()
         return self.render(
-            "helpdesk/reports.html", f=fig, filters=f, args=request.args,
-            duration=_duration, share=_share, choices=self._choices(),
+            "helpdesk/reports.html", filters=f, args=request.args, choices=self._choices(),
             refreshed_at=_when(state.get("refreshed_at")), periods=metrics.PERIODS,
-            labels={m.value: m.label for m in (*Priority, *Channel)},
             priorities=list(Priority), channels=list(Channel),
             may_refresh=current_user.role >= Role.SUPERVISOR,
-            charts=charts.for_page(fig, f), day_input=day_input, day_hint=day_hint())
+            day_input=day_input, day_hint=day_hint(), figures_html=self._figures_html(f, fig))
+
+    def _figures_html(self, f, fig) -> Markup:
+        """The figures' tables and charts, rendered once per generation of the report tables,
+        filters, query string (the export links), language and agents' open load."""
+        def render():
+            return Markup(render_template(
+                "helpdesk/reports_figures.html", f=fig, args=request.args, duration=_duration,
+                share=_share, labels={m.value: m.label for m in (*Priority, *Channel)},
+                charts=charts.for_page(fig, f)))
+
+        load = tuple((row["id"], row["open"], row["capacity"]) for row in fig["agents"])
+        what = ("page", replace(f, errors=()), sorted(request.args.items(multi=True)),
+                str(get_locale()), load)
+        return cache.cached(what, render)
 
     def _choices(self):
         teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name)).all()

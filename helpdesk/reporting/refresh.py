@@ -51,7 +51,7 @@ from ..models import (
 )
 from ..queries.base import OPEN_STATES
 from ..queries.reports import epoch, local_day, sketch_agg, sketch_bucket
-from . import business, cache
+from . import business, cache, swap
 
 CHUNK = 2000
 CELL_CHUNK = 2000
@@ -184,9 +184,12 @@ def _ones(cond):
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
 
-def _cube_select(cube, where):
-    """SELECT (…columns of `cube`…) of the facts that `where` picks, grouped per cell."""
-    fact = SOURCE[cube]
+def _cube_select(cube, where, fact=None):
+    """SELECT (…columns of `cube`…) of the facts that `where` picks, grouped per cell.
+
+    :param fact: the facts to read (default: the cube's source table; a rebuild's new twin)
+    """
+    fact = SOURCE[cube] if fact is None else fact
     dims = [fact.day, fact.cell, fact.team_id, fact.category_id, fact.agent_id, fact.priority,
             fact.channel]
     names = ["day", "cell", "team_id", "category_id", "agent_id", "priority", "channel"]
@@ -333,6 +336,8 @@ def rebuild_all(progress: Callable[[int, int], None] | None = None) -> int:
     total = _max_id(Ticket.id)
     steps = len(FACTS) + len(CUBES)
     everything = lambda col: literal(True)  # noqa: E731
+    if db.engine.dialect.name == "postgresql":
+        return _rebuild_swapped(everything, total, steps, progress)
     try:
         for model in (*FACTS, *CUBES):
             db.session.execute(delete(model))
@@ -350,6 +355,29 @@ def rebuild_all(progress: Callable[[int, int], None] | None = None) -> int:
             _still_alive()
             if progress:
                 progress(total * step // steps, total)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    cache.changed()
+    return db.session.scalar(select(func.count()).select_from(ReportTicket))
+
+
+def _rebuild_swapped(everything, total: int, steps: int, progress) -> int:
+    """rebuild_all on PostgreSQL: new tables filled, indexed and swapped in (`swap`)."""
+    done = [0]
+
+    def step():
+        _still_alive()
+        done[0] += 1
+        if progress:
+            progress(total * done[0] // steps, total)
+
+    facts = {model: (list(_COLUMNS[model]), _ROWS[model](everything)) for model in FACTS}
+    cubes = {cube: (lambda aliases, cube=cube: _cube_select(cube, [], aliases[SOURCE[cube]]))
+             for cube in CUBES}
+    try:
+        swap.rebuild(facts, cubes, _still_alive, step)
         db.session.commit()
     except Exception:
         db.session.rollback()
