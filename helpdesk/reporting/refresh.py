@@ -77,11 +77,12 @@ def replace_facts(ids) -> None:
     for kind, cube in enumerate(CUBES):
         cells.note(kind, SOURCE[cube], cond)
     cells.settle()
-    for kind, cube in enumerate(CUBES):
-        db.session.execute(delete(cube).where(cells.touched(cube, kind)))
-        names, stmt = _cube_select(cube, [cells.touched(SOURCE[cube], kind)])
-        table = cube.__table__
-        db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
+    with cells.looked_up():
+        for kind, cube in enumerate(CUBES):
+            db.session.execute(delete(cube).where(cells.touched(cube, kind)))
+            names, stmt = _cube_select(cube, [cells.touched(SOURCE[cube], kind)])
+            table = cube.__table__
+            db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
 
 
 def _insert_facts(cond) -> None:
