@@ -35,7 +35,7 @@ from ..models import (
     Ticket,
 )
 from ..queries.base import OPEN_STATES
-from . import business, cache, cells, swap
+from . import business, cache, cells, delta, swap
 from .facts import _COLUMNS, _ROWS, CUBES, FACTS, SOURCE, _cube_select, service_zone
 
 CHUNK = 2000
@@ -69,16 +69,22 @@ def replace_facts(ids) -> None:
         return
     cond = _condition(ids)
     cells.start()
+    delta.start()
     for kind, cube in enumerate(CUBES):
         cells.note(kind, SOURCE[cube], cond)
+    delta.note(cond, -1)
     for model in FACTS:
         db.session.execute(delete(model).where(cond(model.ticket_id)))
     _insert_facts(cond)
+    delta.note(cond, 1)
     for kind, cube in enumerate(CUBES):
         cells.note(kind, SOURCE[cube], cond)
     cells.settle()
     with cells.looked_up():
         for kind, cube in enumerate(CUBES):
+            if cube in delta.CUBES:
+                delta.apply(kind)
+                continue
             db.session.execute(delete(cube).where(cells.touched(cube, kind)))
             names, stmt = _cube_select(cube, [cells.touched(SOURCE[cube], kind)])
             table = cube.__table__
