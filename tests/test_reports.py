@@ -24,7 +24,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
-from helpdesk.reporting import cache, csvout, metrics, refresh, sketch
+from helpdesk.reporting import cache, csvout, metrics, refresh, sections, sketch
 
 from .reports_data import MADRID_END, MADRID_START, UTC_END, UTC_START, seed
 
@@ -139,7 +139,7 @@ def _same(f, name, value):
 def _figures(f):
     return {"response": metrics.response(f), "resolution": metrics.resolution(f),
             "satisfaction": metrics.satisfaction(f), "agents": metrics.productivity(f),
-            "escalations": metrics.escalations(f)}
+            "escalations": sections.escalations(f)}
 
 
 @pytest.mark.parametrize(("tz", "start", "end"), [("Europe/Madrid", MADRID_START, MADRID_END),
@@ -275,7 +275,7 @@ def test_backlog_is_todays_open_tickets_per_status(app, world, login_as):
         today = rules.utcnow().astimezone(ZoneInfo("Europe/Madrid")).date()
         f = metrics.Filters(period="today", first=today, last=today,
                             tz=ZoneInfo("Europe/Madrid"))
-        [row] = metrics.backlog(f)
+        [row] = sections.backlog(f)
         want = dict(_sql("""SELECT status, COUNT(*) FROM tickets
                             WHERE status IN ('new', 'open', 'pending') GROUP BY status"""))
         assert {k: row[k] for k in ("new", "open", "pending")} == {
@@ -625,7 +625,7 @@ def test_the_demo_fills_the_report_tables_at_seed_time(app, login_as):
         today = rules.utcnow().astimezone(ZoneInfo(supervisor.timezone)).date()
         f = metrics.Filters(period="30d", first=today - timedelta(days=29), last=today,
                             tz=ZoneInfo(supervisor.timezone))
-        days = metrics.backlog(f)
+        days = sections.backlog(f)
         assert sum(1 for d in days if d["open"]) >= 29  # every day of the chart has a value
         answered = metrics.response(f)["all"]["count"]
     page = login_as(supervisor.id).get("/admin/reports/").get_data(as_text=True)

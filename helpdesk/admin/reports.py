@@ -29,7 +29,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Availability, Category, Channel, Priority, Role, Team, TicketStatus, User
 from ..redirects import safe_next
-from ..reporting import cache, charts, csvout, metrics, refresh
+from ..reporting import cache, charts, csvout, metrics, refresh, sections
 from ..reporting.runs import job_progress, refresh_now
 from .base import ALL_STAFF, StaffPage, StaffView
 
@@ -171,8 +171,8 @@ def _tables(fig) -> dict:
                    [[r["name"], r["assigned"], r["replies"], r["notes"], r["resolved"],
                      _seconds(r["first_response"]), _seconds(r["resolution"]), _ratio(r["sla"]),
                      _ratio(r["csat"]), r["open"], r["capacity"]] for r in fig["agents"]]),
-        "backlog": ((_("Día"), *(TicketStatus(s).label for s in metrics.BACKLOG_STATES)),
-                    [[r["day"].isoformat(), *(r[s] for s in metrics.BACKLOG_STATES)]
+        "backlog": ((_("Día"), *(TicketStatus(s).label for s in sections.BACKLOG_STATES)),
+                    [[r["day"].isoformat(), *(r[s] for s in sections.BACKLOG_STATES)]
                      for r in fig["backlog"]]),
         "escalations": ((_("Motivo"), _("Escalados")),
                         [list(r) for r in fig["escalations"]["by_reason"]]),
@@ -200,7 +200,7 @@ class ReportsView(StaffPage):
     read_roles = ALL_STAFF
 
     def _figures(self, f):
-        return metrics.figures(f) | {"status_labels": {s.value: s.label for s in TicketStatus}}
+        return sections.figures(f) | {"status_labels": {s.value: s.label for s in TicketStatus}}
 
     @expose("/")
     def index(self):
