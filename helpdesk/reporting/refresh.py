@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ..extensions import db, get_redis
 from ..models import (
     ReportBacklog,
+    ReportRating,
     ReportTicket,
     SatisfactionRating,
     Setting,
@@ -206,12 +207,16 @@ def _max_id(column) -> int:
 
 
 def changed_ticket_ids(state: dict) -> list[int]:
-    """Tickets changed since the last run: updated_at (indexed), new ratings (by id)."""
+    """Tickets changed since the last run: updated_at (indexed), new ratings (by id). Of the
+    ratings just below the last run's mark (ID_OVERLAP), only those missing from the facts
+    (committed late) are taken: re-reading all of them doubled a refresh of 1,000 tickets."""
     since = datetime.fromisoformat(state["updated_since"]) - OVERLAP
     ids = set(db.session.scalars(select(Ticket.id).where(Ticket.updated_at >= since)))
-    after = state.get("rating_id", 0) - ID_OVERLAP
-    ids.update(db.session.scalars(select(SatisfactionRating.ticket_id)
-                                  .where(SatisfactionRating.id > after)))
+    mark = state.get("rating_id", 0)
+    s = SatisfactionRating
+    known = select(ReportRating.rating_id).where(ReportRating.rating_id == s.id).exists()
+    ids.update(db.session.scalars(select(s.ticket_id).where(
+        (s.id > mark) | ((s.id > mark - ID_OVERLAP) & ~known))))
     return sorted(ids)
 
 
