@@ -71,7 +71,8 @@ def apply(kind: int) -> None:
     touched = cells.touched(cube, kind)
     current = select(*(getattr(cube, c) for c in (*DIMS, *COUNTS))).where(touched)
     db.session.execute(insert(DELTA).from_select([*DIMS, *COUNTS], current))
-    db.session.execute(delete(cube).where(touched))
+    db.session.execute(delete(cube).where(touched),
+                       execution_options={"synchronize_session": False})
     dims = [DELTA.c[d] for d in DIMS]
     sums = [func.sum(DELTA.c[c]) for c in COUNTS]
     merged = select(*dims, *sums).group_by(*dims).having(sums[0] + sums[1] > literal(0))

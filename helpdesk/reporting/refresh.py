@@ -47,6 +47,8 @@ STATE_KEY = "reports.state"
 OVERLAP = timedelta(minutes=10)
 ID_OVERLAP = 1000
 LOCK_TTL = 120
+#: Report rows are never loaded as objects: an ORM DELETE need not send their keys back.
+_UNSYNCED = {"synchronize_session": False}
 _held = None  # the lock of the run in progress (one per process: jobs run one at a time)
 
 
@@ -75,7 +77,8 @@ def replace_facts(ids) -> None:
         cells.note(kind, SOURCE[cube], cond)
     delta.note(cond, -1)
     for model in FACTS:
-        db.session.execute(delete(model).where(cond(model.ticket_id)))
+        db.session.execute(delete(model).where(cond(model.ticket_id)),
+                           execution_options=_UNSYNCED)
     _insert_facts(cond)
     delta.note(cond, 1)
     for kind, cube in enumerate(CUBES):
@@ -86,7 +89,8 @@ def replace_facts(ids) -> None:
             if cube in delta.CUBES:
                 delta.apply(kind)
                 continue
-            db.session.execute(delete(cube).where(cells.touched(cube, kind)))
+            db.session.execute(delete(cube).where(cells.touched(cube, kind)),
+                               execution_options=_UNSYNCED)
             names, stmt = _cube_select(cube, [cells.touched(SOURCE[cube], kind)])
             table = cube.__table__
             db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
@@ -213,10 +217,11 @@ def changed_ticket_ids(state: dict) -> list[int]:
     since = datetime.fromisoformat(state["updated_since"]) - OVERLAP
     ids = set(db.session.scalars(select(Ticket.id).where(Ticket.updated_at >= since)))
     mark = state.get("rating_id", 0)
-    s = SatisfactionRating
-    known = select(ReportRating.rating_id).where(ReportRating.rating_id == s.id).exists()
+    s, r = SatisfactionRating, ReportRating
+    known = select(r.rating_id).where(r.ticket_id == s.ticket_id, r.rating_id == s.id).exists()
+    ids.update(db.session.scalars(select(s.ticket_id).where(s.id > mark)))  # by the key
     ids.update(db.session.scalars(select(s.ticket_id).where(
-        (s.id > mark) | ((s.id > mark - ID_OVERLAP) & ~known))))
+        s.id > mark - ID_OVERLAP, s.id <= mark, ~known)))
     return sorted(ids)
 
 
