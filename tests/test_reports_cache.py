@@ -57,3 +57,21 @@ def test_without_redis_the_page_computes(app, world, login_as, monkeypatch):  # 
     client = login_as(world["supervisor"])
     page = client.get(f"/admin/reports/?{QS}").get_data(as_text=True)
     assert _answered(page) > 0
+
+
+def test_after_a_refresh_job_the_default_view_is_already_computed(app, world, login_as,  # noqa: F811
+                                                                 run_jobs, monkeypatch):
+    from helpdesk.reporting import metrics, runs
+
+    client = login_as(world["supervisor"])
+    with app.app_context():
+        runs.refresh_now()
+    run_jobs("reports")  # the refresh, then the supervisors' default view into the cache
+
+    def not_again(f):
+        raise AssertionError("computed again: the warmed figures were not used")
+
+    for name in ("response", "resolution", "satisfaction", "productivity"):
+        monkeypatch.setattr(metrics, name, not_again)
+    page = client.get("/admin/reports/")
+    assert page.status_code == 200 and "respondidos" in page.get_data(as_text=True)

@@ -108,10 +108,10 @@ def parse_filters(args, user) -> metrics.Filters:
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
     today = rules.utcnow().astimezone(tz).date()
-    period = args.get("period", "30d")
+    period = args.get("period", metrics.DEFAULT_PERIOD)
     if period not in metrics.PERIODS:
         errors.append(_("Periodo desconocido."))
-        period = "30d"
+        period = metrics.DEFAULT_PERIOD
     first, last = metrics.period_days(period, today)
     if period == "custom":
         start, end = _parse_date(args.get("from", "")), _parse_date(args.get("to", ""))
@@ -119,7 +119,7 @@ def parse_filters(args, user) -> metrics.Filters:
                 or (end - start).days >= metrics.MAX_DAYS:
             errors.append(_("Fechas no válidas: indique desde y hasta como %(hint)s "
                             "(como mucho un año).", hint=day_hint()))
-            period = "30d"
+            period = metrics.DEFAULT_PERIOD
             first, last = metrics.period_days(period, today)
         else:
             first, last = start, end

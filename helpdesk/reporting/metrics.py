@@ -39,6 +39,8 @@ from ..models import (
 from . import cube
 
 PERIODS = ("today", "7d", "30d", "this_month", "last_month", "custom")
+#: What the page shows when nothing is asked.
+DEFAULT_PERIOD = "30d"
 MAX_DAYS = 366
 
 
