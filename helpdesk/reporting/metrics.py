@@ -328,13 +328,15 @@ _GROUPED_BY = {
 }
 
 
-def frame(model, f: Filters) -> cube.Frame:
-    """The cube's rows of the period and filters (read once per request)."""
+def frame(model, f: Filters) -> cube.Frame | cube.Sums:
+    """The cube's rows of the period and filters (read once per request); the cubes without
+    sketches are summed per grouping in SQL."""
     memo = g.setdefault("report_frames", {})
     if (model, f) not in memo:
         measures, sketched = _MEASURES[model]
         dims = _GROUPED_BY[model]
-        memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched)
+        memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched) \
+            if sketched else cube.Sums(model, _cube_where(model, f), measures)
     return memo[(model, f)]
 
 
