@@ -1,12 +1,13 @@
 """Fill the report tables: each changed ticket's facts, then the day cubes' cells they touch.
 
 A ticket's facts (the ticket row, its resolution rounds, ratings, staff messages and
-escalations) are deleted and inserted again from the raw rows by set-based INSERT … SELECT;
-then every cube cell (day × team × category × agent × priority × channel) that held one of
-the old facts or holds one of the new is recomputed from the facts, in the same transaction.
-So a run is idempotent, and a run killed halfway leaves the previous figures whole: never half
-of a day. A full rebuild is one transaction. One Redis lock serialises refreshes and rebuilds:
-a second run at the same time returns at once.
+escalations; their SELECTs in `facts`) are deleted and inserted again from the raw rows by
+set-based INSERT … SELECT; then every cube cell (day × team × category × agent × priority ×
+channel) that held one of the old facts or holds one of the new (`cells`) is recomputed from
+the facts, or, for plain counts, by differences (`delta`), in the same transaction. So a run
+is idempotent, and a run killed halfway leaves the previous figures whole: never half of a
+day. A full rebuild is one transaction (on PostgreSQL new tables swapped in: `swap`). One Redis
+lock serialises refreshes and rebuilds: a second run at the same time returns at once.
 """
 
 from __future__ import annotations
