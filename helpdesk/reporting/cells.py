@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    union_all,
 )
 
 from ..extensions import db
@@ -34,27 +35,44 @@ CELLS = Table(NAME, MetaData(), Column("kind", SmallInteger), Column("day", Date
               Column("cell", String(CELL_LENGTH)), prefixes=["TEMPORARY"])
 
 
-def start() -> None:
-    """An empty table of touched cells for this transaction (created once per connection);
-    no JIT compilation for the rest of the transaction."""
+def temporary(name: str, columns: str) -> None:
+    """Create a temporary table if this connection has none yet (on PostgreSQL emptied at
+    each commit)."""
     postgres = db.engine.dialect.name == "postgresql"
-    db.session.execute(text(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {NAME} (kind SMALLINT NOT NULL, "
-        f"day DATE NOT NULL, cell VARCHAR({CELL_LENGTH}) NOT NULL)"
-        + (" ON COMMIT DELETE ROWS" if postgres else "")))
-    db.session.execute(delete(CELLS))
-    if postgres:  # small statements the planner costs high: compiling them took 70 ms each
-        db.session.execute(text("SET LOCAL jit = off"))
+    db.session.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({columns})"
+                            + (" ON COMMIT DELETE ROWS" if postgres else "")))
 
 
-def note(kind: int, fact, cond) -> None:
-    """Add the (day, cell) pairs that the facts of some tickets sit in.
+def settings(**values: str) -> None:
+    """SET LOCAL some settings in one statement (PostgreSQL; 'DEFAULT': the session's)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    parts = [f"set_config('{name}', (SELECT reset_val FROM pg_settings WHERE name = "
+             f"'{name}'), true)" if value == "DEFAULT" else f"set_config('{name}', '{value}', true)"
+             for name, value in values.items()]
+    db.session.execute(text("SELECT " + ", ".join(parts)))
 
-    :param kind: which cube the pairs are for (its position in `facts.CUBES`)
+
+def start() -> None:
+    """An empty table of touched cells for this transaction; no JIT compilation for the rest
+    of the transaction (small statements the planner costs high: 70 ms of compiling each)."""
+    temporary(NAME, f"kind SMALLINT NOT NULL, day DATE NOT NULL, "
+                    f"cell VARCHAR({CELL_LENGTH}) NOT NULL")
+    if db.engine.dialect.name == "postgresql":
+        settings(jit="off")  # the table is empty: emptied at the last commit
+    else:
+        db.session.execute(delete(CELLS))
+
+
+def note(facts: dict, cond) -> None:
+    """Add the (day, cell) pairs that the facts of some tickets sit in, in one statement.
+
+    :param facts: {kind: fact model}, kind being the cube's position in `facts.CUBES`
     :param cond: the tickets, as a function of a ticket id column
     """
-    pairs = select(literal(kind), fact.day, fact.cell).where(cond(fact.ticket_id)).distinct()
-    db.session.execute(insert(CELLS).from_select(["kind", "day", "cell"], pairs))
+    pairs = [select(literal(kind), fact.day, fact.cell).where(cond(fact.ticket_id)).distinct()
+             for kind, fact in facts.items()]
+    db.session.execute(insert(CELLS).from_select(["kind", "day", "cell"], union_all(*pairs)))
 
 
 def settle() -> None:
@@ -69,17 +87,11 @@ def looked_up():
     """Within the block, PostgreSQL joins the noted pairs to a (day, cell) index by nested
     loops only: estimating a semi-join on two columns, it guessed every row would match and
     merged the whole index instead (12 s for the activity cube at 1M, not 50 ms)."""
-    postgres = db.engine.dialect.name == "postgresql"
-    settings = ("enable_mergejoin", "enable_hashjoin")
-    if postgres:
-        for name in settings:
-            db.session.execute(text(f"SET LOCAL {name} = off"))
+    settings(enable_mergejoin="off", enable_hashjoin="off")
     try:
         yield
     finally:
-        if postgres:
-            for name in settings:
-                db.session.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+        settings(enable_mergejoin="DEFAULT", enable_hashjoin="DEFAULT")
 
 
 def touched(model, kind: int):

@@ -23,7 +23,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
 )
 
 from ..extensions import db
@@ -45,12 +44,9 @@ CUBES = {ReportActivityDay: ReportActivity}
 
 def start() -> None:
     """An empty difference table for this transaction."""
-    postgres = db.engine.dialect.name == "postgresql"
-    db.session.execute(text(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {NAME} (day DATE, cell VARCHAR({CELL_LENGTH}), "
-        "team_id INTEGER, category_id INTEGER, agent_id INTEGER, priority VARCHAR(20), "
-        "channel VARCHAR(20), replies INTEGER, notes INTEGER)"
-        + (" ON COMMIT DELETE ROWS" if postgres else "")))
+    cells.temporary(NAME, f"day DATE, cell VARCHAR({CELL_LENGTH}), team_id INTEGER, "
+                          "category_id INTEGER, agent_id INTEGER, priority VARCHAR(20), "
+                          "channel VARCHAR(20), replies INTEGER, notes INTEGER")
     db.session.execute(delete(DELTA))
 
 

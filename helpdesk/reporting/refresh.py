@@ -74,16 +74,15 @@ def replace_facts(ids) -> None:
     cond = _condition(ids)
     cells.start()
     delta.start()
-    for kind, cube in enumerate(CUBES):
-        cells.note(kind, SOURCE[cube], cond)
+    sources = {kind: SOURCE[cube] for kind, cube in enumerate(CUBES)}
+    cells.note(sources, cond)
     delta.note(cond, -1)
     for model in FACTS:
         db.session.execute(delete(model).where(cond(model.ticket_id)),
                            execution_options=_UNSYNCED)
     _insert_facts(cond)
     delta.note(cond, 1)
-    for kind, cube in enumerate(CUBES):
-        cells.note(kind, SOURCE[cube], cond)
+    cells.note(sources, cond)
     cells.settle()
     with cells.looked_up():
         for kind, cube in enumerate(CUBES):
