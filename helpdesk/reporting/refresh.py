@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -31,6 +32,7 @@ from ..extensions import db, get_redis
 from ..models import (
     ReportBacklog,
     ReportRating,
+    ReportRound,
     ReportTicket,
     SatisfactionRating,
     Setting,
@@ -166,6 +168,19 @@ def rebuild_all(progress: Callable[[int, int], None] | None = None) -> int:
     return db.session.scalar(select(func.count()).select_from(ReportTicket))
 
 
+#: Facts a refresh reads per (day, cell), written in that order by a full rebuild: a touched
+#: cell's facts then share a page or two of the heap instead of ~25 scattered ones (the activity
+#: facts are read per ticket: `delta`).
+CLUSTERED = (ReportTicket, ReportRound, ReportRating)
+
+
+def _clustered(model, rows):
+    if model not in CLUSTERED:
+        return rows
+    day = _COLUMNS[model].index("day") + 1
+    return rows.order_by(text(str(day)), text(str(day + 1)))  # the SELECT's day, cell
+
+
 def _rebuild_swapped(everything, total: int, steps: int, progress) -> int:
     """rebuild_all on PostgreSQL: new tables filled, indexed and swapped in (`swap`)."""
     done = [0]
@@ -176,7 +191,8 @@ def _rebuild_swapped(everything, total: int, steps: int, progress) -> int:
         if progress:
             progress(total * done[0] // steps, total)
 
-    facts = {model: (list(_COLUMNS[model]), _ROWS[model](everything)) for model in FACTS}
+    facts = {model: (list(_COLUMNS[model]), _clustered(model, _ROWS[model](everything)))
+             for model in FACTS}
     cubes = {cube: (lambda aliases, cube=cube: _cube_select(cube, [], aliases[SOURCE[cube]]))
              for cube in CUBES}
     try:
