@@ -9,8 +9,6 @@ did (16.8 s for 1,000 tickets at 1M).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from sqlalchemy import (
     Column,
     Date,
@@ -54,12 +52,18 @@ def settings(**values: str) -> None:
 
 
 def start() -> None:
-    """An empty table of touched cells for this transaction; no JIT compilation for the rest
-    of the transaction (small statements the planner costs high: 70 ms of compiling each)."""
+    """An empty table of touched cells for this transaction, and for the rest of it (on
+    PostgreSQL) joins by nested loops over indexes only, and no JIT compilation.
+
+    A refresh joins a few thousand ids or (day, cell) pairs to big tables. Estimating a
+    semi-join on two columns, PostgreSQL guessed every fact would match and merged the whole
+    (day, cell) index (12 s for the activity cube at 1M, not 50 ms); joining 1,000 escalation
+    ids to tickets it merged 100,000 rows of the tickets' key. And it costs these small
+    statements high enough to compile them: 70 ms each."""
     temporary(NAME, f"kind SMALLINT NOT NULL, day DATE NOT NULL, "
                     f"cell VARCHAR({CELL_LENGTH}) NOT NULL")
-    if db.engine.dialect.name == "postgresql":
-        settings(jit="off")  # the table is empty: emptied at the last commit
+    if db.engine.dialect.name == "postgresql":  # the table is empty: emptied at the last commit
+        settings(enable_mergejoin="off", enable_hashjoin="off", jit="off")
     else:
         db.session.execute(delete(CELLS))
 
@@ -80,18 +84,6 @@ def settle() -> None:
     until asked)."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text(f"ANALYZE {NAME}"))
-
-
-@contextmanager
-def looked_up():
-    """Within the block, PostgreSQL joins the noted pairs to a (day, cell) index by nested
-    loops only: estimating a semi-join on two columns, it guessed every row would match and
-    merged the whole index instead (12 s for the activity cube at 1M, not 50 ms)."""
-    settings(enable_mergejoin="off", enable_hashjoin="off")
-    try:
-        yield
-    finally:
-        settings(enable_mergejoin="DEFAULT", enable_hashjoin="DEFAULT")
 
 
 def touched(model, kind: int):

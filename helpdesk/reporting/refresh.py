@@ -86,16 +86,15 @@ def replace_facts(ids) -> None:
     delta.note(cond, 1)
     cells.note(sources, cond)
     cells.settle()
-    with cells.looked_up():
-        for kind, cube in enumerate(CUBES):
-            if cube in delta.CUBES:
-                delta.apply(kind)
-                continue
-            db.session.execute(delete(cube).where(cells.touched(cube, kind)),
-                               execution_options=_UNSYNCED)
-            names, stmt = _cube_select(cube, [cells.touched(SOURCE[cube], kind)])
-            table = cube.__table__
-            db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
+    for kind, cube in enumerate(CUBES):
+        if cube in delta.CUBES:
+            delta.apply(kind)
+            continue
+        db.session.execute(delete(cube).where(cells.touched(cube, kind)),
+                           execution_options=_UNSYNCED)
+        names, stmt = _cube_select(cube, [cells.touched(SOURCE[cube], kind)])
+        table = cube.__table__
+        db.session.execute(insert(table).from_select([table.c[n] for n in names], stmt))
 
 
 def _insert_facts(cond) -> None:
