@@ -42,12 +42,10 @@ def temporary(name: str, columns: str) -> None:
 
 
 def settings(**values: str) -> None:
-    """SET LOCAL some settings in one statement (PostgreSQL; 'DEFAULT': the session's)."""
+    """SET LOCAL some settings, in one statement (PostgreSQL)."""
     if db.engine.dialect.name != "postgresql":
         return
-    parts = [f"set_config('{name}', (SELECT reset_val FROM pg_settings WHERE name = "
-             f"'{name}'), true)" if value == "DEFAULT" else f"set_config('{name}', '{value}', true)"
-             for name, value in values.items()]
+    parts = [f"set_config('{name}', '{value}', true)" for name, value in values.items()]
     db.session.execute(text("SELECT " + ", ".join(parts)))
 
 
