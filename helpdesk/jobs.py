@@ -107,10 +107,12 @@ def recount_open_tickets() -> int:
 def refresh_reports() -> int:
     """Cron, every 5 minutes (and *Actualizar ahora*): the report facts of every ticket changed
     since the last run; each chunk of tickets commits on its own."""
-    from .reporting import refresh, runs
+    from .reporting import refresh, runs, sections
 
     with current_app.app_context():
-        return refresh.refresh(rules.utcnow(), progress=runs.report_progress) or 0
+        done = refresh.refresh(rules.utcnow(), progress=runs.report_progress) or 0
+        sections.warm(rules.utcnow())  # the supervisors' first view after it: from the cache
+        return done
 
 
 def finalise_reports() -> int:

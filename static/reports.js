@@ -1,5 +1,10 @@
-// Informes: follow the "Actualizar ahora" job until it ends, then reload the figures.
+// Informes: typing a day in Desde/Hasta picks the custom period; follow the "Actualizar ahora"
+// job until it ends, then reload the figures.
 (function () {
+  var period = document.getElementById('f-period');
+  document.querySelectorAll('.hd-day').forEach(function (field) {
+    field.addEventListener('input', function () { if (period) { period.value = 'custom'; } });
+  });
   var form = document.getElementById('report-refresh');
   if (!form || !form.dataset.job) { return; }
   var out = document.getElementById('report-progress');

@@ -24,7 +24,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
-from helpdesk.reporting import csvout, metrics, refresh, sketch
+from helpdesk.reporting import cache, csvout, metrics, refresh, sections, sketch
 
 from .reports_data import MADRID_END, MADRID_START, UTC_END, UTC_START, seed
 
@@ -139,7 +139,7 @@ def _same(f, name, value):
 def _figures(f):
     return {"response": metrics.response(f), "resolution": metrics.resolution(f),
             "satisfaction": metrics.satisfaction(f), "agents": metrics.productivity(f),
-            "escalations": metrics.escalations(f)}
+            "escalations": sections.escalations(f)}
 
 
 @pytest.mark.parametrize(("tz", "start", "end"), [("Europe/Madrid", MADRID_START, MADRID_END),
@@ -275,7 +275,7 @@ def test_backlog_is_todays_open_tickets_per_status(app, world, login_as):
         today = rules.utcnow().astimezone(ZoneInfo("Europe/Madrid")).date()
         f = metrics.Filters(period="today", first=today, last=today,
                             tz=ZoneInfo("Europe/Madrid"))
-        [row] = metrics.backlog(f)
+        [row] = sections.backlog(f)
         want = dict(_sql("""SELECT status, COUNT(*) FROM tickets
                             WHERE status IN ('new', 'open', 'pending') GROUP BY status"""))
         assert {k: row[k] for k in ("new", "open", "pending")} == {
@@ -625,7 +625,7 @@ def test_the_demo_fills_the_report_tables_at_seed_time(app, login_as):
         today = rules.utcnow().astimezone(ZoneInfo(supervisor.timezone)).date()
         f = metrics.Filters(period="30d", first=today - timedelta(days=29), last=today,
                             tz=ZoneInfo(supervisor.timezone))
-        days = metrics.backlog(f)
+        days = sections.backlog(f)
         assert sum(1 for d in days if d["open"]) >= 29  # every day of the chart has a value
         answered = metrics.response(f)["all"]["count"]
     page = login_as(supervisor.id).get("/admin/reports/").get_data(as_text=True)
@@ -696,6 +696,10 @@ def test_charts_are_drawn_once_per_figures_and_language(app, world, login_as):
     assert drawn.misses == 4 and drawn.hits == 0
     assert client.get(f"/admin/reports/?{QS}").get_data(as_text=True).count("<svg") == \
         first.count("<svg") >= 4
+    assert charts._drawn.cache_info() == drawn  # the same page again: from the page cache
+    with app.app_context():
+        cache.changed()  # a refresh: the page is built again, the same figures' charts kept
+    assert client.get(f"/admin/reports/?{QS}").get_data(as_text=True).count("<svg") >= 4
     assert charts._drawn.cache_info().hits == 4  # same figures: not drawn again
     other = client.get(f"/admin/reports/?{QS}&team={world['teams'][1]}")
     assert other.status_code == 200 and charts._drawn.cache_info().misses > 4

@@ -6,12 +6,22 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Response, abort, flash, jsonify, redirect, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_admin import AdminIndexView, expose
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from .. import queries, rules, workflows
@@ -19,7 +29,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..models import Availability, Category, Channel, Priority, Role, Team, TicketStatus, User
 from ..redirects import safe_next
-from ..reporting import charts, csvout, metrics, refresh
+from ..reporting import cache, charts, csvout, metrics, refresh, sections
 from ..reporting.runs import job_progress, refresh_now
 from .base import ALL_STAFF, StaffPage, StaffView
 
@@ -55,11 +65,39 @@ def _enum_arg(args, name: str, enum, errors: list):
     return raw
 
 
+#: How each panel language writes a day in the Informes date fields: plain text fields, so the
+#: browser's own locale (mm/dd/yyyy in an English Chromium) never decides. ISO is always read.
+DAY_FORMATS = {"es": "%d/%m/%Y", "en": "%Y-%m-%d"}
+ISO_DAY = "%Y-%m-%d"
+
+
+def day_format() -> str:
+    """The viewer's panel language's day format (strftime)."""
+    return DAY_FORMATS.get(str(get_locale() or "").split("_")[0], ISO_DAY)
+
+
+def day_input(day: date) -> str:
+    """A day as the date fields show it, in the panel language's format."""
+    return day.strftime(day_format())
+
+
+def day_hint() -> str:
+    """The date fields' format, in words of the viewer's language (dd/mm/aaaa, yyyy-mm-dd)."""
+    words = {"%d": _("dd"), "%m": _("mm"), "%Y": _("aaaa")}
+    hint = day_format()
+    for code, word in words.items():
+        hint = hint.replace(code, word)
+    return hint
+
+
 def _parse_date(raw: str):
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        return None
+    raw = raw.strip()
+    for fmt in dict.fromkeys((ISO_DAY, day_format())):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    return None
 
 
 def parse_filters(args, user) -> metrics.Filters:
@@ -70,17 +108,18 @@ def parse_filters(args, user) -> metrics.Filters:
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
     today = rules.utcnow().astimezone(tz).date()
-    period = args.get("period", "30d")
+    period = args.get("period", metrics.DEFAULT_PERIOD)
     if period not in metrics.PERIODS:
         errors.append(_("Periodo desconocido."))
-        period = "30d"
+        period = metrics.DEFAULT_PERIOD
     first, last = metrics.period_days(period, today)
     if period == "custom":
         start, end = _parse_date(args.get("from", "")), _parse_date(args.get("to", ""))
         if start is None or end is None or start > end \
                 or (end - start).days >= metrics.MAX_DAYS:
-            errors.append(_("Fechas no válidas: indique desde y hasta (como mucho un año)."))
-            period = "30d"
+            errors.append(_("Fechas no válidas: indique desde y hasta como %(hint)s "
+                            "(como mucho un año).", hint=day_hint()))
+            period = metrics.DEFAULT_PERIOD
             first, last = metrics.period_days(period, today)
         else:
             first, last = start, end
@@ -132,8 +171,8 @@ def _tables(fig) -> dict:
                    [[r["name"], r["assigned"], r["replies"], r["notes"], r["resolved"],
                      _seconds(r["first_response"]), _seconds(r["resolution"]), _ratio(r["sla"]),
                      _ratio(r["csat"]), r["open"], r["capacity"]] for r in fig["agents"]]),
-        "backlog": ((_("Día"), *(TicketStatus(s).label for s in metrics.BACKLOG_STATES)),
-                    [[r["day"].isoformat(), *(r[s] for s in metrics.BACKLOG_STATES)]
+        "backlog": ((_("Día"), *(TicketStatus(s).label for s in sections.BACKLOG_STATES)),
+                    [[r["day"].isoformat(), *(r[s] for s in sections.BACKLOG_STATES)]
                      for r in fig["backlog"]]),
         "escalations": ((_("Motivo"), _("Escalados")),
                         [list(r) for r in fig["escalations"]["by_reason"]]),
@@ -161,10 +200,7 @@ class ReportsView(StaffPage):
     read_roles = ALL_STAFF
 
     def _figures(self, f):
-        return {"response": metrics.response(f), "resolution": metrics.resolution(f),
-                "satisfaction": metrics.satisfaction(f), "agents": metrics.productivity(f),
-                "escalations": metrics.escalations(f), "backlog": metrics.backlog(f),
-                "status_labels": {s.value: s.label for s in TicketStatus}}
+        return sections.figures(f) | {"status_labels": {s.value: s.label for s in TicketStatus}}
 
     @expose("/")
     def index(self):
@@ -174,13 +210,25 @@ class ReportsView(StaffPage):
         fig = self._figures(f)
         state = refresh.load_state()
         return self.render(
-            "helpdesk/reports.html", f=fig, filters=f, args=request.args,
-            duration=_duration, share=_share, choices=self._choices(),
+            "helpdesk/reports.html", filters=f, args=request.args, choices=self._choices(),
             refreshed_at=_when(state.get("refreshed_at")), periods=metrics.PERIODS,
-            labels={m.value: m.label for m in (*Priority, *Channel)},
             priorities=list(Priority), channels=list(Channel),
             may_refresh=current_user.role >= Role.SUPERVISOR,
-            charts=charts.for_page(fig, f))
+            day_input=day_input, day_hint=day_hint(), figures_html=self._figures_html(f, fig))
+
+    def _figures_html(self, f, fig) -> Markup:
+        """The figures' tables and charts, rendered once per generation of the report tables,
+        filters, query string (the export links), language and agents' open load."""
+        def render():
+            return Markup(render_template(
+                "helpdesk/reports_figures.html", f=fig, args=request.args, duration=_duration,
+                share=_share, labels={m.value: m.label for m in (*Priority, *Channel)},
+                charts=charts.for_page(fig, f)))
+
+        load = tuple((row["id"], row["open"], row["capacity"]) for row in fig["agents"])
+        what = ("page", replace(f, errors=()), sorted(request.args.items(multi=True)),
+                str(get_locale()), load)
+        return cache.cached(what, render)
 
     def _choices(self):
         teams = db.session.execute(select(Team.id, Team.name).order_by(Team.name)).all()

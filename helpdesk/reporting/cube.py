@@ -119,6 +119,28 @@ class Frame:
         return out
 
 
+class Sums:
+    """A cube without sketches (ratings, staff messages): each grouping summed by the database
+    (a few rows back: one per agent, team or category), not the period's rows read."""
+
+    def __init__(self, cube, conds, measures: tuple[str, ...]):
+        self.cube, self.conds, self.measures = cube, conds, measures
+        self._groups: dict = {}
+
+    def group(self, key: str | None) -> dict:
+        """{group key: {measure: sum, …}} for a dimension column (None: all)."""
+        if key not in self._groups:
+            column = literal("all") if key is None else getattr(self.cube, key)
+            sums = [func.coalesce(func.sum(getattr(self.cube, m)), 0) for m in self.measures]
+            stmt = select(column, func.count(), *sums).where(*self.conds)
+            if key is not None:
+                stmt = stmt.group_by(column)
+            self._groups[key] = {
+                label: {m: float(v) for m, v in zip(self.measures, values, strict=True)}
+                for label, n, *values in db.session.execute(stmt) if n}
+        return self._groups[key]
+
+
 def quantiles(hist) -> tuple[float | None, float | None]:
     """(median, p90) of a histogram, nearest rank."""
     import numpy as np

@@ -24,11 +24,8 @@ from sqlalchemy import Date, case, cast, func, literal, select
 from ..extensions import db
 from ..models import (
     Category,
-    EscalationReason,
     ReportActivity,
     ReportActivityDay,
-    ReportBacklog,
-    ReportEscalation,
     ReportRating,
     ReportRatingDay,
     ReportResolutionDay,
@@ -42,6 +39,8 @@ from ..models import (
 from . import cube
 
 PERIODS = ("today", "7d", "30d", "this_month", "last_month", "custom")
+#: What the page shows when nothing is asked.
+DEFAULT_PERIOD = "30d"
 MAX_DAYS = 366
 
 
@@ -287,53 +286,6 @@ def _facts_productivity(f: Filters) -> list[dict]:
     return out
 
 
-def escalations(f: Filters) -> dict:
-    """Escalations by reason and by target team (few rows: grouped in SQL from the facts)."""
-    e = ReportEscalation
-    counts = db.session.execute(select(e.reason_id, e.to_team_id, func.count())
-                                .where(*_where(e, f, e.created_at))
-                                .group_by(e.reason_id, e.to_team_id)).all()
-    reasons, teams = _names(EscalationReason), _names(Team)
-
-    def count(pick, names):
-        totals: dict = defaultdict(int)
-        for row in counts:
-            totals[names.get(pick(row), "—")] += row[2]
-        return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
-
-    return {"total": sum(row[2] for row in counts), "by_reason": count(lambda r: r[0], reasons),
-            "by_team": count(lambda r: r[1], teams)}
-
-
-BACKLOG_STATES = ("new", "open", "pending")
-
-
-def backlog(f: Filters) -> list[dict]:
-    """Open tickets per status at the end of each of the viewer's days: the day's last
-    hourly snapshot (days without one: None)."""
-    b = ReportBacklog
-    conds = [b.hour >= f.start, b.hour < f.end]
-    if f.team_id is not None:
-        conds.append(b.team_id == f.team_id)
-    if f.teams is not None:
-        conds.append(b.team_id.in_(f.teams))
-    last: dict = {}
-    for (hour,) in db.session.execute(select(b.hour).distinct().where(*conds)):
-        day = hour.astimezone(f.tz).date()
-        if day not in last or hour > last[day]:
-            last[day] = hour
-    counts: dict = defaultdict(lambda: dict.fromkeys(BACKLOG_STATES, 0))
-    if last:
-        day_of = {hour: day for day, hour in last.items()}
-        for hour, status, n in db.session.execute(
-                select(b.hour, b.status, func.sum(b.tickets)).where(
-                    *conds, b.hour.in_(list(day_of))).group_by(b.hour, b.status)):
-            if status in BACKLOG_STATES:
-                counts[day_of[hour]][status] += int(n)
-    return [{"day": d, **counts[d]} if d in last else {"day": d, **dict.fromkeys(
-        BACKLOG_STATES)} for d in f.days()]
-
-
 # --- the day cubes ----------------------------------------------------------------------------
 
 
@@ -376,13 +328,15 @@ _GROUPED_BY = {
 }
 
 
-def frame(model, f: Filters) -> cube.Frame:
-    """The cube's rows of the period and filters (read once per request)."""
+def frame(model, f: Filters) -> cube.Frame | cube.Sums:
+    """The cube's rows of the period and filters (read once per request); the cubes without
+    sketches are summed per grouping in SQL."""
     memo = g.setdefault("report_frames", {})
     if (model, f) not in memo:
         measures, sketched = _MEASURES[model]
         dims = _GROUPED_BY[model]
-        memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched)
+        memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched) \
+            if sketched else cube.Sums(model, _cube_where(model, f), measures)
     return memo[(model, f)]
 
 
@@ -513,3 +467,4 @@ def productivity(f: Filters) -> list[dict]:
             "open": user.open_tickets if user else 0, "capacity": user.capacity if user else 0,
         })
     return out
+
