@@ -44,8 +44,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: Every wait's deadline is this many times its nominal figure: a deadline only says when to give
+#: up on something that should happen, and on a loaded machine (CI runs the two halves side by
+#: side) starting `helpdesk serve` and its children took over 30 s once. Nothing waits longer
+#: when things go well.
+PATIENCE = 3
+
+
 def wait_for(what: str, check, timeout: float, every: float = 0.2):
     """Poll `check()` until it returns something truthy; fail naming `what` at the deadline."""
+    timeout *= PATIENCE
     deadline = time.monotonic() + timeout
     while True:
         result = check()
