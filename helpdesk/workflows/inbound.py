@@ -18,6 +18,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import selectinload
 
 from .. import attachments, backoff, mail, rules
 from ..errors import DomainError
@@ -288,8 +289,9 @@ def _keep(message: Message, row: InboundMail, parsed: Parsed,
     add_participants(message.ticket, parsed.cc, staff)
     for item in parsed.attachments:
         digest, relative = attachments.store(item.data)
-        message.attachments.append(Attachment(
-            filename=attachments.safe_filename(item.filename),
+        # message=…, not message.attachments.append: no SELECT of a collection known empty
+        db.session.add(Attachment(
+            message=message, filename=attachments.safe_filename(item.filename),
             content_type=attachments.sniffed_type(item.data), size=len(item.data),
             storage_path=relative, sha256=digest))
     db.session.flush()
@@ -357,6 +359,8 @@ def mail_acknowledgements(inbound_ids: list[int]) -> Callable[[], None] | None:
     """Outbox handler: send the acknowledgements of the tickets these messages opened, over
     one connection (each with its own fixed Message-ID, so a retry duplicates nothing)."""
     rows = db.session.scalars(select(InboundMail).where(InboundMail.id.in_(inbound_ids))
+                              .options(selectinload(InboundMail.ticket)
+                                       .joinedload(Ticket.customer))
                               .order_by(InboundMail.id)).all()
     mails = [mail.build_acknowledgement(r.ticket, r) for r in rows if r.ticket is not None]
     return partial(mail.deliver_many, mails) if mails else None
