@@ -22,8 +22,10 @@ from helpdesk.models import (
     JobIntent,
     MessageKind,
     Role,
+    Strategy,
     Ticket,
     TicketStatus,
+    User,
 )
 
 from .test_inbound_mail import inbound, simple, tickets
@@ -163,6 +165,22 @@ def test_a_processing_run_routes_its_new_tickets_as_routing_one_would(app, redis
         assert db.session.get(Ticket, single).assignee_id is not None
         assert _trail(single) == mailed_trail
         assert mailed_trail  # routed, assigned, opened: not an empty comparison
+
+
+def test_a_runs_routing_takes_turns_and_stops_at_each_agents_capacity(
+        app, run_jobs, make_team, make_user):
+    """One run, five new tickets, two agents with room for two each: the batch counts its own
+    assignments (round-robin, then full), and the counters the triggers keep agree."""
+    team_id = make_team(strategy=Strategy.ROUND_ROBIN)
+    agents = [make_user(Role.AGENT, teams=[team_id], capacity=2) for _ in range(2)]
+    with app.app_context():  # the only team: routing's fallback
+        store_many([simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
+                           message_id=f"<cap-{n}@correo.example>") for n in range(5)],
+                   source="imap")
+    run_jobs()
+    assert [t.assignee_id for t in tickets(app)] == [*agents, *agents, None]
+    with app.app_context():
+        assert [db.session.get(User, a).open_tickets for a in agents] == [2, 2]
 
 
 def test_routing_that_breaks_leaves_the_mail_processed_and_a_job_to_route_it(

@@ -303,7 +303,8 @@ def open_ticket(row: InboundMail, parsed: Parsed, now: datetime,
         or new_customer(parsed)
     subject = (parsed.subject or "(sin asunto)")[:SUBJECT_MAX]
     ticket = create_ticket(customer, subject, _body(parsed), actor=None, channel=Channel.EMAIL,
-                           now=now, route=route)
+                           now=now, route=route, email_message_id=row.message_id,
+                           quoted=parsed.quoted)
     _keep(ticket.messages[0], row, parsed, staff)
     return ticket
 
@@ -322,8 +323,8 @@ def _keep(message: Message, row: InboundMail, parsed: Parsed,
           staff: frozenset[str] | None = None) -> None:
     """The customer message remembers its Message-ID (replies thread on it) and quoted
     history; CC addresses join the ticket; attachments are stored by content hash."""
-    message.email_message_id = row.message_id
-    message.quoted = parsed.quoted
+    if (message.email_message_id, message.quoted) != (row.message_id, parsed.quoted):
+        message.email_message_id, message.quoted = row.message_id, parsed.quoted  # an answer
     add_participants(message.ticket, parsed.cc, staff)
     for item in parsed.attachments:
         digest, relative = attachments.store(item.data)
