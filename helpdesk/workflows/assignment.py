@@ -96,7 +96,8 @@ def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str,
         agent = held.claim(agent_id) if held else _claim(ticket, agent_id, now)
         if agent is None:
             continue  # someone else filled them up meanwhile: next candidate
-        _hand_over(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}", now=now)
+        _hand_over(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}", now=now,
+                   flush=held is None)  # a batch flushes once, at its end
         return agent_id
     return None
 
@@ -197,7 +198,7 @@ def _claim(ticket: Ticket, agent_id: int, now: datetime) -> User | None:
 
 
 def _hand_over(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str,
-               now: datetime) -> None:
+               now: datetime, flush: bool = True) -> None:
     if ticket.assignee_id is not None and ticket.team_id is not None \
             and (agent is None or agent.id != ticket.assignee_id):
         schedule_waiting(ticket.team_id)  # the previous assignee has room again
@@ -207,7 +208,8 @@ def _hand_over(ticket: Ticket, agent: User | None, *, actor: User | None, reason
     ticket.assignee = agent
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
     set_status(ticket, new_status, actor, reason, now)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     tell_assignee(ticket, agent, actor=actor, reason=reason, now=now)
 
 
@@ -306,4 +308,5 @@ def route_tickets(ticket_ids: list[int]) -> list[int]:
         for (ticket, body), decision in zip(todo, decisions, strict=True):
             if _route(ticket, body, decision, held) is not None:
                 assigned.append(ticket.id)
+    db.session.flush()  # the batch's rows of each table in one statement (or executemany)
     return assigned
