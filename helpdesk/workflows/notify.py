@@ -55,8 +55,8 @@ def tell(user_id: int | None, kind: str, *, ticket: Ticket, actor: User | None,
                           team_id=ticket.team_id if team_id is None else team_id,
                           message=f"{kind}:{detail}", read_at=None if channels.panel else now)
     db.session.add(notice)
-    db.session.flush()
     if channels.email and current_app.config.get("MAIL_SERVER"):
+        db.session.flush()  # the notice's id names the mail (else it goes with the next flush)
         schedule(mail_handler, notice.id, queue="mail", key=f"{kind}-mail:{notice.id}")
     return notice
 

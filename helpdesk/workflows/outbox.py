@@ -64,9 +64,13 @@ def schedule(func: str, *args, key: str, queue: str = "default",
 
 
 def hand_over(intent_id: int, queue: str, now: datetime | None = None) -> None:
-    """Enqueue the intent after this transaction commits (`now`: the sweep's clock, which
-    lets it replace an rq job whose worker stopped beating)."""
-    db.session.info.setdefault(INTENTS, []).append((intent_id, queue, now))
+    """Enqueue the intent after the outer transaction commits (`now`: the sweep's clock, which
+    lets it replace an rq job whose worker stopped beating). Each is tagged with the SAVEPOINT
+    it was scheduled in (None: the outer transaction), so a savepoint rolled back drops its
+    own intents and no others."""
+    session = db.session()
+    session.info.setdefault(INTENTS, []).append(
+        (intent_id, queue, now, session.get_nested_transaction()))
 
 
 def enqueue_intent(intent_id: int, queue: str, now: datetime | None = None) -> bool:
@@ -111,13 +115,36 @@ def _dead(job: Job, now: datetime | None) -> bool:
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session):
-    for intent_id, queue, now in session.info.pop(INTENTS, []):
+    """SQLAlchemy calls this for a released SAVEPOINT too: its intents then belong to the
+    transaction around it (which may still roll back); only the outer commit enqueues."""
+    savepoint = session.get_nested_transaction()  # still the one ending, during the event
+    if savepoint is not None:
+        outer = _enclosing_savepoint(savepoint)
+        session.info[INTENTS] = [(i, q, n, outer if tag is savepoint else tag)
+                                 for i, q, n, tag in session.info.get(INTENTS, [])]
+        return
+    for intent_id, queue, now, _tag in session.info.pop(INTENTS, []):
         enqueue_intent(intent_id, queue, now)
+
+
+def _enclosing_savepoint(savepoint):
+    """The SAVEPOINT around this one, or None when it sits in the outer transaction."""
+    parent = savepoint.parent
+    while parent is not None and not parent.nested:
+        parent = parent.parent
+    return parent
 
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_rollback(session):
-    session.info.pop(INTENTS, None)
+    """A rolled-back SAVEPOINT drops the intents scheduled in it (their rows are gone); the
+    outer transaction's rollback drops them all."""
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        session.info.pop(INTENTS, None)
+        return
+    session.info[INTENTS] = [entry for entry in session.info.get(INTENTS, [])
+                             if entry[3] is not savepoint]
 
 
 #: Outbox handlers by their registered name: what an intent may run. Each takes plain

@@ -42,9 +42,11 @@ from .outbox import schedule
 def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | None,
                   category: Category | None = None, priority: Priority = Priority.NORMAL,
                   channel: Channel = Channel.WEB, now: datetime | None = None,
-                  route: bool = True) -> Ticket:
+                  route: bool = True, email_message_id: str | None = None,
+                  quoted: str | None = None) -> Ticket:
     """Open a ticket with the customer's first message; routing runs as a job after commit
-    (`route=False`: the caller has it routed, as mail's runs do with `route_tickets`)."""
+    (`route=False`: the caller has it routed, as mail's runs do with `route_tickets`). A
+    message that came by mail keeps its Message-ID and quoted history (written with it)."""
     now = now or rules.utcnow()
     subject = clean_text(subject, _("Asunto"), SUBJECT_MAX)
     body = clean_text(body, _("Mensaje"), BODY_MAX)
@@ -55,7 +57,8 @@ def create_ticket(customer: Customer, subject: str, body: str, *, actor: User | 
     )
     apply_targets(ticket)
     ticket.messages.append(
-        Message(kind=MessageKind.CUSTOMER, customer_id=customer.id, body=body, created_at=now)
+        Message(kind=MessageKind.CUSTOMER, customer_id=customer.id, body=body, created_at=now,
+                email_message_id=email_message_id, quoted=quoted)
     )
     db.session.add(ticket)
     db.session.flush()
