@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -115,6 +116,29 @@ class CspWatchingBrowser:
         """The violations seen since the last call."""
         seen, self.csp_violations[:] = list(self.csp_violations), []
         return seen
+
+
+def watched_page(browser):
+    """A new 1366x900 page that records every error answer (a missing favicon aside) and every
+    script error in `page.problems`, for the test to assert empty at its end."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.problems = []
+    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+            and page.problems.append(f"{r.status} {r.request.method} {r.url}"))
+    page.on("pageerror", lambda exc: page.problems.append(f"script error: {exc}"))
+    return page
+
+
+def select2_pick(page, name: str, typed: str, choice: str, scope: str = "form"):
+    """Open the select2 picker of field `name` within `scope`, type, click the result, as a
+    person does."""
+    field = page.locator(f"{scope} [name='{name}']")
+    container = field.locator(
+        "xpath=preceding-sibling::div[contains(@class, 'select2-container')][1]")
+    container.locator("a.select2-choice").click()
+    page.locator(".select2-drop-active:visible input.select2-input").press_sequentially(typed)
+    page.locator(".select2-drop-active:visible .select2-result-selectable",
+                 has_text=re.compile(rf"^\s*{re.escape(choice)}\s*$")).click()
 
 
 @contextmanager

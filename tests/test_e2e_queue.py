@@ -12,7 +12,7 @@ from sqlalchemy import select
 from helpdesk.extensions import db
 from helpdesk.models import AuditEntry, Priority, SavedView, Team, Ticket, TicketStatus, User
 from tests.browser import demo_app as build_demo_app
-from tests.browser import require_chromium
+from tests.browser import require_chromium, watched_page
 
 sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
@@ -27,11 +27,7 @@ def demo_app(tmp_path_factory, redis_url):
 @pytest.fixture
 def page(browser, live_server):
     """A Chromium page that records every error answer and script error."""
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.problems = []
-    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
-            and page.problems.append(f"{r.status} {r.request.method} {r.url}"))
-    page.on("pageerror", lambda exc: page.problems.append(f"script error: {exc}"))
+    page = watched_page(browser)
     yield page
     page.close()
     assert not page.problems, page.problems

@@ -4,15 +4,13 @@ the names follow the panel's language, and Cancel does not look like a delete bu
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
 from helpdesk.extensions import db
 from helpdesk.models import RoutingRule
 from tests.browser import demo_app as build_demo_app
-from tests.browser import require_chromium
+from tests.browser import require_chromium, select2_pick
 
 sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
@@ -24,14 +22,7 @@ def demo_app(tmp_path_factory, redis_url):
 
 
 def pick(page, name: str, typed: str, choice: str):
-    """Open the select2 picker of field `name`, type, click the result, as a person does."""
-    field = page.locator(f"form.admin-form [name='{name}']")
-    container = field.locator(
-        "xpath=preceding-sibling::div[contains(@class, 'select2-container')][1]")
-    container.locator("a.select2-choice").click()
-    page.locator(".select2-drop-active:visible input.select2-input").press_sequentially(typed)
-    page.locator(".select2-drop-active:visible .select2-result-selectable",
-                 has_text=re.compile(rf"^\s*{re.escape(choice)}\s*$")).click()
+    select2_pick(page, name, typed, choice, scope="form.admin-form")
 
 
 def test_a_rule_written_with_the_pickers(live_server, browser, demo_app):

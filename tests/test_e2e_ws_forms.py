@@ -5,7 +5,6 @@ billing state. Any response of 400 or more or a script error fails the test."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlencode
 
 import pytest
@@ -15,7 +14,7 @@ from helpdesk import workflows
 from helpdesk.admin import queue
 from helpdesk.extensions import db
 from helpdesk.models import Category, ResolutionCategory, RoutingRule, Ticket, TicketStatus
-from tests.browser import SHOTS, require_chromium
+from tests.browser import SHOTS, require_chromium, select2_pick, watched_page
 from tests.browser import demo_app as build_demo_app
 
 sync_api = require_chromium()
@@ -31,11 +30,7 @@ def demo_app(tmp_path_factory, redis_url):
 @pytest.fixture
 def page(browser, live_server):
     """A supervisor's Chromium page that records every error answer and script error."""
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.problems = []
-    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
-            and page.problems.append(f"{r.status} {r.request.method} {r.url}"))
-    page.on("pageerror", lambda exc: page.problems.append(f"script error: {exc}"))
+    page = watched_page(browser)
     page.goto(f"{live_server}/login")
     page.fill("#email", "supervisor@demo.bayit")
     page.fill("#password", "demo")
@@ -46,15 +41,7 @@ def page(browser, live_server):
     assert not page.problems, page.problems
 
 
-def pick(page, name: str, typed: str, choice: str, scope: str = "form"):
-    """Open the select2 picker of field `name`, type, click the result, as a person does."""
-    field = page.locator(f"{scope} [name='{name}']")
-    container = field.locator(
-        "xpath=preceding-sibling::div[contains(@class, 'select2-container')][1]")
-    container.locator("a.select2-choice").click()
-    page.locator(".select2-drop-active:visible input.select2-input").press_sequentially(typed)
-    page.locator(".select2-drop-active:visible .select2-result-selectable",
-                 has_text=re.compile(rf"^\s*{re.escape(choice)}\s*$")).click()
+pick = select2_pick
 
 
 def test_bulk_resolve_ticket_by_ticket(page, live_server, demo_app):

@@ -51,6 +51,22 @@ def run_bulk(change):
     return (box[0] if status is None else None), status
 
 
+def submit_dialog(form, ids: list[int], kind: str, change):
+    """A bulk dialog's submission: the form checked, then `change(expected_versions)` in one
+    transaction. (the redirect to the queue, None) when it went through, with its outcome
+    flashed; else (None, the status to answer with the dialog again)."""
+    expected = form.expected_versions(ids) if form.validate() else None
+    if expected is None:
+        flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
+                or _("recarga la página y vuelve a intentarlo.")), "error")
+        return None, 422
+    outcome, status = run_bulk(lambda: change(expected))
+    if outcome is None:
+        return None, status
+    flash_outcome(kind, outcome)
+    return redirect(url_for(".index_view")), None
+
+
 def _done(kind: str, n: int) -> str:
     """What "changed" reads as in each action's answer, in the right plural form."""
     if kind == "take":
@@ -197,20 +213,12 @@ class BulkMixin:
             return redirect(url_for(".index_view"))
         ids, status = [t.id for t in tickets], 200
         if form.is_submitted():
-            expected = form.expected_versions(ids) if form.validate() else None
-            if expected is None:
-                flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
-                        or _("recarga la página y vuelve a intentarlo.")), "error")
-                status = 422
-            else:
-                outcome, status = run_bulk(lambda: change(ids, form.value.data,
-                                                          actor=current_user,
-                                                          expected_versions=expected))
-                if outcome is not None:
-                    flash_outcome(kind, outcome)
-                    return redirect(url_for(".index_view"))
-                db.session.expire_all()
-                tickets = visible_tickets(ids)
+            response, status = submit_dialog(form, ids, kind, lambda expected: change(
+                ids, form.value.data, actor=current_user, expected_versions=expected))
+            if response is not None:
+                return response
+            db.session.expire_all()
+            tickets = visible_tickets(ids)
         if status != 422 or not form.version.data:
             form.version.data = ids_arg(t.version for t in tickets)
         return self.render("helpdesk/tickets/bulk.html", form=form, tickets=tickets,
@@ -232,23 +240,17 @@ class BulkMixin:
         form.resolution.choices = resolution_choices(tickets)
         ids, status = [t.id for t in tickets], 200
         if form.is_submitted():
-            expected = form.expected_versions(ids) if form.validate() else None
-            if expected is None:
-                flash(_("Revisa el formulario: %(errors)s", errors=_form_errors(form)
-                        or _("recarga la página y vuelve a intentarlo.")), "error")
-                status = 422
-            else:
-                row_id = rules.parse_id(form.resolution.data)
-                outcome, status = run_bulk(lambda: workflows.resolve_tickets(
+            row_id = rules.parse_id(form.resolution.data)
+            response, status = submit_dialog(form, ids, "resolve", lambda expected: (
+                workflows.resolve_tickets(
                     ids, actor=current_user, solved=form.solved.data,
                     resolution=db.session.get(ResolutionCategory, row_id) if row_id else None,
                     notes=form.notes.data, ask_confirmation=form.ask_confirmation(),
-                    expected_versions=expected))
-                if outcome is not None:
-                    flash_outcome("resolve", outcome)
-                    return redirect(url_for(".index_view"))
-                db.session.expire_all()
-                tickets = visible_tickets(ids)
+                    expected_versions=expected)))
+            if response is not None:
+                return response
+            db.session.expire_all()
+            tickets = visible_tickets(ids)
         if status not in (400, 422) or not form.version.data:
             form.version.data = ids_arg(t.version for t in tickets)
         return self.render("helpdesk/tickets/resolve_bulk.html", form=form, tickets=tickets,
