@@ -5,14 +5,18 @@ On PostgreSQL the query returns one row: each column of the period's cube rows a
 and the sketches concatenated into one bytea, so no Python object is made per cube row;
 SQLite returns rows. The arrays need no ORDER BY to line up: the aggregates of one query level
 are advanced together, row by row, over the same input (an ORDER BY per aggregate made
-PostgreSQL 15 sort the rows once per column: 157 ms instead of 35 ms at 1M)."""
+PostgreSQL 15 sort the rows once per column: 157 ms instead of 35 ms at 1M).
+
+numpy is imported with this module, when the app starts (the admin imports it): imported at a
+page's first merge it cost that view ~150 ms, the first cold view of every worker."""
 
 from __future__ import annotations
 
 import math
 from datetime import date
 
-from sqlalchemy import Integer, cast, func, literal, select
+import numpy as np
+from sqlalchemy import Integer, cast, func, literal, select, text
 
 from ..extensions import db
 from . import sketch
@@ -60,15 +64,20 @@ class Frame:
 
     def __init__(self, cube, conds, dims: tuple[str, ...], measures: tuple[str, ...],
                  sketched: bool):
-        import numpy as np  # when a page first needs it, not at start-up
-
         read = _postgres_columns if db.engine.dialect.name == "postgresql" else _rows_columns
         columns = read(cube, conds, dims, measures, sketched)
         days = np.asarray(columns[0] or [], dtype=np.int64)
         self.n = len(days)
         self.keys = {"day": days}
+        self.names: dict[str, list] = {}
         for i, d in enumerate(dims, start=1):
-            self.keys[d] = np.asarray(columns[i] or [], dtype=object if d in TEXT else np.int64)
+            if d in TEXT:  # coded as ints: np.unique over Python strings took 70 ms a page
+                codes: dict = {}
+                self.keys[d] = np.fromiter((codes.setdefault(v, len(codes))
+                                            for v in columns[i] or []), dtype=np.int64)
+                self.names[d] = list(codes)
+            else:
+                self.keys[d] = np.asarray(columns[i] or [], dtype=np.int64)
         start = 1 + len(dims)
         self.values = {m: np.asarray(columns[start + i] or [], dtype=np.float64)
                        for i, m in enumerate(measures)}
@@ -81,18 +90,15 @@ class Frame:
             self.pairs = (np.repeat(np.arange(self.n, dtype=np.int64), sizes),
                           data["b"].astype(np.int64), data["n"].astype(np.float64))
 
-    @staticmethod
-    def _label(key: str, value):
+    def _label(self, key: str, value):
         if key == "day":
             return date.fromordinal(int(value))
         if key in TEXT:
-            return value
+            return self.names[key][int(value)]
         return None if value == _NONE else int(value)
 
     def group(self, key: str | None) -> dict:
         """{group key: {measure: sum, …, "hist": histogram}} for a dimension (None: all)."""
-        import numpy as np
-
         if self.n == 0:
             return {}
         if key is None:
@@ -121,14 +127,35 @@ class Frame:
 
 class Sums:
     """A cube without sketches (ratings, staff messages): each grouping summed by the database
-    (a few rows back: one per agent, team or category), not the period's rows read."""
+    (a few rows back: one per agent, team or category), not the period's rows read. On
+    PostgreSQL every grouping of `dims` (and the total) comes from one scan (GROUPING SETS)."""
 
-    def __init__(self, cube, conds, measures: tuple[str, ...]):
-        self.cube, self.conds, self.measures = cube, conds, measures
+    def __init__(self, cube, conds, measures: tuple[str, ...], dims: tuple[str, ...] = ()):
+        self.cube, self.conds, self.measures, self.dims = cube, conds, measures, dims
         self._groups: dict = {}
+
+    def _all_groups(self) -> None:
+        """Every grouping of `dims` and the total in one query (PostgreSQL)."""
+        columns = [getattr(self.cube, d) for d in self.dims]
+        sums = [func.coalesce(func.sum(getattr(self.cube, m)), 0) for m in self.measures]
+        sets = ", ".join(["()", *(f"({c.name})" for c in columns)])
+        stmt = (select(*columns, *(func.grouping(c) for c in columns), func.count(), *sums)
+                .where(*self.conds).group_by(text(f"GROUPING SETS ({sets})")))
+        self._groups = {key: {} for key in (None, *self.dims)}
+        width = len(columns)
+        for row in db.session.execute(stmt):
+            values, flags, n = row[:width], row[width:2 * width], row[2 * width]
+            grouped = [i for i, flag in enumerate(flags) if flag == 0]
+            key = self.dims[grouped[0]] if grouped else None
+            if n:
+                label = values[grouped[0]] if grouped else "all"
+                self._groups[key][label] = {m: float(v) for m, v in zip(
+                    self.measures, row[2 * width + 1:], strict=True)}
 
     def group(self, key: str | None) -> dict:
         """{group key: {measure: sum, …}} for a dimension column (None: all)."""
+        if not self._groups and self.dims and db.engine.dialect.name == "postgresql":
+            self._all_groups()
         if key not in self._groups:
             column = literal("all") if key is None else getattr(self.cube, key)
             sums = [func.coalesce(func.sum(getattr(self.cube, m)), 0) for m in self.measures]
@@ -143,8 +170,6 @@ class Sums:
 
 def quantiles(hist) -> tuple[float | None, float | None]:
     """(median, p90) of a histogram, nearest rank."""
-    import numpy as np
-
     if hist is None:
         return None, None
     cumulative = np.cumsum(hist)

@@ -336,7 +336,7 @@ def frame(model, f: Filters) -> cube.Frame | cube.Sums:
         measures, sketched = _MEASURES[model]
         dims = _GROUPED_BY[model]
         memo[(model, f)] = cube.Frame(model, _cube_where(model, f), dims, measures, sketched) \
-            if sketched else cube.Sums(model, _cube_where(model, f), measures)
+            if sketched else cube.Sums(model, _cube_where(model, f), measures, dims)
     return memo[(model, f)]
 
 
