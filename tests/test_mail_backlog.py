@@ -246,32 +246,38 @@ def test_the_hourly_limit_and_one_acknowledgement_hold_within_one_run(app, run_j
 
 
 def test_a_message_that_breaks_processing_is_held_and_the_rest_of_its_run_goes_on(
-        app, run_jobs, team, monkeypatch):
-    """Fault injection at the file store (a full disk, say): the run's one pass fails, so it
-    is done again a savepoint per message; only the message with the attachment is held."""
+        app, run_jobs, team):
+    """A real fault at the file store: where the attachment's folder must go, a file stands,
+    so writing it fails (as a full disk would). The run's one pass fails, so it is done again
+    a savepoint per message; only the message with the attachment is held."""
+    import hashlib
     from email.message import EmailMessage
 
     from helpdesk import attachments
 
-    def disk_full(data):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(attachments, "store", disk_full)
+    content = b"%PDF-1.4 only this test's file"
+    with app.app_context():
+        blocked = attachments.root() / hashlib.sha256(content).hexdigest()[:2]
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_bytes(b"not a folder")
     with_file = EmailMessage()
     with_file["From"], with_file["To"] = "c9@correo.example", "soporte@bayit.example"
     with_file["Subject"], with_file["Message-ID"] = "Captura", "<file-9@correo.example>"
     with_file.set_content("Adjunto la captura.")
-    with_file.add_attachment(b"%PDF-1.4 x", maintype="application", subtype="pdf",
+    with_file.add_attachment(content, maintype="application", subtype="pdf",
                              filename="captura.pdf")
     raws = [simple(sender=f"c{n}@correo.example", subject=f"Asunto {n}",
                    message_id=f"<ok-{n}@correo.example>") for n in range(2)]
     with app.app_context():
         store_many([raws[0], bytes(with_file), raws[1]], source="imap")
-    run_jobs()
+    try:
+        run_jobs()
+    finally:
+        blocked.unlink()  # the attachments folder is the session's: leave it usable
     rows = inbound(app)
     assert [r.state for r in rows] == [InboundState.PROCESSED, InboundState.HELD,
                                        InboundState.PROCESSED]
-    assert rows[1].reason.startswith("processing failed: OSError")
+    assert rows[1].reason.startswith("processing failed: FileExistsError")
     assert rows[1].ticket_id is None and rows[1].raw  # its bytes stay, no half ticket
     assert len(tickets(app)) == 2
     assert all(t.assignee_id is not None for t in tickets(app))  # the others were routed
