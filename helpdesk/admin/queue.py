@@ -181,6 +181,20 @@ def age_cell(view, context, model, name):
     return _relative(_now() - model.created_at)
 
 
+def viewer():
+    """The signed-in user object itself (not the proxy), for rules asked once per row."""
+    if "hd_viewer" not in g:
+        g.hd_viewer = current_user._get_current_object()
+    return g.hd_viewer
+
+
+def queue_base() -> str:
+    """"/admin/tickets/": every ticket page is under it (`work_view`), built once a request."""
+    if "hd_queue_base" not in g:
+        g.hd_queue_base = url_for(".index_view")
+    return g.hd_queue_base
+
+
 def _now():
     """One clock for the whole page."""
     return _memo("now", None, rules.utcnow)

@@ -32,6 +32,7 @@ from ..rules import parse_id
 from . import closure, escalation, merge, queue, saved_views
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .bulk import BulkMixin
+from .queue_rows import queue_rows
 from .ticket_work import TicketWorkMixin, may_take
 
 
@@ -40,12 +41,12 @@ def _options(enum):
 
 
 def _assignee_cell(view, context, model, name):
-    """The assignee, or *Tomar* (the queue's `queue_take_button`, else `take_button`) for an
+    """The assignee, or *Tomar* (`take_button`) for an
     unassigned ticket; whether the viewer may take it is decided here."""
     if model.assignee is not None:
         return model.assignee.name
-    macro = context.get("queue_take_button") or context.resolve("take_button")  # details page
-    return macro(model=model, column=name, may_take=may_take(model, _viewer()))
+    macro = context.resolve("take_button")  # the details page (the queue: `queue_rows`)
+    return macro(model=model, column=name, may_take=may_take(model, queue.viewer()))
 
 
 class IdEqual(filters.FilterEqual):
@@ -87,7 +88,7 @@ TEAM_FILTER = IdEqual(Ticket.team_id, _l("Equipo"), options=_names(Team))
 
 def _link(view, context, model, name):
     """Number and subject open the ticket page (escaped: subjects are customer text)."""
-    url = f"{_queue_base()}{model.id}/"
+    url = f"{queue.queue_base()}{model.id}/"
     text = model.number if name == "id" else model.subject
     link = Markup('<a href="{}">{}</a>').format(url, text)
     viewers = (context.get("viewers") or {}).get(model.id) if name == "id" else None
@@ -108,7 +109,7 @@ class QueueEscalateAction(escalation.EscalateRowAction):
     (the 50 url_for and translations were a sixth of the page's time)."""
 
     def render(self, context, row_id, row):
-        user = _viewer()
+        user = queue.viewer()
         if not escalation.may_escalate(row, user):
             return ""
         if "hd_escalate_texts" not in g:
@@ -117,21 +118,7 @@ class QueueEscalateAction(escalation.EscalateRowAction):
         return Markup('<a class="icon" href="{}{}/escalate" title="{}" data-testid="escalate-row-'
                       '{}"><span class="fa fa-level-up" aria-hidden="true"></span>'
                       '<span class="sr-only">{}</span></a>').format(
-            _queue_base(), row.id, title, row.id, label.replace("\ue000", row.number))
-
-
-def _viewer():
-    """The signed-in user object itself (not the proxy), for rules asked once per row."""
-    if "hd_viewer" not in g:
-        g.hd_viewer = current_user._get_current_object()
-    return g.hd_viewer
-
-
-def _queue_base() -> str:
-    """"/admin/tickets/": every ticket page is under it (`work_view`), built once a request."""
-    if "hd_queue_base" not in g:
-        g.hd_queue_base = url_for(".index_view")
-    return g.hd_queue_base
+            queue.queue_base(), row.id, title, row.id, label.replace("\ue000", row.number))
 
 
 class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
@@ -303,8 +290,8 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         if template == self.list_template:
             kwargs["save_view_form"] = saved_views.save_form(
                 queue.clean_query(self, request.args) or "")
-            kwargs["edit_url"] = url_for(".edit_view", id="")
-            kwargs["row_labels"] = {"select": _("Seleccionar"), "edit": _("Editar")}
+            kwargs["queue_rows"] = queue_rows(self, kwargs.get("data") or (),
+                                              self._template_args, kwargs["list_columns"])
             kwargs["csrf_token_field"] = Markup(
                 '<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
         return super().render(template, **kwargs)
