@@ -6,6 +6,7 @@ from flask import abort, g, has_app_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -103,6 +104,11 @@ def _link(view, context, model, name):
     return link
 
 
+def _names_rows(flt) -> bool:
+    """Whether a filter's options are rows people add and rename (read on every page)."""
+    return isinstance(flt, IdEqual) or flt is escalation.ESCALATION_REASON
+
+
 class QueueEscalateAction(escalation.EscalateRowAction):
     """*Escalar* on each queue row, as `escalation.EscalateRowAction` draws it and on the same
     rule (`escalation.may_escalate`), with its texts and URL made once per page, not per row
@@ -188,6 +194,10 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
     form_ajax_refs = {"customer": {"fields": ("name", "email"), "page_size": 10,
                                    "placeholder": _l("Busca por nombre o correo")}}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._filter_texts = {}  # language: each filter's (label, operation, fixed options)
+
     @expose("/")
     def index_view(self):
         """The queue, with the saved-view tabs and their counts above it; a ticket number alone
@@ -231,9 +241,24 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         return super().is_action_allowed(name)
 
     def _get_filter_groups(self):
-        """Re-read the team/agent/category options each time: people come and go."""
-        self._refresh_filters_cache()
-        return super()._get_filter_groups()
+        """The filter menu (Flask-Admin's groups): labels, operations and fixed options made
+        once per language; the options naming rows (teams, agents, categories, reasons) read
+        again each time: people come and go."""
+        made = self._filter_texts.get(str(get_locale()))
+        if made is None:
+            made = self._filter_texts[str(get_locale())] = [
+                (str(flt.name), str(flt.operation()), None if _names_rows(flt) else
+                 [(k, str(v)) for k, v in flt.get_options(self) or ()] or None)
+                for flt in self._filters]
+        groups = {}
+        for index, (flt, (name, operation, options)) in enumerate(
+                zip(self._filters, made, strict=True)):
+            if _names_rows(flt):
+                options = [(k, str(v)) for k, v in flt.get_options(self) or ()] or None
+            groups.setdefault(name, []).append({
+                "index": index, "arg": self.get_filter_arg(index, flt),
+                "operation": operation, "options": options, "type": flt.data_type})
+        return groups
 
     def search_placeholder(self):
         return _("Nº, asunto, cliente o texto")
