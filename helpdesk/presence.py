@@ -263,10 +263,13 @@ def viewers_of(ticket_ids: list[int], now: float | None = None) -> dict[int, lis
     if not ticket_ids:
         return {}
     now = time.time() if now is None else now
+    keys = [_viewers_key(ticket_id) for ticket_id in ticket_ids]
     try:
+        if not get_redis().exists(*keys):  # most pages: nobody has any of them open
+            return {}
         pipe = get_redis().pipeline(transaction=False)
-        for ticket_id in ticket_ids:
-            pipe.hgetall(_viewers_key(ticket_id))
+        for key in keys:
+            pipe.hgetall(key)
         replies = pipe.execute()
     except RedisError:  # the queue works without its eyes
         return {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-from flask import g, url_for
+from flask import g, request, url_for
 from flask_admin.contrib.sqla import filters
 from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
@@ -97,12 +97,14 @@ def saved_view_tabs(view, counts: dict[str, int]) -> list[dict]:
     """Each tab's label, count (capped: `more` says there are more), URL (built from the view's
     own filters) and its filter arguments."""
     tabs = []
+    given = list(request.args.values())
     for key, label, spec in SAVED_VIEWS:
         args = filter_args(view, spec)
         count = counts.get(key, 0)
         tabs.append({"key": key, "label": label, "count": min(count, queries.COUNT_CAP),
                      "more": count > queries.COUNT_CAP, "url": url_for(".index_view", **args),
-                     "args": args})
+                     "args": args, "active": bool(args) and all(
+                         k in request.args and v in given for k, v in args.items())})
     return tabs
 
 

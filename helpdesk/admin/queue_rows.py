@@ -128,24 +128,25 @@ CELLS = {
 }
 
 
-def queue_rows(view, rows, template_args: dict, columns) -> dict[int, Markup]:
-    """{ticket id: the row's cells} for the page's rows, in the order of `columns`
-    ((name, label) pairs, as Flask-Admin lists them)."""
+def queue_rows(view, rows, template_args: dict, columns) -> Markup:
+    """The page's rows (`<tr>` each), their cells in the order of `columns` ((name, label)
+    pairs, as Flask-Admin lists them)."""
     page = _Page(view, rows, template_args)
     cells = [(name, CELLS.get(name)) for name, _label in columns]
     may_escalate = escalation.may_escalate
-    out = {}
+    out = []
     for row in rows:
         rid = str(row.id)
         actions = page.edit.replace(_HOLE, rid)
         if page.escalate and may_escalate(row, page.user):
             actions += page.escalate.replace(_HOLE, rid)
-        html = [f'<td><input type="checkbox" name="rowid" class="action-checkbox" value="{rid}" '
-                f'aria-label="{page.select} #{rid}"></td><td class="list-buttons-column">'
-                f'{actions}</td>']
+        html = [f'<tr><td><input type="checkbox" name="rowid" class="action-checkbox" '
+                f'value="{rid}" aria-label="{page.select} #{rid}"></td>'
+                f'<td class="list-buttons-column">{actions}</td>']
         for name, cell in cells:
             value = cell(page, row) if cell else str(escape(view.get_list_value(
                 {"data": rows, **template_args}, row, name)))
             html.append(f'<td class="col-{name}">{value}</td>')
-        out[row.id] = Markup("".join(html))
-    return out
+        html.append("</tr>\n")
+        out.append("".join(html))
+    return Markup("".join(out))
