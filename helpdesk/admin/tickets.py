@@ -116,24 +116,6 @@ def _names_rows(flt) -> bool:
     return isinstance(flt, IdEqual) or flt is escalation.ESCALATION_REASON
 
 
-class QueueEscalateAction(escalation.EscalateRowAction):
-    """*Escalar* on each queue row, as `escalation.EscalateRowAction` draws it and on the same
-    rule (`escalation.may_escalate`), with its texts and URL made once per page, not per row
-    (the 50 url_for and translations were a sixth of the page's time)."""
-
-    def render(self, context, row_id, row):
-        user = queue.viewer()
-        if not escalation.may_escalate(row, user):
-            return ""
-        if "hd_escalate_texts" not in g:
-            g.hd_escalate_texts = (str(self.title), _("Escalar %(ticket)s", ticket="\ue000"))
-        title, label = g.hd_escalate_texts
-        return Markup('<a class="icon" href="{}{}/escalate" title="{}" data-testid="escalate-row-'
-                      '{}"><span class="fa fa-level-up" aria-hidden="true"></span>'
-                      '<span class="sr-only">{}</span></a>').format(
-            queue.queue_base(), row.id, title, row.id, label.replace("\ue000", row.number))
-
-
 class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
                  escalation.EscalationMixin, closure.ClosureMixin, merge.MergeMixin,
                  StaffModelView):
@@ -175,7 +157,7 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         escalation.ESCALATED, escalation.ESCALATION_REASON,
         queue.MERGED,  # new filters go last: saved views keep the earlier indexes
     )
-    column_extra_row_actions = [QueueEscalateAction()]
+    column_extra_row_actions = [escalation.EscalateRowAction()]  # drawn by `queue_rows`
     column_formatters = {**ENUM_FORMATTERS, "status": queue.status_cell,
                          "priority": queue.enum_cell, "id": _link,
                          "subject": escalation.level_badge(_link),
