@@ -171,6 +171,25 @@ def bell_seed_state(user_id: int) -> tuple[str, str] | None:
     return (v.decode() if v else "0", epoch.decode() if epoch else "0")
 
 
+def bell_for_page(user_id: int, read_count) -> tuple[int, str | None]:
+    """(unread count, the bell's `v`) for a page: the count Redis keeps while it is still good
+    (`_bell_state`, as the live poll trusts it), else `read_count()` from the database, then
+    kept (`seed_bell`); one round trip when the count is known, no SQL."""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.hmget(_bell_key(user_id), "v", "n", "nv", "ne")
+        pipe.get(BELL_EPOCH)
+        bell, epoch = pipe.execute()
+    except RedisError:
+        return read_count(), None
+    state = _bell_state(bell, epoch)
+    if state["n"] is not None:
+        return state["n"], state["v"]
+    before = tuple(state["v"].split(".", 1))
+    count = read_count()
+    return count, seed_bell(user_id, before, count)
+
+
 def seed_bell(user_id: int, before: tuple[str, str] | None, count: int) -> str | None:
     """Keep the count just read from the database (if nothing changed since `before` was
     read); the bell's `v` for the page, None if Redis is unreachable."""
@@ -244,10 +263,13 @@ def viewers_of(ticket_ids: list[int], now: float | None = None) -> dict[int, lis
     if not ticket_ids:
         return {}
     now = time.time() if now is None else now
+    keys = [_viewers_key(ticket_id) for ticket_id in ticket_ids]
     try:
+        if not get_redis().exists(*keys):  # most pages: nobody has any of them open
+            return {}
         pipe = get_redis().pipeline(transaction=False)
-        for ticket_id in ticket_ids:
-            pipe.hgetall(_viewers_key(ticket_id))
+        for key in keys:
+            pipe.hgetall(key)
         replies = pipe.execute()
     except RedisError:  # the queue works without its eyes
         return {}

@@ -46,7 +46,10 @@ def statements(app):
 
 
 def render(app, client, url: str) -> list[str]:
-    """GET `url` (200 expected) and return the statements it ran."""
+    """GET `url` (200 expected) and return the statements it ran, once the page has been seen:
+    the bell's unread count is then kept in Redis (it is read from the database only after a
+    notice changed it, whatever the page)."""
+    client.get(url)
     with statements(app) as seen:
         response = client.get(url)
     assert response.status_code == 200, url

@@ -148,9 +148,8 @@ def _globals() -> dict:
 
 def _bell_state() -> dict:
     """What the bell renders with: the unread count (seeding the live count), the poll's pass."""
-    before = presence.bell_seed_state(current_user.id)
-    count = queries.unread_count(current_user.id)
-    version = presence.seed_bell(current_user.id, before, count)
+    user_id = current_user.id
+    count, version = presence.bell_for_page(user_id, lambda: queries.unread_count(user_id))
     return {"count": count, "version": version or "",
             "pass": presence.issue_pass(current_user, 0)}
 

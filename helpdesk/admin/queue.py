@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-from flask import g, url_for
+from flask import g, request, url_for
 from flask_admin.contrib.sqla import filters
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -97,12 +97,14 @@ def saved_view_tabs(view, counts: dict[str, int]) -> list[dict]:
     """Each tab's label, count (capped: `more` says there are more), URL (built from the view's
     own filters) and its filter arguments."""
     tabs = []
+    given = list(request.args.values())
     for key, label, spec in SAVED_VIEWS:
         args = filter_args(view, spec)
         count = counts.get(key, 0)
         tabs.append({"key": key, "label": label, "count": min(count, queries.COUNT_CAP),
                      "more": count > queries.COUNT_CAP, "url": url_for(".index_view", **args),
-                     "args": args})
+                     "args": args, "active": bool(args) and all(
+                         k in request.args and v in given for k, v in args.items())})
     return tabs
 
 
@@ -131,14 +133,31 @@ def _memo(kind: str, key, make):
     return cache[kind, key]
 
 
+#: Texts that depend only on the viewer's language and a small key (an enum's label, "3 días",
+#: an SLA badge), kept by the process: the catalogues and Babel give the same text each time.
+_LASTING: dict = {}
+_LASTING_MAX = 20_000
+
+
+def _lasting(kind: str, key, make):
+    """A text made once per language and key for the life of the process."""
+    whole = (_memo("locale", None, lambda: str(get_locale())), kind, key)
+    text = _LASTING.get(whole)
+    if text is None:
+        if len(_LASTING) >= _LASTING_MAX:
+            _LASTING.clear()
+        text = _LASTING[whole] = make()
+    return text
+
+
 def _relative(delta) -> str:
-    return _memo("delta", _shown(abs(delta.total_seconds())), lambda: format_timedelta(
+    return _lasting("delta", _shown(abs(delta.total_seconds())), lambda: format_timedelta(
         abs(delta), granularity="minute", threshold=1.0))
 
 
 def label(member) -> str:
-    """An enum member's label in the viewer's language, translated once per request."""
-    return _memo("label", member, lambda: str(member.label))
+    """An enum member's label in the viewer's language, translated once per language."""
+    return _lasting("label", member, lambda: str(member.label))
 
 
 def enum_cell(view, context, model, name):
@@ -173,12 +192,26 @@ def sla_cell(view, context, model, name):
         return Markup('<span class="badge hd-sla hd-sla-{}" title="{}">{}</span>').format(
             state.value, label(state), text)
 
-    return _memo("sla", (state, ahead, _shown(abs(left.total_seconds()))), make)
+    return _lasting("sla", (state, ahead, _shown(abs(left.total_seconds()))), make)
 
 
 def age_cell(view, context, model, name):
     """How long ago the ticket came in."""
     return _relative(_now() - model.created_at)
+
+
+def viewer():
+    """The signed-in user object itself (not the proxy), for rules asked once per row."""
+    if "hd_viewer" not in g:
+        g.hd_viewer = current_user._get_current_object()
+    return g.hd_viewer
+
+
+def queue_base() -> str:
+    """"/admin/tickets/": every ticket page is under it (`work_view`), built once a request."""
+    if "hd_queue_base" not in g:
+        g.hd_queue_base = url_for(".index_view")
+    return g.hd_queue_base
 
 
 def _now():

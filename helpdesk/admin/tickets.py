@@ -6,13 +6,14 @@ from flask import abort, g, has_app_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import false, literal, select, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
@@ -21,6 +22,7 @@ from ..extensions import db
 from ..models import (
     Category,
     Channel,
+    Customer,
     Priority,
     SlaState,
     Team,
@@ -32,6 +34,7 @@ from ..rules import parse_id
 from . import closure, escalation, merge, queue, saved_views
 from .base import ALL_STAFF, ENUM_FORMATTERS, StaffModelView, enum_field
 from .bulk import BulkMixin
+from .queue_rows import queue_rows
 from .ticket_work import TicketWorkMixin, may_take
 
 
@@ -40,12 +43,12 @@ def _options(enum):
 
 
 def _assignee_cell(view, context, model, name):
-    """The assignee, or *Tomar* (the queue's `queue_take_button`, else `take_button`) for an
+    """The assignee, or *Tomar* (`take_button`) for an
     unassigned ticket; whether the viewer may take it is decided here."""
     if model.assignee is not None:
         return model.assignee.name
-    macro = context.get("queue_take_button") or context.resolve("take_button")  # details page
-    return macro(model=model, column=name, may_take=may_take(model, _viewer()))
+    macro = context.resolve("take_button")  # the details page (the queue: `queue_rows`)
+    return macro(model=model, column=name, may_take=may_take(model, queue.viewer()))
 
 
 class IdEqual(filters.FilterEqual):
@@ -55,6 +58,12 @@ class IdEqual(filters.FilterEqual):
     def clean(self, value):
         return parse_id(value) or 0
 
+
+#: The ticket columns the queue's rows show and its rules (take, escalate) ask; the others are
+#: not read for a list (a row never needs them: see `queue_rows`).
+LISTED = (Ticket.id, Ticket.subject, Ticket.status, Ticket.priority, Ticket.customer_id,
+          Ticket.team_id, Ticket.assignee_id, Ticket.sla_due_at, Ticket.sla_state,
+          Ticket.escalation_level, Ticket.version, Ticket.created_at)
 
 #: How many pages past the current one the pager counts ("página 1 de 5+").
 PAGES_AHEAD = 5
@@ -87,7 +96,7 @@ TEAM_FILTER = IdEqual(Ticket.team_id, _l("Equipo"), options=_names(Team))
 
 def _link(view, context, model, name):
     """Number and subject open the ticket page (escaped: subjects are customer text)."""
-    url = f"{_queue_base()}{model.id}/"
+    url = f"{queue.queue_base()}{model.id}/"
     text = model.number if name == "id" else model.subject
     link = Markup('<a href="{}">{}</a>').format(url, text)
     viewers = (context.get("viewers") or {}).get(model.id) if name == "id" else None
@@ -102,36 +111,9 @@ def _link(view, context, model, name):
     return link
 
 
-class QueueEscalateAction(escalation.EscalateRowAction):
-    """*Escalar* on each queue row, as `escalation.EscalateRowAction` draws it and on the same
-    rule (`escalation.may_escalate`), with its texts and URL made once per page, not per row
-    (the 50 url_for and translations were a sixth of the page's time)."""
-
-    def render(self, context, row_id, row):
-        user = _viewer()
-        if not escalation.may_escalate(row, user):
-            return ""
-        if "hd_escalate_texts" not in g:
-            g.hd_escalate_texts = (str(self.title), _("Escalar %(ticket)s", ticket="\ue000"))
-        title, label = g.hd_escalate_texts
-        return Markup('<a class="icon" href="{}{}/escalate" title="{}" data-testid="escalate-row-'
-                      '{}"><span class="fa fa-level-up" aria-hidden="true"></span>'
-                      '<span class="sr-only">{}</span></a>').format(
-            _queue_base(), row.id, title, row.id, label.replace("\ue000", row.number))
-
-
-def _viewer():
-    """The signed-in user object itself (not the proxy), for rules asked once per row."""
-    if "hd_viewer" not in g:
-        g.hd_viewer = current_user._get_current_object()
-    return g.hd_viewer
-
-
-def _queue_base() -> str:
-    """"/admin/tickets/": every ticket page is under it (`work_view`), built once a request."""
-    if "hd_queue_base" not in g:
-        g.hd_queue_base = url_for(".index_view")
-    return g.hd_queue_base
+def _names_rows(flt) -> bool:
+    """Whether a filter's options are rows people add and rename (read on every page)."""
+    return isinstance(flt, IdEqual) or flt is escalation.ESCALATION_REASON
 
 
 class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
@@ -175,7 +157,7 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         escalation.ESCALATED, escalation.ESCALATION_REASON,
         queue.MERGED,  # new filters go last: saved views keep the earlier indexes
     )
-    column_extra_row_actions = [QueueEscalateAction()]
+    column_extra_row_actions = [escalation.EscalateRowAction()]  # drawn by `queue_rows`
     column_formatters = {**ENUM_FORMATTERS, "status": queue.status_cell,
                          "priority": queue.enum_cell, "id": _link,
                          "subject": escalation.level_badge(_link),
@@ -200,6 +182,10 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
     form_overrides = {"priority": enum_field(Priority), "channel": enum_field(Channel)}
     form_ajax_refs = {"customer": {"fields": ("name", "email"), "page_size": 10,
                                    "placeholder": _l("Busca por nombre o correo")}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._filter_texts = {}  # language: each filter's (label, operation, fixed options)
 
     @expose("/")
     def index_view(self):
@@ -244,9 +230,24 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         return super().is_action_allowed(name)
 
     def _get_filter_groups(self):
-        """Re-read the team/agent/category options each time: people come and go."""
-        self._refresh_filters_cache()
-        return super()._get_filter_groups()
+        """The filter menu (Flask-Admin's groups): labels, operations and fixed options made
+        once per language; the options naming rows (teams, agents, categories, reasons) read
+        again each time: people come and go."""
+        made = self._filter_texts.get(str(get_locale()))
+        if made is None:
+            made = self._filter_texts[str(get_locale())] = [
+                (str(flt.name), str(flt.operation()), None if _names_rows(flt) else
+                 [(k, str(v)) for k, v in flt.get_options(self) or ()] or None)
+                for flt in self._filters]
+        groups = {}
+        for index, (flt, (name, operation, options)) in enumerate(
+                zip(self._filters, made, strict=True)):
+            if _names_rows(flt):
+                options = [(k, str(v)) for k, v in flt.get_options(self) or ()] or None
+            groups.setdefault(name, []).append({
+                "index": index, "arg": self.get_filter_arg(index, flt),
+                "operation": operation, "options": options, "type": flt.data_type})
+        return groups
 
     def search_placeholder(self):
         return _("Nº, asunto, cliente o texto")
@@ -303,8 +304,8 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         if template == self.list_template:
             kwargs["save_view_form"] = saved_views.save_form(
                 queue.clean_query(self, request.args) or "")
-            kwargs["edit_url"] = url_for(".edit_view", id="")
-            kwargs["row_labels"] = {"select": _("Seleccionar"), "edit": _("Editar")}
+            kwargs["queue_rows"] = queue_rows(self, kwargs.get("data") or (),
+                                              self._template_args, kwargs["list_columns"])
             kwargs["csrf_token_field"] = Markup(
                 '<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
         return super().render(template, **kwargs)
@@ -318,11 +319,14 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
         return query.order_by(Ticket.id), joins
 
     def get_query(self):
-        """The tickets the viewer may see; each page loads its rows' people in one statement
-        per relation (no query per row, no join over the rows an OFFSET skips)."""
+        """The tickets the viewer may see, as the list reads them: the columns its rows show and
+        its rules ask (`LISTED`), and each page's people in one statement per relation, their
+        names only (no query per row, no join over the rows an OFFSET skips)."""
         return super().get_query().where(queries.visible_to(current_user)).options(
-            selectinload(Ticket.customer), selectinload(Ticket.team),
-            selectinload(Ticket.assignee))
+            load_only(*LISTED),
+            selectinload(Ticket.customer).load_only(Customer.id, Customer.name),
+            selectinload(Ticket.team).load_only(Team.id, Team.name),
+            selectinload(Ticket.assignee).load_only(User.id, User.name))
 
     def get_count_query(self):
         return super().get_count_query().where(queries.visible_to(current_user))
