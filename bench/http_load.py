@@ -170,12 +170,15 @@ def targets(app, sample: dict) -> dict:
 
 
 def start_servers(env: dict, port: int, workers: int, logs: Path) -> list[subprocess.Popen]:
-    """gunicorn with `workers` sync workers and one rq worker; their output goes to `logs`.
-    Each process in a session of its own, gunicorn's workers too (a post_fork hook): with
-    Linux's autogroup scheduling (on here) CPU is shared per session, so on a shared machine
-    two workers of one session get one session's share, whatever SQLite allows."""
-    config = logs / "gunicorn_conf.py"
-    config.write_text("import os\n\n\ndef post_fork(server, worker):\n    os.setsid()\n")
+    """gunicorn with `workers` sync workers and production's gunicorn.conf.py, and one rq
+    worker; their output goes to `logs`. Each process in a session of its own, gunicorn's
+    workers too (a post_fork hook): with Linux's autogroup scheduling (on here) CPU is shared
+    per session, so on a shared machine two workers of one session get one session's share,
+    whatever SQLite allows."""
+    config = logs / "gunicorn_conf.py"  # production's settings (gunicorn.conf.py) plus setsid
+    config.write_text(f"import os\nimport runpy\n\n"
+                      f"globals().update(runpy.run_path({str(ROOT / 'gunicorn.conf.py')!r}))\n\n\n"
+                      "def post_fork(server, worker):\n    os.setsid()\n")
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(config), "-w", str(workers), "-b",
          f"127.0.0.1:{port}", "--timeout", "60", "app:create_app()"], start_new_session=True,
