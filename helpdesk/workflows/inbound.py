@@ -17,9 +17,10 @@ from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import attachments, backoff, mail, rules
 from ..errors import DomainError
@@ -147,10 +148,19 @@ class _Run:
             self.finished.append((row, args, kwargs))
 
     def apply_finished(self) -> None:
-        for row, args, kwargs in self.finished:
-            _finish(row, *args, flush=False, **kwargs)
+        """Every kept outcome in one executemany (one pipeline on PostgreSQL): the unit of
+        work would batch only neighbours with the same columns changed, a few at a time."""
+        if not self.finished:
+            return
+        values = [_outcome(row, *args, **kwargs) for row, args, kwargs in self.finished]
         self.finished.clear()
         db.session.flush()
+        table = InboundMail.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("row_id")),
+                           [{"row_id": row.id, **changed} for row, changed in values])
+        for row, changed in values:  # the loaded rows say what the database now holds
+            for column, value in changed.items():
+                set_committed_value(row, column, value)
 
     def preload(self, senders: set[str]) -> None:
         senders = {s for s in senders if s}
@@ -247,17 +257,23 @@ def _defer(inbound_ids: list[int]) -> None:
              key=f"inbound:{inbound_ids[0]}:later:{uuid.uuid4().hex}", delay=DEFER)
 
 
-def _finish(row: InboundMail, state: InboundState, reason: str | None,
-            ticket: Ticket | None = None, *, opened: bool = False,
-            acknowledged_at: datetime | None = None, flush: bool = True) -> None:
-    row.state, row.reason, row.processed_at = state, (reason or None) and reason[:300], \
-        rules.utcnow()
-    if ticket is not None:
-        row.ticket_id, row.opened_ticket = ticket.id, opened
-    if acknowledged_at is not None:
-        row.acknowledged_at = acknowledged_at
-    if flush:
-        db.session.flush()
+def _outcome(row: InboundMail, state: InboundState, reason: str | None,
+             ticket: Ticket | None = None, *, opened: bool = False,
+             acknowledged_at: datetime | None = None) -> tuple[InboundMail, dict]:
+    """The columns a message's outcome sets (every outcome the same columns, so that a run's
+    are written by one statement)."""
+    return row, {"state": state, "reason": (reason or None) and reason[:300],
+                 "processed_at": rules.utcnow(),
+                 "ticket_id": ticket.id if ticket is not None else row.ticket_id,
+                 "opened_ticket": opened if ticket is not None else row.opened_ticket,
+                 "acknowledged_at": acknowledged_at or row.acknowledged_at}
+
+
+def _finish(row: InboundMail, *args, **kwargs) -> None:
+    """Write a message's outcome now (`_outcome`)."""
+    for column, value in _outcome(row, *args, **kwargs)[1].items():
+        setattr(row, column, value)
+    db.session.flush()
 
 
 def _process(row: InboundMail, parsed: Parsed, run: _Run) -> None:
