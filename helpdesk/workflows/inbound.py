@@ -139,9 +139,9 @@ class _Run:
 
     def finish(self, row: InboundMail, *args, **kwargs) -> None:
         """A message's outcome: at once in a careful run; else kept, and every message's
-        written by one flush at the end (`apply_finished`: the UPDATEs go as one batch, not
-        one round trip per message). The run's own messages are skipped by `seen`, so their
-        rows reading *received* until then changes nothing."""
+        written by one statement at the end (`apply_finished`), not one round trip per
+        message. The run's own messages are skipped by `seen`, so their rows reading
+        *received* until then changes nothing (others see them only at the commit anyway)."""
         if self.careful:
             _finish(row, *args, **kwargs)
         else:
