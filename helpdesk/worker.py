@@ -144,9 +144,22 @@ def _redis_gone(redis: Redis, outage: Outage) -> bool:
         return True
 
 
+#: Served first when the worker listens on it: the mail queue's jobs are short (an IMAP round,
+#: one SMTP connection for a run's acknowledgements), and behind a backlog of processing runs
+#: on *default* a poll would wait minutes, so new mail would wait to be stored at all.
+FIRST = ("mail",)
+
+
+def serving_order(queue_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The queues in the order rq serves them: those of FIRST, then the others as given."""
+    return (tuple(n for n in FIRST if n in queue_names)
+            + tuple(n for n in queue_names if n not in FIRST))
+
+
 def run_worker(redis: Redis, queue_names: tuple[str, ...], *, burst: bool = False) -> int:
     """Work until stopped; when Redis ended rq's loop, wait for it and start a new worker.
     Returns the exit status: 0 when stopped or done, 1 when rq stopped for another reason."""
+    queue_names = serving_order(queue_names)
     outage = Outage(log, redis_address(redis))
     name = f"helpdesk-{socket.gethostname()}-{os.getpid()}"
     queues = [Queue(n, connection=redis, serializer=JSONSerializer) for n in queue_names]

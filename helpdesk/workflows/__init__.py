@@ -72,7 +72,7 @@ from .failures import (
     retry_intent,
 )
 from .inbound import (
-    acknowledge,
+    acknowledges,
     add_participants,
     attach_files,
     discard_held,
@@ -180,7 +180,7 @@ __all__ = [
     "round_for_link",
     "score_labels",
     "survey_refusal",
-    "acknowledge",
+    "acknowledges",
     "add_participants",
     "attach_files",
     "discard_held",

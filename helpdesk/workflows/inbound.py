@@ -17,9 +17,10 @@ from functools import partial
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import attachments, backoff, mail, rules
 from ..errors import DomainError
@@ -100,6 +101,7 @@ def _process_all(rows: list[InboundMail], *, careful: bool) -> _Run:
     run.preload({row.sender for row in rows if row.state is InboundState.RECEIVED})
     for row in rows:
         _handle(row, run)
+    run.apply_finished()
     return run
 
 
@@ -133,6 +135,32 @@ class _Run:
         self.deferred: list[int] = []
         self.customers: dict[str, Customer] = {}
         self.hour: dict[str, list] = {}  # sender: [tickets opened, acknowledged]
+        self.finished: list[tuple] = []  # (row, _finish's arguments), written at the end
+
+    def finish(self, row: InboundMail, *args, **kwargs) -> None:
+        """A message's outcome: at once in a careful run; else kept, and every message's
+        written by one statement at the end (`apply_finished`), not one round trip per
+        message. The run's own messages are skipped by `seen`, so their rows reading
+        *received* until then changes nothing (others see them only at the commit anyway)."""
+        if self.careful:
+            _finish(row, *args, **kwargs)
+        else:
+            self.finished.append((row, args, kwargs))
+
+    def apply_finished(self) -> None:
+        """Every kept outcome in one executemany (one pipeline on PostgreSQL): the unit of
+        work would batch only neighbours with the same columns changed, a few at a time."""
+        if not self.finished:
+            return
+        values = [_outcome(row, *args, **kwargs) for row, args, kwargs in self.finished]
+        self.finished.clear()
+        db.session.flush()
+        table = InboundMail.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("row_id")),
+                           [{"row_id": row.id, **changed} for row, changed in values])
+        for row, changed in values:  # the loaded rows say what the database now holds
+            for column, value in changed.items():
+                set_committed_value(row, column, value)
 
     def preload(self, senders: set[str]) -> None:
         senders = {s for s in senders if s}
@@ -176,7 +204,7 @@ def _handle(row: InboundMail, run: _Run, depth: int = 0) -> None:
         parsed = parse_stored(row)
     except Refused as refused:
         run.handled.append(row)
-        return _finish(row, InboundState.HELD, refused.reason)
+        return run.finish(row, InboundState.HELD, refused.reason)
     except Exception as exc:  # the parser's own failure: kept, held with the reason
         run.handled.append(row)
         return _hold(row, exc)
@@ -229,44 +257,55 @@ def _defer(inbound_ids: list[int]) -> None:
              key=f"inbound:{inbound_ids[0]}:later:{uuid.uuid4().hex}", delay=DEFER)
 
 
-def _finish(row: InboundMail, state: InboundState, reason: str | None,
-            ticket: Ticket | None = None, *, opened: bool = False) -> None:
-    row.state, row.reason, row.processed_at = state, (reason or None) and reason[:300], \
-        rules.utcnow()
-    if ticket is not None:
-        row.ticket_id, row.opened_ticket = ticket.id, opened
+def _outcome(row: InboundMail, state: InboundState, reason: str | None,
+             ticket: Ticket | None = None, *, opened: bool = False,
+             acknowledged_at: datetime | None = None) -> tuple[InboundMail, dict]:
+    """The columns a message's outcome sets (every outcome the same columns, so that a run's
+    are written by one statement)."""
+    return row, {"state": state, "reason": (reason or None) and reason[:300],
+                 "processed_at": rules.utcnow(),
+                 "ticket_id": ticket.id if ticket is not None else row.ticket_id,
+                 "opened_ticket": opened if ticket is not None else row.opened_ticket,
+                 "acknowledged_at": acknowledged_at or row.acknowledged_at}
+
+
+def _finish(row: InboundMail, *args, **kwargs) -> None:
+    """Write a message's outcome now (`_outcome`)."""
+    for column, value in _outcome(row, *args, **kwargs)[1].items():
+        setattr(row, column, value)
     db.session.flush()
 
 
 def _process(row: InboundMail, parsed: Parsed, run: _Run) -> None:
     now, staff = rules.utcnow(), run.staff
     if parsed.automatic:
-        return _finish(row, InboundState.IGNORED, parsed.automatic)
+        return run.finish(row, InboundState.IGNORED, parsed.automatic)
     if "@" not in parsed.sender:
-        return _finish(row, InboundState.HELD, "no sender address")
+        return run.finish(row, InboundState.HELD, "no sender address")
     domain = current_app.config["MAIL_MESSAGE_ID_DOMAIN"]
     found = threading_.find_thread(parsed.references, parsed.subject, parsed.sender, domain)
     if found.ticket is not None:
         message = add_customer_message(found.ticket, _body(parsed), now=now)
         _keep(message, row, parsed, staff)
-        return _finish(row, InboundState.PROCESSED, f"threaded ({found.via})", found.ticket)
+        return run.finish(row, InboundState.PROCESSED, f"threaded ({found.via})", found.ticket)
     if parsed.sender in staff:
-        return _finish(row, InboundState.HELD, "From: is a staff address"
+        return run.finish(row, InboundState.HELD, "From: is a staff address"
                        + (f" (claims ticket #{found.claimed})" if found.claimed else ""))
     limit = current_app.config["MAIL_TICKETS_PER_SENDER_HOUR"]
     hour = run.last_hour(parsed.sender)
     if hour[0] >= limit:
-        return _finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
+        return run.finish(row, InboundState.HELD, f"more than {limit} new tickets in an hour")
     customer = run.customer(parsed.sender) or new_customer(parsed)
     ticket = open_ticket(row, parsed, now, staff, customer=customer,
                          route=False)  # routed with the run's other new tickets, by one job
     run.customers[parsed.sender] = ticket.customer
     hour[0] += 1
-    if not hour[1]:
-        hour[1] = acknowledge(row, ticket, now)
+    acknowledged = not hour[1] and acknowledges()
+    hour[1] = hour[1] or acknowledged
     reason = f"new ticket; sender not a participant of #{found.claimed}" if found.claimed \
         else "new ticket"
-    _finish(row, InboundState.PROCESSED, reason, ticket, opened=True)
+    run.finish(row, InboundState.PROCESSED, reason, ticket, opened=True,
+               acknowledged_at=now if acknowledged else None)
 
 
 def sender_last_hour(sender: str, now: datetime) -> tuple[int, bool]:
@@ -383,14 +422,12 @@ def remove_participant(participant: TicketParticipant, *, actor: User) -> None:
     db.session.flush()
 
 
-def acknowledge(row: InboundMail, ticket: Ticket, now: datetime) -> bool:
-    """Mark a new ticket from mail for the automatic acknowledgement (configurable), sent by
-    one job after the processing run. The caller checked there was none to this sender in the
-    last hour (`sender_last_hour`); auto-replies, bulk and held mail never get here."""
-    if not current_app.config["MAIL_ACKNOWLEDGE"]:
-        return False
-    row.acknowledged_at = now
-    return True
+def acknowledges() -> bool:
+    """Whether a new ticket from mail gets the automatic acknowledgement (configurable), sent
+    by one job after the processing run (its message's `acknowledged_at` marks it). The caller
+    checked there was none to this sender in the last hour (`sender_last_hour`); auto-replies,
+    bulk and held mail never get here."""
+    return bool(current_app.config["MAIL_ACKNOWLEDGE"])
 
 
 @intent_handler("mail_acknowledgements")
