@@ -188,6 +188,9 @@ class Panel:
 
     def bulk_action(self, ids, action: str):
         """Tick these rows of a Flask-Admin list and run one action "Con seleccionados"."""
+        # The menu opens by script: a click before the page's scripts ran (a slow machine,
+        # right after a tab link) opens nothing, as it would for a person.
+        self.page.wait_for_load_state("load")
         for row_id in ids:
             self.page.locator(f"input[name=rowid][value='{row_id}']").check()
         self.page.get_by_role("button", name="Con seleccionados").click()
