@@ -118,6 +118,14 @@ class CspWatchingBrowser:
         return seen
 
 
+def sign_in(page, base: str, email: str, password: str = "demo"):
+    """Log in through the login form, as a person does (the demo's password by default)."""
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("[data-testid=login-submit]")
+
+
 def watched_page(browser):
     """A new 1366x900 page that records every error answer (a missing favicon aside) and every
     script error in `page.problems`, for the test to assert empty at its end."""

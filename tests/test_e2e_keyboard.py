@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.browser import demo_app as build_demo_app
-from tests.browser import require_chromium
+from tests.browser import require_chromium, sign_in
 
 sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
@@ -22,10 +22,7 @@ def demo_app(tmp_path_factory, redis_url):
 def test_the_queue_and_a_ticket_by_keyboard(live_server, browser):
     expect = sync_api.expect
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "supervisor@demo.bayit")
-    page.fill("#password", "demo")
-    page.click("[data-testid=login-submit]")
+    sign_in(page, live_server, "supervisor@demo.bayit")
     page.goto(f"{live_server}/admin/tickets/")
     page.wait_for_load_state()
     links = page.locator("table.model-list tbody tr td.col-id a")
@@ -80,10 +77,7 @@ def test_t_takes_the_current_row(live_server, browser, demo_app):
 
     expect = sync_api.expect
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "supervisor@demo.bayit")
-    page.fill("#password", "demo")
-    page.click("[data-testid=login-submit]")
+    sign_in(page, live_server, "supervisor@demo.bayit")
     page.goto(f"{live_server}/admin/tickets/")
     page.get_by_test_id("view-unassigned").click()
     page.wait_for_load_state()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from helpdesk.extensions import db
 from helpdesk.models import AuditEntry, Priority, SavedView, Team, Ticket, TicketStatus, User
 from tests.browser import demo_app as build_demo_app
-from tests.browser import require_chromium, watched_page
+from tests.browser import require_chromium, sign_in, watched_page
 
 sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
@@ -34,10 +34,7 @@ def page(browser, live_server):
 
 
 def login(page, base: str, email: str):
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", "demo")
-    page.click("[data-testid=login-submit]")
+    sign_in(page, base, email)
     expect(page).to_have_url(f"{base}/admin/")
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from helpdesk.extensions import db
 from helpdesk.models import RoutingRule
 from tests.browser import demo_app as build_demo_app
-from tests.browser import require_chromium, select2_pick
+from tests.browser import require_chromium, select2_pick, sign_in
 
 sync_api = require_chromium()
 pytestmark = pytest.mark.e2e
@@ -28,10 +28,7 @@ def pick(page, name: str, typed: str, choice: str):
 def test_a_rule_written_with_the_pickers(live_server, browser, demo_app):
     expect = sync_api.expect
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "supervisor@demo.bayit")
-    page.fill("#password", "demo")
-    page.click("[data-testid=login-submit]")
+    sign_in(page, live_server, "supervisor@demo.bayit")
     page.goto(f"{live_server}/admin/routing/new/")
     page.wait_for_load_state()
 

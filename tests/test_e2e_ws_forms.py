@@ -14,7 +14,7 @@ from helpdesk import workflows
 from helpdesk.admin import queue
 from helpdesk.extensions import db
 from helpdesk.models import Category, ResolutionCategory, RoutingRule, Ticket, TicketStatus
-from tests.browser import SHOTS, require_chromium, select2_pick, watched_page
+from tests.browser import SHOTS, require_chromium, select2_pick, sign_in, watched_page
 from tests.browser import demo_app as build_demo_app
 
 sync_api = require_chromium()
@@ -31,10 +31,7 @@ def demo_app(tmp_path_factory, redis_url):
 def page(browser, live_server):
     """A supervisor's Chromium page that records every error answer and script error."""
     page = watched_page(browser)
-    page.goto(f"{live_server}/login")
-    page.fill("#email", "supervisor@demo.bayit")
-    page.fill("#password", "demo")
-    page.click("[data-testid=login-submit]")
+    sign_in(page, live_server, "supervisor@demo.bayit")
     expect(page).to_have_url(f"{live_server}/admin/")
     yield page
     page.close()
