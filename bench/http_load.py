@@ -94,10 +94,12 @@ class Client:
     def __init__(self, port: int):
         self.port, self.cookies = port, {}
         self.sent: tuple[int, int] = (0, 0)  # the last body's bytes: as sent, as read
+        self.headers: dict = {}  # the last response's
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, bytes]:
+    def request(self, method: str, path: str, form: dict | None = None,
+                accept: str = "text/html") -> tuple[int, bytes]:
         """Send one request; (status, body)."""
-        headers = {"Accept": "text/html"}
+        headers = {"Accept": accept}
         if self.encoding:
             headers["Accept-Encoding"] = self.encoding
         if self.cookies:
@@ -115,7 +117,7 @@ class Client:
                 name, _sep, rest = header.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
             body = decoded(raw, response.headers.get("Content-Encoding"))
-            self.sent = (len(raw), len(body))
+            self.sent, self.headers = (len(raw), len(body)), dict(response.headers)
             return response.status, body
         finally:
             conn.close()
@@ -128,10 +130,10 @@ class Client:
             raise SystemExit(f"Error: no CSRF token on {path} (HTTP {status})")
         return found.group(1)
 
-    def login(self, email: str) -> Client:
+    def login(self, email: str, password: str = PASSWORD) -> Client:
         """Log in through the login form, as a browser does."""
         status, _text = self.request("POST", "/login", {
-            "email": email, "password": PASSWORD, "csrf_token": self.token("/login")})
+            "email": email, "password": password, "csrf_token": self.token("/login")})
         if status != 302:
             raise SystemExit(f"Error: login as {email} answered {status}")
         return self

@@ -32,7 +32,6 @@ counter is not counting), "polls_per_s", "workers", "database", "load" (before) 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -46,12 +45,14 @@ import threading
 import time
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import http_load  # noqa: E402  (its browser client, shared)
+
 BIN = Path(sys.executable).parent
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 POLL = re.compile(r'data-url="(/live/ticket/[^"]+)"')
 PASSWORD = "bench-presence-1"
 
@@ -104,50 +105,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-class Client:
-    """One browser: its own cookies, one connection per request, redirects not followed."""
+class Client(http_load.Client):
+    """One browser (the load bench's), asking for pages uncompressed, as this bench always has."""
 
-    def __init__(self, port: int):
-        self.port, self.cookies = port, {}
-
-    def request(self, method: str, path: str, form: dict | None = None,
-                accept: str = "text/html") -> tuple[int, bytes, dict]:
-        """Send one request; (status, body, headers)."""
-        headers = {"Accept": accept}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        payload = None
-        if form is not None:
-            payload = urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            body = response.read()
-            for header in response.headers.get_all("Set-Cookie") or ():
-                name, _sep, rest = header.partition("=")
-                self.cookies[name.strip()] = rest.split(";", 1)[0]
-            return response.status, body, dict(response.headers)
-        finally:
-            conn.close()
+    encoding = None
 
     def login(self, email: str) -> Client:
-        """Log in through the login form, with its CSRF token, as a browser does."""
-        status, body, _h = self.request("GET", "/login")
-        token = CSRF.search(body.decode("utf-8", "replace"))
-        if status != 200 or token is None:
-            raise SystemExit(f"Error: no login form (HTTP {status})")
-        status, _b, _h = self.request("POST", "/login", {
-            "email": email, "password": PASSWORD, "csrf_token": token.group(1)})
-        if status != 302:
-            raise SystemExit(f"Error: login as {email} answered {status}")
-        return self
+        return super().login(email, PASSWORD)
 
     def poll_url(self, ticket_id: int) -> tuple[str, int]:
         """Open the ticket page; the poll address its live script was given, and how many
         statements the page itself sent (the counter's control: never 0)."""
-        status, body, headers = self.request("GET", f"/admin/tickets/{ticket_id}/")
+        status, body = self.request("GET", f"/admin/tickets/{ticket_id}/")
+        headers = self.headers
         found = POLL.search(body.decode("utf-8", "replace"))
         if status != 200 or found is None:
             raise SystemExit(f"Error: ticket page {ticket_id} answered {status}, no poll URL")
@@ -240,8 +210,9 @@ def run_agents(clients: list[tuple[Client, str]], seconds: float, interval: floa
             typing = rng.choice(("", "", "", "reply", "note"))
             began = time.perf_counter()
             try:
-                status, body, headers = client.request("GET", f"{url}&typing={typing}",
-                                                       accept="application/json")
+                status, body = client.request("GET", f"{url}&typing={typing}",
+                                              accept="application/json")
+                headers = client.headers
                 problem = None if status == 200 and b'"viewers"' in body else f"HTTP {status}"
             except Exception as exc:  # counted, never fatal
                 status, headers, problem = 0, {}, type(exc).__name__
