@@ -49,6 +49,18 @@ def test_the_cap_keeps_the_newest_across_ranges(app, sup, make_ticket, narrow, m
     assert sorted(rows(search(sup, "equipo"))) == tickets[2:]
 
 
+def test_a_quoted_customer_name_is_found_beyond_the_first_range(app, sup, make_ticket,
+                                                                  make_customer, narrow):
+    """A phrase's candidates come from the words as the Spanish configuration has them: the
+    customer's name is indexed only there (requiring the English lexemes too lost it)."""
+    customer = make_customer(name="Rigoberta Menchú Tum", email="rmt@example.com")
+    target = make_ticket("Cobro", "Hola, me cobraron dos veces.", customer_id=customer)
+    for n in range(4):
+        make_ticket(f"Consulta {n}", "Rigoberta y Menchú, pero no juntas")
+    assert rows(search(sup, '"rigoberta menchu"')) == [target]
+    assert rows(search(sup, '"Menchú Tum"')) == [target]
+
+
 def test_a_word_found_in_the_thread_repeatedly_ranks_first(app, sup, make_ticket):
     once = make_ticket("Consulta", "El router se reinicia.")
     often = make_ticket("Otra consulta", "El router se reinicia; el router parpadea; "
