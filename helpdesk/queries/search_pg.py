@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
-from .search_terms import BLOCK, Term, blocks
+from .search_terms import BLOCK, Term, array_literal, blocks
 
 #: A phrase is first narrowed by its words (answered by the GIN index alone), newest first, to
 #: this many tickets per cap; only those are read to check the words' order.
@@ -49,11 +49,12 @@ def find(terms: list[Term], cap: int) -> list[tuple[int, float]]:
     budget = PHRASE_CANDIDATES * cap
     for kind, step in _steps(fts, terms):
         if phrases and kind == "blocks":  # the candidates' ids first: no document read
-            ids = list(db.session.scalars(step.order_by(step.selected_columns[0].desc())
-                                          .limit(budget)))
+            ids = db.session.scalars(step.order_by(step.selected_columns[0].desc())
+                                     .limit(budget)).all()
             budget -= len(ids)
             if ids:
-                found += db.session.execute(_phrase_hits(fts, ids, terms, cap - len(found)))
+                found += db.session.execute(
+                    _phrase_hits(fts, ids, terms, cap - len(found))).all()
         else:
             window = select(fts.c.ticket_id, fts.c.doc, fts.c.names).where(
                 fts.c.ticket_id.in_(step)) if kind == "blocks" else step
@@ -147,8 +148,8 @@ def _phrase_hits(fts, ids: list[int], terms: list[Term], want: int):
     """(ticket_id, rank) of the newest `want` of the candidates `ids` that hold the phrases:
     read newest first, stopping there (each candidate's document is read only until then)."""
     rows = _read(select(fts.c.ticket_id, fts.c.names, fts.c.doc)
-                 .where(text("ticket_fts.ticket_id = ANY(:fts_candidates)")
-                        .bindparams(fts_candidates=ids))
+                 .where(text("ticket_fts.ticket_id = ANY(CAST(:fts_candidates AS integer[]))")
+                        .bindparams(fts_candidates=array_literal(ids)))
                  .order_by(fts.c.ticket_id.desc()))
     hit, rank = _hit_rank(rows, terms)
     return (select(rows.c.ticket_id, rank).where(hit)
