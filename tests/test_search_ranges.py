@@ -7,7 +7,7 @@ import pytest
 
 from helpdesk import workflows
 from helpdesk.extensions import db
-from helpdesk.models import Customer, Role, Ticket
+from helpdesk.models import Customer, Role, Ticket, User
 from helpdesk.queries import search_fts5, search_pg, search_terms
 from tests.test_search import reply, rows, search, snippet_html
 
@@ -59,6 +59,24 @@ def test_a_quoted_customer_name_is_found_beyond_the_first_range(app, sup, make_t
         make_ticket(f"Consulta {n}", "Rigoberta y Menchú, pero no juntas")
     assert rows(search(sup, '"rigoberta menchu"')) == [target]
     assert rows(search(sup, '"Menchú Tum"')) == [target]
+
+
+def test_a_threads_events_are_not_searched(app, sup, make_ticket, make_user, make_team):
+    """An event's body is JSON for the panel (who it went to, what changed): never a match,
+    never a snippet; the ticket's own messages still are, and adding an event keeps them."""
+    team = make_team()
+    agent = make_user(Role.AGENT, teams=[team], name="Gumersinda Oyarzábal")
+    target = make_ticket("Sin audio", "El sonido va y viene en la tele.")
+    with app.app_context(), workflows.atomic():
+        ticket = db.session.get(Ticket, target)
+        ticket.team_id = team
+        workflows.assign_ticket(ticket, db.session.get(User, agent), actor=None, reason="manual")
+    for text in ("gumersinda", "oyarzabal", "assign", "event"):
+        assert rows(search(sup, text)) == [], text
+    response = search(sup, "sonido")
+    assert rows(response) == [target]
+    assert "event" not in snippet_html(response, target)
+    assert "<mark>sonido</mark>" in snippet_html(response, target)
 
 
 def test_a_word_found_in_the_thread_repeatedly_ranks_first(app, sup, make_ticket):

@@ -7,13 +7,14 @@ from contextlib import contextmanager
 
 from ..extensions import db
 
-#: The whole index rebuilt in one statement (the same rows migration c7f75ea00007's triggers
-#: write one ticket at a time).
+#: The whole index rebuilt in one statement (the same rows the triggers of migrations
+#: c7f75ea00007 and e4fts0evt017 write one ticket at a time: a thread's events are not
+#: searched).
 _SQLITE_REBUILD = """
     INSERT INTO ticket_fts(rowid, subject, customer, body)
     SELECT t.id, t.subject, coalesce(c.name, '') || ' ' || coalesce(c.email, ''),
            coalesce((SELECT group_concat(m.body, char(10)) FROM messages m
-                     WHERE m.ticket_id = t.id), '')
+                     WHERE m.ticket_id = t.id AND m.kind <> 'event'), '')
     FROM tickets t LEFT JOIN customers c ON c.id = t.customer_id
 """
 
@@ -39,7 +40,7 @@ _PG_REBUILD = r"""
     FROM tickets t
     LEFT JOIN customers c ON c.id = t.customer_id
     LEFT JOIN (SELECT ticket_id, string_agg(body, E'\n' ORDER BY id) AS body
-               FROM messages GROUP BY ticket_id) b ON b.ticket_id = t.id
+               FROM messages WHERE kind <> 'event' GROUP BY ticket_id) b ON b.ticket_id = t.id
 """
 
 _PG_TRIGGERS = (("tickets", "ticket_fts_ticket"), ("messages", "ticket_fts_message"),
