@@ -119,11 +119,14 @@ class CspWatchingBrowser:
 
 
 def sign_in(page, base: str, email: str, password: str = "demo"):
-    """Log in through the login form, as a person does (the demo's password by default)."""
+    """Log in through the login form, as a person does (the demo's password by default), and
+    wait for the page it lands on to have loaded: its menus open by script, and a click that
+    comes first (a loaded machine) opens nothing, as it would for a person."""
     page.goto(f"{base}/login")
     page.fill("#email", email)
     page.fill("#password", password)
-    page.click("[data-testid=login-submit]")
+    with page.expect_navigation(wait_until="load"):
+        page.click("[data-testid=login-submit]")
 
 
 def watched_page(browser):

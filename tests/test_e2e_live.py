@@ -18,6 +18,7 @@ from helpdesk.models import (
     TicketStatus,
     User,
 )
+from tests import browser as browser_helpers
 from tests.browser import demo_app as build_demo_app
 from tests.browser import require_chromium
 
@@ -31,11 +32,9 @@ def demo_app(tmp_path_factory, redis_url):
 
 
 def sign_in(browser, base: str, email: str):
-    page = browser.new_page(viewport={"width": 1366, "height": 900})  # its own context
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", "demo")
-    page.click("[data-testid=login-submit]")
+    """A page of its own (its own context: another person) logged in as `email`."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    browser_helpers.sign_in(page, base, email)
     return page
 
 
