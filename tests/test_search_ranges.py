@@ -79,6 +79,13 @@ def test_a_threads_events_are_not_searched(app, sup, make_ticket, make_user, mak
     assert "<mark>sonido</mark>" in snippet_html(response, target)
 
 
+def test_equally_relevant_matches_come_newest_first(app, sup, make_ticket):
+    tickets = [make_ticket(f"Consulta {n}", "el mando no responde") for n in range(3)]
+    make_ticket("Otra", "nada")
+    assert rows(search(sup, "mando")) == tickets[::-1]
+    assert rows(search(sup, '"mando no responde"')) == tickets[::-1]
+
+
 def test_a_word_found_in_the_thread_repeatedly_ranks_first(app, sup, make_ticket):
     once = make_ticket("Consulta", "El router se reinicia.")
     often = make_ticket("Otra consulta", "El router se reinicia; el router parpadea; "

@@ -254,7 +254,8 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         """Full-text search (`queries.ticket_search`): the rows join the matches and, unless
-        the viewer sorts by a column, come in order of relevance."""
+        the viewer sorts by a column, come in order of relevance, the newest first among equals
+        (a phrase's matches often rank the same)."""
         matches = queries.ticket_search(search)
         g.search_rank = None
         if matches is None:  # punctuation only: nothing can match it
@@ -269,7 +270,7 @@ class TicketView(TicketWorkMixin, BulkMixin, saved_views.SavedViewsMixin,
     def _apply_sorting(self, query, joins, sort_column, sort_desc):
         rank = g.get("search_rank")
         if sort_column is None and rank is not None:
-            return query.order_by(rank, Ticket.id), joins
+            return query.order_by(rank, Ticket.id.desc()), joins
         return super()._apply_sorting(query, joins, sort_column, sort_desc)
 
     def get_list(self, page, sort_column, sort_desc, search, filters, *args, **kwargs):
