@@ -76,26 +76,32 @@ def _sqlite_term_triggers(searched: str | None) -> dict[str, str]:
             "ticket_fts_terms_message_upd": f"AFTER UPDATE OF body ON messages{skip}"}
 
 
+#: A ticket's row of the index, from its subject (`t`), customer (`c`) and thread (`b.body`,
+#: joined after this).
+_PG_ROW = r"""
+INSERT INTO ticket_fts(ticket_id, names, body, doc)
+SELECT t.id,
+       lower(unaccent(t.subject || ' ' || coalesce(c.name, '') || ' ' || coalesce(c.email, ''))),
+       coalesce(b.body, ''),
+       setweight(to_tsvector('hd_es', t.subject), 'A')
+       || setweight(to_tsvector('hd_es', coalesce(c.name, '') || ' ' || coalesce(c.email, '')), 'B')
+       || setweight(to_tsvector('hd_es', coalesce(b.body, '')), 'D')
+       || setweight(to_tsvector('hd_en', t.subject), 'A')
+       || setweight(to_tsvector('hd_en', coalesce(b.body, '')), 'D')
+FROM tickets t
+LEFT JOIN customers c ON c.id = t.customer_id
+"""
+
+
 def _pg_refresh(searched: str | None) -> str:
     where = f" AND {searched}" if searched else ""
     return rf"""
 CREATE OR REPLACE FUNCTION hd_fts_refresh(tid integer) RETURNS void AS $$
-    INSERT INTO ticket_fts(ticket_id, names, body, doc)
-    SELECT t.id,
-           lower(unaccent(t.subject || ' ' || coalesce(c.name, '') || ' ' || coalesce(c.email, ''))),
-           coalesce(b.body, ''),
-           setweight(to_tsvector('hd_es', t.subject), 'A')
-           || setweight(to_tsvector('hd_es', coalesce(c.name, '') || ' ' || coalesce(c.email, '')), 'B')
-           || setweight(to_tsvector('hd_es', coalesce(b.body, '')), 'D')
-           || setweight(to_tsvector('hd_en', t.subject), 'A')
-           || setweight(to_tsvector('hd_en', coalesce(b.body, '')), 'D')
-    FROM tickets t
-    LEFT JOIN customers c ON c.id = t.customer_id
-    LEFT JOIN LATERAL (SELECT string_agg(m.body, E'\n' ORDER BY m.id) AS body
-                       FROM messages m WHERE m.ticket_id = t.id{where}) b ON true
-    WHERE t.id = tid
-    ON CONFLICT (ticket_id) DO UPDATE
-        SET names = excluded.names, body = excluded.body, doc = excluded.doc;
+{_PG_ROW}LEFT JOIN LATERAL (SELECT string_agg(m.body, E'\n' ORDER BY m.id) AS body
+                   FROM messages m WHERE m.ticket_id = t.id{where}) b ON true
+WHERE t.id = tid
+ON CONFLICT (ticket_id) DO UPDATE
+    SET names = excluded.names, body = excluded.body, doc = excluded.doc;
 $$ LANGUAGE sql;
 """
 
@@ -121,21 +127,9 @@ END $$ LANGUAGE plpgsql;
 
 
 def _pg_rebuild(searched: str | None) -> str:
-    where = f" WHERE {searched.replace('m.', '')}" if searched else ""
-    return rf"""
-INSERT INTO ticket_fts(ticket_id, names, body, doc)
-SELECT t.id,
-       lower(unaccent(t.subject || ' ' || coalesce(c.name, '') || ' ' || coalesce(c.email, ''))),
-       coalesce(b.body, ''),
-       setweight(to_tsvector('hd_es', t.subject), 'A')
-       || setweight(to_tsvector('hd_es', coalesce(c.name, '') || ' ' || coalesce(c.email, '')), 'B')
-       || setweight(to_tsvector('hd_es', coalesce(b.body, '')), 'D')
-       || setweight(to_tsvector('hd_en', t.subject), 'A')
-       || setweight(to_tsvector('hd_en', coalesce(b.body, '')), 'D')
-FROM tickets t
-LEFT JOIN customers c ON c.id = t.customer_id
-LEFT JOIN (SELECT ticket_id, string_agg(body, E'\n' ORDER BY id) AS body
-           FROM messages{where} GROUP BY ticket_id) b ON b.ticket_id = t.id
+    where = f" WHERE {searched}" if searched else ""
+    return rf"""{_PG_ROW}LEFT JOIN (SELECT m.ticket_id, string_agg(m.body, E'\n' ORDER BY m.id)
+           AS body FROM messages m{where} GROUP BY m.ticket_id) b ON b.ticket_id = t.id
 ORDER BY t.id
 """
 
