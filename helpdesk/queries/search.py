@@ -21,7 +21,7 @@ from sqlalchemy import Float, Integer, bindparam, select, text
 from ..extensions import db
 from . import search_fts5, search_pg
 from .search_index import bulk_load  # noqa: F401  (the bench's and the demo's bulk seed)
-from .search_terms import Term, array_literal, parse
+from .search_terms import Term, parse
 
 __all__ = ["Matches", "Term", "highlight", "matches", "outside_models", "parse", "snippets"]
 
@@ -88,8 +88,8 @@ def _found_table(found):
     if _postgresql():
         stmt = text("SELECT * FROM unnest(CAST(:fts_ids AS integer[]), "
                     "CAST(:fts_ranks AS double precision[])) AS fts(ticket_id, rank)").bindparams(
-            bindparam("fts_ids", array_literal(row[0] for row in found), unique=True),
-            bindparam("fts_ranks", array_literal(row[1] for row in found), unique=True))
+            bindparam("fts_ids", search_pg.array_literal(row[0] for row in found), unique=True),
+            bindparam("fts_ranks", search_pg.array_literal(row[1] for row in found), unique=True))
     else:
         stmt = text("SELECT json_extract(value, '$[0]') AS ticket_id, "
                     "json_extract(value, '$[1]') AS rank FROM json_each(:fts_found)").bindparams(

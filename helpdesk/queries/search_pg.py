@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
-from .search_terms import BLOCK, Term, array_literal, blocks
+from .search_terms import BLOCK, Term, blocks
 
 #: A phrase is first narrowed by its words (answered by the GIN index alone), newest first, to
 #: this many tickets per cap; only those are read to check the words' order.
@@ -195,6 +195,13 @@ def _pg_tsquery(term: Term, index: int, *, phrase: bool = True):
         else:
             queries.append(func.to_tsquery(cfg, func.quote_literal(value).op("||")(":*")))
     return queries[0].op("||")(queries[1])
+
+
+def array_literal(values) -> str:
+    """A PostgreSQL array literal of numbers (`{1,2,3}`), bound as text and cast by the
+    statement: the driver adapts a list one element at a time in Python, 1.4 ms for the
+    2,000 ids a phrase's candidates can be, against 0.25 ms for this text."""
+    return "{" + ",".join("NULL" if value is None else repr(value) for value in values) + "}"
 
 
 def _pg_table():
