@@ -56,7 +56,9 @@ def test_agent_works_a_ticket(demo_app, live_server, browser):
     expect(page).to_have_url(f"{live_server}/admin/tickets/")
     page.click("[data-testid=view-mine]")
     expect(page.get_by_test_id("view-mine")).to_have_class(re.compile(r"\bactive\b"))
-    link = page.locator("table.model-list td.col-id a", has_text=f"#{ticket_id}")
+    # The whole number: "#9" alone is also inside "#91" when that ticket is on the page.
+    link = page.locator("table.model-list td.col-id a",
+                        has_text=re.compile(rf"^\s*#{ticket_id}\s*$"))
     expect(link).to_have_count(1)
     link.click()
     expect(page).to_have_url(f"{live_server}/admin/tickets/{ticket_id}/")
